@@ -1,0 +1,36 @@
+# Set-up is implicit: every target that needs the package depends on `install`,
+# so `make test` and `make sweep` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SWEEP_ARGS ?=
+
+.PHONY: install test lint sweep bench clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,dev]'
+	# disentanglement_lib is the reference the metric tests compare against. Its declared
+	# dependencies are TF1-era packages its metric modules do not need, hence --no-deps.
+	$(PY) -m pip install --quiet --no-deps disentanglement-lib==1.5 gin-config==0.4.0
+	touch $@
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+sweep: install
+	$(VENV)/bin/kbetavae sweep $(SWEEP_ARGS)
+
+bench: install
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""Benchmarks run by ``make bench``: speed and memory targets live here, not in tests."""

@@ -1,0 +1,1 @@
+"""The ``kbetavae`` command line: a thin Typer layer over the library."""

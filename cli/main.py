@@ -1,0 +1,40 @@
+"""Entry point of the ``kbetavae`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from cli import data as data_commands
+
+app = typer.Typer(
+    name="kbetavae",
+    help="Train, evaluate and export beta-VAEs on dSprites.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_commands.app, name="data")
+
+
+def main() -> None:
+    """Run the app; an unexpected failure is one line, not a traceback."""
+    try:
+        app(prog_name="kbetavae")
+    except KeyboardInterrupt:
+        typer.echo("kbetavae: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last line of defence for the user
+        if os.environ.get("KBETAVAE_DEBUG"):
+            raise
+        typer.echo(
+            f"kbetavae: error: {type(exc).__name__}: {exc} (KBETAVAE_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
