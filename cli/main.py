@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
+# TensorFlow logs C++ start-up chatter to stderr; users see warnings and errors only.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from cli import data as data_commands
+import typer  # noqa: E402
+
+from cli import data as data_commands  # noqa: E402
 
 app = typer.Typer(
     name="kbetavae",

@@ -71,3 +71,12 @@ class GroundTruthData(abc.ABC):
         """``n`` uniform factor vectors and their images."""
         factors = self.sample_factors(n, rng)
         return factors, self.images(factors)
+
+
+def load_images(source: GroundTruthData, indices: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """uint8 images (N, 64, 64, 1) at ``indices``, fetched in chunks to bound peak memory."""
+    indices = np.asarray(indices, dtype=np.int64)
+    out = np.empty((indices.size, *source.image_shape), dtype=np.uint8)
+    for start in range(0, indices.size, chunk):
+        out[start : start + chunk] = source.images_at(indices[start : start + chunk])
+    return out

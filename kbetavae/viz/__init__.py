@@ -1,0 +1,1 @@
+"""Figures: training curves, traversals, metric plots and matrices (matplotlib, PNG)."""
