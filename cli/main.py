@@ -11,6 +11,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import typer  # noqa: E402
 
 from cli import data as data_commands  # noqa: E402
+from cli import evaluate as evaluate_commands  # noqa: E402
+from cli import sweep as sweep_commands  # noqa: E402
+from cli import train as train_commands  # noqa: E402
+from cli.native_log import filter_native_stderr  # noqa: E402
 
 app = typer.Typer(
     name="kbetavae",
@@ -20,10 +24,18 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_commands.app, name="data")
+app.command("train")(train_commands.train)
+app.command("evaluate")(evaluate_commands.evaluate)
+app.command("sweep")(sweep_commands.sweep)
+app.command("plot")(sweep_commands.plot)
+app.command("traverse")(sweep_commands.traverse)
+app.command("export")(sweep_commands.export)
 
 
 def main() -> None:
     """Run the app; an unexpected failure is one line, not a traceback."""
+    if not os.environ.get("KBETAVAE_DEBUG"):
+        filter_native_stderr()
     try:
         app(prog_name="kbetavae")
     except KeyboardInterrupt:

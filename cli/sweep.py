@@ -1,0 +1,159 @@
+"""``kbetavae sweep`` and the commands around its outputs: plot, traverse, export."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from cli.common import user_errors
+from kbetavae.errors import InputError
+
+
+def _numbers(text: str, option: str, kind=float) -> tuple:
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            values.append(kind(item))
+        except ValueError:
+            raise InputError(
+                f"{option}: {item!r} is not {'an integer' if kind is int else 'a number'}"
+                f" (expected a comma-separated list such as 1,4,10)"
+            ) from None
+    return tuple(values)
+
+
+@user_errors
+def sweep(
+    betas: str = typer.Option("0.5,1,2.5,5,7.5,10,50", help="comma-separated β values"),
+    seeds: str = typer.Option("0", help="comma-separated seeds"),
+    epochs: int = typer.Option(10, help="epochs per run"),
+    subset: int = typer.Option(50_000, help="training images (seeded random subset)"),
+    batch_size: int = typer.Option(32, help="global batch size"),
+    lr: float = typer.Option(1e-3, help="Adam learning rate"),
+    latent_dim: int = typer.Option(10, help="latent dimensions z"),
+    objective: str = typer.Option("beta", help="beta or capacity (Burgess et al. 2018)"),
+    source: str = typer.Option("replica", help="replica, dsprites, or a .npz/.hdf5 path"),
+    metrics: str = typer.Option(
+        "mig,zdiff,modularity", help="metrics; add sap, factorvae, dci for more"
+    ),
+    eval_points: int = typer.Option(10_000, help="metric sample size (protocol: 10,000)"),
+    traverse_beta: float = typer.Option(5.0, help="β whose traversal figure is drawn"),
+    out: Path = typer.Option(Path("runs"), help="root of sweep directories"),
+    saved_models: Path = typer.Option(Path("saved_models"), help="root of SavedModel exports"),
+    name: str = typer.Option("study", help="the sweep's directory name under --out"),
+    force: bool = typer.Option(False, "--force", help="replace runs whose settings changed"),
+    quiet: bool = typer.Option(False, "--quiet", help="log lines only, no live status"),
+) -> None:
+    """Train, evaluate and export a model per (β, seed), then tabulate and plot.
+
+    Rerunning the same command resumes: finished runs are skipped, an interrupted run
+    continues from its last epoch.
+    """
+    from cli.progress import TerminalProgress, echo_summary
+    from kbetavae.sweep import SweepPlan, run_sweep
+
+    plan = SweepPlan(
+        name=name,
+        betas=_numbers(betas, "--betas"),
+        seeds=_numbers(seeds, "--seeds", int),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        latent_dim=latent_dim,
+        objective=objective,
+        subset=subset,
+        source=source,
+        metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
+        eval_points=eval_points,
+    )
+    rows = run_sweep(
+        plan,
+        out,
+        saved_models,
+        force=force,
+        progress=TerminalProgress(quiet),
+        traverse_beta=traverse_beta,
+    )
+    echo_summary(rows, os.path.join(out, name))
+
+
+@user_errors
+def plot(
+    sweep_dir: Path = typer.Argument(..., help="a sweep directory (runs/<name>)"),
+    traverse_beta: float = typer.Option(5.0, help="β whose traversal figure is drawn"),
+    image_index: int = typer.Option(None, help="dataset index of the traversal's input image"),
+) -> None:
+    """Re-render a sweep's figures from its saved results."""
+    from kbetavae.viz.report import render_sweep_figures
+
+    if not (sweep_dir / "sweep.json").is_file() or not (sweep_dir / "results.csv").is_file():
+        raise InputError(f"{sweep_dir} is not a sweep directory (no sweep.json/results.csv)")
+    written = render_sweep_figures(
+        os.fspath(sweep_dir), traverse_beta=traverse_beta, image_index=image_index
+    )
+    typer.echo(f"wrote {len(written)} figures under {sweep_dir / 'figures'}")
+
+
+@user_errors
+def traverse(
+    model_path: Path = typer.Argument(..., help="a run dir, a .keras file or a SavedModel dir"),
+    image_index: int = typer.Option(None, help="dataset index of the input image"),
+    source: str = typer.Option("replica", help="replica, dsprites, or a .npz/.hdf5 path"),
+    out: Path = typer.Option(Path("traversal.png"), help="PNG to write (a .gif beside it)"),
+    limit: float = typer.Option(3.0, help="sweep each latent over [-limit, limit]"),
+    steps: int = typer.Option(10, min=2, max=50, help="columns per row"),
+) -> None:
+    """Render latent traversals of any trained or exported model."""
+    import numpy as np
+
+    from kbetavae import io as kio
+    from kbetavae.data import open_source
+    from kbetavae.models_io import load_encoder_decoder
+    from kbetavae.viz.figures import save_figure
+    from kbetavae.viz.report import DEFAULT_TRAVERSAL_FACTORS
+    from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
+
+    encode, decode = load_encoder_decoder(model_path)
+    if decode is None:
+        raise InputError(f"{model_path} has no decode signature, so it cannot be traversed")
+    data = open_source(source)
+    index = (
+        image_index
+        if image_index is not None
+        else int(data.index(np.array([DEFAULT_TRAVERSAL_FACTORS]))[0])
+    )
+    image = data.images_at(np.array([index])).astype(np.float32)
+    mu, logvar = encode(image)
+    kl = None if logvar is None else 0.5 * (np.exp(logvar[0]) + mu[0] ** 2 - 1.0 - logvar[0])
+    grid, values = traversal_grid(lambda z: decode(z)[..., 0], mu[0], limit=limit, steps=steps)
+    save_figure(
+        traversal_figure(
+            grid,
+            values,
+            kl,
+            f"Latent traversals of {model_path.name}, image {index} (row labels: this image's KL)",
+            image[0],
+        ),
+        out,
+    )
+    kio.write_bytes_atomic(out.with_suffix(".gif"), traversal_gif(grid))
+    typer.echo(f"wrote {out} and {out.with_suffix('.gif')}")
+
+
+@user_errors
+def export(
+    run_dir: Path = typer.Argument(..., help="a run directory holding model.keras"),
+    saved_models: Path = typer.Option(Path("saved_models"), help="root of SavedModel exports"),
+    version: int = typer.Option(1, min=1, help="the TF Serving version directory"),
+) -> None:
+    """Export one run as a SavedModel under <saved_models>/<sweep>/<run>/<version>/."""
+    from kbetavae.export import export_saved_model
+    from kbetavae.models_io import load_model
+
+    model = load_model(run_dir)
+    target = saved_models / run_dir.resolve().parent.name / run_dir.resolve().name / str(version)
+    export_saved_model(model, target)
+    typer.echo(f"wrote {target}")

@@ -1,0 +1,62 @@
+"""Export a trained model as a SavedModel for TF Serving.
+
+Signatures (DESIGN.md), all deterministic:
+``encode``: ``images`` float32 (N, 64, 64, 1) in [0, 1] -> ``mu``, ``logvar`` (N, z);
+``decode``: ``z`` float32 (N, z) -> ``probs`` (N, 64, 64, 1);
+``reconstruct``: ``images`` -> ``probs`` (decodes μ); ``serving_default`` is ``encode``.
+The SavedModel is written to a temporary directory and renamed into place, so a reader
+(or TF Serving polling the version directory) never sees half an export.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from kbetavae.io import is_remote
+
+SIGNATURES = ("encode", "decode", "reconstruct")
+
+
+def export_saved_model(model: keras.Model, path: str | os.PathLike) -> str:
+    """Write ``model`` (a built ``BetaVAE``) as a SavedModel at ``path`` (a version dir)."""
+    path = os.fspath(path)
+    image_spec = tf.TensorSpec([None, *model.image_shape], tf.float32, name="images")
+    code_spec = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")
+
+    def encode(images):
+        mu, logvar = model.encode(images)
+        return {"mu": mu, "logvar": logvar}
+
+    def decode(z):
+        return {"probs": model.decode(z)}
+
+    def reconstruct(images):
+        mu, _ = model.encode(images)
+        return {"probs": model.decode(mu)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", encode, input_signature=[image_spec])
+    archive.add_endpoint("encode", encode, input_signature=[image_spec])
+    archive.add_endpoint("decode", decode, input_signature=[code_spec])
+    archive.add_endpoint("reconstruct", reconstruct, input_signature=[image_spec])
+    if is_remote(path):
+        archive.write_out(path, verbose=False)
+        return path
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        archive.write_out(staging, verbose=False)
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.replace(staging, path)
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging)
+    return path

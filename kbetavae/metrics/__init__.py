@@ -1,0 +1,50 @@
+"""Disentanglement metrics, pure numpy + scikit-learn (never TensorFlow).
+
+The protocol is disentanglement_lib's (Locatello et al. 2019): MIG, Z-diff (the beta-VAE
+score), Modularity, SAP, the FactorVAE score and DCI, each a function of arrays or of a
+ground truth and a representation plus a seeded RNG, each returning a frozen result with
+the score, the matrix behind it and ``to_dict()``. :func:`evaluate` runs them on an encoder.
+"""
+
+from kbetavae.metrics.dci import DCIResult, dci
+from kbetavae.metrics.discretize import histogram_discretize
+from kbetavae.metrics.evaluate import ALL_METRICS, DEFAULT_METRICS, evaluate, kl_per_latent
+from kbetavae.metrics.factorvae import FactorVAEResult, factorvae_score
+from kbetavae.metrics.mig import MIGResult, mig, mig_from_mutual_info
+from kbetavae.metrics.modularity import ModularityResult, modularity, modularity_from_mutual_info
+from kbetavae.metrics.mutual_info import (
+    code_factor_mutual_info,
+    factor_entropies,
+    mutual_info_matrix,
+)
+from kbetavae.metrics.representation import CodeTable, factor_encoder, sample_codes
+from kbetavae.metrics.sap import SAPResult, sap
+from kbetavae.metrics.zdiff import ZDiffResult, zdiff
+
+__all__ = [
+    "ALL_METRICS",
+    "DEFAULT_METRICS",
+    "CodeTable",
+    "DCIResult",
+    "FactorVAEResult",
+    "MIGResult",
+    "ModularityResult",
+    "SAPResult",
+    "ZDiffResult",
+    "code_factor_mutual_info",
+    "dci",
+    "evaluate",
+    "factor_encoder",
+    "factor_entropies",
+    "factorvae_score",
+    "histogram_discretize",
+    "kl_per_latent",
+    "mig",
+    "mig_from_mutual_info",
+    "modularity",
+    "modularity_from_mutual_info",
+    "mutual_info_matrix",
+    "sample_codes",
+    "sap",
+    "zdiff",
+]

@@ -1,0 +1,247 @@
+"""From factor vectors to codes: encode rendered images, or look codes up in a table.
+
+The sampling metrics (Z-diff, FactorVAE, and the point samples behind MIG, Modularity, SAP
+and DCI) draw factor vectors and need the codes of their images. They accept either
+
+* a *representation function*, images -> codes, called on float32 images in [0, 1] of
+  shape (N, 64, 64, 1) as disentanglement_lib does (it may also return ``(mu, logvar)`` or
+  a dict with ``mu``: only ``mu`` is used), or
+* a :class:`CodeTable`, which maps factor vectors to codes through the image index
+  ``ground_truth.index(factors)``.
+
+The table exists because the encoder mean is deterministic: the full Z-diff protocol
+draws 1.92 million images but only ~680,000 distinct ones of the 737,280 in the grid, so
+encoding each image at most once and indexing into a (737280, z) float32 table (29 MB for
+z = 10) gives the same numbers for far less work. A table fills itself lazily (only the
+images some metric asks for are encoded) or can be filled for the whole grid at once.
+Metrics never see the difference: both paths hand them codes for factor vectors.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from kbetavae.errors import InputError
+from kbetavae.metrics.checks import RngLike, as_rng, check_codes, check_positive
+
+ENCODE_BATCH_SIZE = 1024
+
+
+class GroundTruth(Protocol):
+    """The part of ``kbetavae.data.GroundTruthData`` the metrics use (duck-typed, so the
+    metrics never import the data package and its TensorFlow pipeline)."""
+
+    factor_sizes: tuple[int, ...]
+    factor_names: tuple[str, ...]
+
+    @property
+    def num_images(self) -> int: ...
+
+    def index(self, factors: np.ndarray) -> np.ndarray: ...
+
+    def images_at(self, index: np.ndarray) -> np.ndarray: ...
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+
+def split_encoding(output: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(mu, logvar)`` from an encoder's output: a pair, a dict with ``mu``/``logvar``
+    (a SavedModel signature) or ``mu`` alone (then ``logvar`` is None)."""
+    if isinstance(output, dict):
+        if "mu" not in output:
+            raise InputError(f"encoder returned a dict without 'mu' (keys: {sorted(output)})")
+        logvar = output.get("logvar")
+        return np.asarray(output["mu"]), None if logvar is None else np.asarray(logvar)
+    if isinstance(output, tuple | list):
+        if len(output) != 2:
+            raise InputError(f"encoder returned {len(output)} outputs; expected mu or (mu, logvar)")
+        return np.asarray(output[0]), np.asarray(output[1])
+    return np.asarray(output), None
+
+
+def as_encode_fn(model_or_encode_fn: Any) -> Callable[[np.ndarray], Any]:
+    """The images -> (mu, logvar) | mu function of a model (``.encode``) or a callable."""
+    if isinstance(model_or_encode_fn, str | bytes | os.PathLike):
+        raise InputError(
+            f"got the path {model_or_encode_fn!r}; load the model first "
+            "(`kbetavae evaluate PATH` does) and pass the model or its encode function"
+        )
+    encode = getattr(model_or_encode_fn, "encode", None)
+    if callable(encode):
+        return encode
+    if callable(model_or_encode_fn):
+        return model_or_encode_fn
+    raise InputError(
+        f"expected a model with .encode(images) or a callable images -> codes, "
+        f"got {type(model_or_encode_fn).__name__}"
+    )
+
+
+def _images(ground_truth: GroundTruth, index: np.ndarray) -> np.ndarray:
+    # Sources keep images uint8 {0, 1}; encoders take float32 in [0, 1].
+    return np.asarray(ground_truth.images_at(index)).astype(np.float32)
+
+
+def _encode_index(
+    ground_truth: GroundTruth,
+    encode_fn: Callable[[np.ndarray], Any],
+    index: np.ndarray,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Encode the images at ``index`` in batches: (mu, logvar or None), float32."""
+    mus, logvars = [], []
+    for start in range(0, index.shape[0], batch_size):
+        batch = index[start : start + batch_size]
+        mu, logvar = split_encoding(encode_fn(_images(ground_truth, batch)))
+        if mu.shape[:1] != batch.shape or mu.ndim != 2:
+            raise InputError(
+                f"encoder returned codes of shape {mu.shape} for {batch.shape[0]} images; "
+                "expected (num_images, num_latents)"
+            )
+        mus.append(mu.astype(np.float32, copy=False))
+        if logvar is not None:
+            logvars.append(np.asarray(logvar, dtype=np.float32).reshape(mu.shape))
+    mu = np.concatenate(mus)
+    return mu, (np.concatenate(logvars) if logvars else None)
+
+
+class CodeTable:
+    """Encoder outputs for the images of a ground truth, looked up by factor vector.
+
+    Each image is encoded at most once (the encoder must be deterministic, as the mean
+    is). ``CodeTable(ground_truth, encode_fn)`` starts empty and encodes on demand;
+    :meth:`fill` encodes the whole grid; :meth:`from_codes` wraps a finished table.
+
+    Example:
+        >>> table = CodeTable(data, model.encode)  # doctest: +SKIP
+        >>> zdiff(data, table, rng=0)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        ground_truth: GroundTruth,
+        encode_fn: Callable[[np.ndarray], Any] | None,
+        *,
+        batch_size: int = ENCODE_BATCH_SIZE,
+    ) -> None:
+        self.ground_truth = ground_truth
+        self._encode_fn = None if encode_fn is None else as_encode_fn(encode_fn)
+        self.batch_size = check_positive(batch_size, "batch_size")
+        self._filled = np.zeros(ground_truth.num_images, dtype=bool)
+        self._mu: np.ndarray | None = None
+        self._logvar: np.ndarray | None = None
+        self.has_logvar = False
+        self.encode_seconds = 0.0
+
+    @classmethod
+    def from_codes(
+        cls, ground_truth: GroundTruth, codes: np.ndarray, logvars: np.ndarray | None = None
+    ) -> CodeTable:
+        """A complete table: row ``i`` of ``codes`` (num_images, z) is image ``i``'s code."""
+        codes = check_codes(codes).astype(np.float32)
+        if codes.shape[0] != ground_truth.num_images:
+            raise InputError(
+                f"a code table needs one row per image ({ground_truth.num_images}), "
+                f"got {codes.shape[0]}"
+            )
+        table = cls(ground_truth, None)
+        table._mu = codes
+        if logvars is not None:
+            table._logvar = check_codes(logvars, "logvars").astype(np.float32).reshape(codes.shape)
+            table.has_logvar = True
+        table._filled[:] = True
+        return table
+
+    @property
+    def num_encoded(self) -> int:
+        """How many distinct images have codes so far."""
+        return int(self._filled.sum())
+
+    def fill(self) -> CodeTable:
+        """Encode every image of the grid that is not in the table yet."""
+        self._ensure(np.arange(self.ground_truth.num_images))
+        return self
+
+    def _ensure(self, index: np.ndarray) -> None:
+        missing = np.unique(index[~self._filled[index]])
+        if missing.size == 0:
+            return
+        if self._encode_fn is None:
+            raise InputError("this code table has no encoder and lacks the images asked for")
+        start = time.perf_counter()
+        mu, logvar = _encode_index(self.ground_truth, self._encode_fn, missing, self.batch_size)
+        self.encode_seconds += time.perf_counter() - start
+        check_codes(mu, "encoder means")
+        if self._mu is None:
+            self._mu = np.zeros((self.ground_truth.num_images, mu.shape[1]), dtype=np.float32)
+            self.has_logvar = logvar is not None
+            if self.has_logvar:
+                self._logvar = np.zeros_like(self._mu)
+        if mu.shape[1] != self._mu.shape[1]:
+            raise InputError(f"encoder changed its number of latents ({mu.shape[1]})")
+        self._mu[missing] = mu
+        if self._logvar is not None and logvar is not None:
+            self._logvar[missing] = logvar
+        self._filled[missing] = True
+
+    def codes_at(self, index: np.ndarray) -> np.ndarray:
+        """Encoder means (N, z) of the images at ``index``."""
+        index = np.asarray(index, dtype=np.int64)
+        self._ensure(index)
+        return self._mu[index]
+
+    def logvars_at(self, index: np.ndarray) -> np.ndarray | None:
+        """Encoder log-variances (N, z) at ``index``, or None if the encoder gives only mu."""
+        index = np.asarray(index, dtype=np.int64)
+        self._ensure(index)
+        return None if self._logvar is None else self._logvar[index]
+
+    def codes(self, factors: np.ndarray) -> np.ndarray:
+        """Encoder means (N, z) of the images with factor vectors (N, K)."""
+        return self.codes_at(self.ground_truth.index(factors))
+
+
+Representation = Callable[[np.ndarray], Any] | CodeTable
+
+
+def factor_encoder(
+    ground_truth: GroundTruth,
+    representation: Representation,
+    batch_size: int = ENCODE_BATCH_SIZE,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A function factor vectors (N, K) -> finite float64 codes (N, z).
+
+    A :class:`CodeTable` is looked up; any other callable is applied to the images,
+    ``batch_size`` at a time.
+    """
+    if isinstance(representation, CodeTable):
+        if tuple(representation.ground_truth.factor_sizes) != tuple(ground_truth.factor_sizes):
+            raise InputError("the code table was built for a ground truth with other factors")
+        return lambda factors: check_codes(representation.codes(factors))
+    encode_fn = as_encode_fn(representation)
+    batch_size = check_positive(batch_size, "batch_size")
+
+    def encode(factors: np.ndarray) -> np.ndarray:
+        mu, _ = _encode_index(ground_truth, encode_fn, ground_truth.index(factors), batch_size)
+        return check_codes(mu)
+
+    return encode
+
+
+def sample_codes(
+    ground_truth: GroundTruth,
+    representation: Representation,
+    num_points: int,
+    rng: RngLike,
+    batch_size: int = ENCODE_BATCH_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``num_points`` factor vectors drawn from the whole grid and their codes:
+    (codes (N, z) float64, factors (N, K) int64)."""
+    num_points = check_positive(num_points, "num_points")
+    factors = np.asarray(ground_truth.sample_factors(num_points, as_rng(rng)), dtype=np.int64)
+    return factor_encoder(ground_truth, representation, batch_size)(factors), factors

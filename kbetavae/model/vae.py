@@ -1,0 +1,371 @@
+"""BetaVAE: a Keras model whose ``fit`` optimises the β-VAE or the controlled-capacity objective.
+
+Objectives, per image, averaged over the global batch:
+
+- ``"beta"`` (Higgins et al. 2017, "β-VAE: learning basic visual concepts with a constrained
+  variational framework"): ``reconstruction + β · kl``.
+- ``"capacity"`` (Burgess et al. 2018, "Understanding disentangling in β-VAE"):
+  ``reconstruction + γ · |kl − C|`` where the capacity C rises linearly from ``capacity_min``
+  to ``capacity_max`` nats over ``capacity_steps`` optimizer steps.
+
+``reconstruction`` is the Bernoulli negative log-likelihood (sigmoid cross-entropy on the
+decoder's logits) summed over pixels; ``kl`` is KL(q(z|x) ‖ N(0, I)) summed over latents.
+
+Example:
+    >>> import keras, numpy as np
+    >>> images = (np.random.default_rng(0).random((64, 64, 64, 1)) > 0.5).astype("float32")
+    >>> model = BetaVAE(beta=4.0, seed=0)
+    >>> model.compile(keras.optimizers.Adam(1e-3))
+    >>> history = model.fit(images, batch_size=32, epochs=1, verbose=0)
+    >>> sorted(history.history)[:3]
+    ['kl', 'kl_0', 'kl_1']
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from kbetavae.errors import InputError
+from kbetavae.model.networks import build_decoder, build_encoder, check_latent_dim
+
+OBJECTIVES: tuple[str, ...] = ("beta", "capacity")
+
+
+def capacity_schedule(step, capacity_min: float, capacity_max: float, capacity_steps: int):
+    """The target KL C at optimizer ``step``: linear from C_min to C_max, then constant."""
+    step = ops.cast(step, "float32")
+    if capacity_steps <= 0:
+        return ops.cast(capacity_max, "float32") + 0.0 * step
+    progress = ops.minimum(step / float(capacity_steps), 1.0)
+    return capacity_min + (capacity_max - capacity_min) * progress
+
+
+def kl_divergence(mu, logvar):
+    """KL(N(μ, σ²) ‖ N(0, 1)) per example and latent, in nats (closed form)."""
+    return 0.5 * (ops.exp(logvar) + ops.square(mu) - 1.0 - logvar)
+
+
+class PerLatentMean(keras.metrics.Metric):
+    """Per-example mean of a vector over an epoch, reported as ``<name>_0``, ``<name>_1``, …
+
+    One tracker (two variables) instead of one ``Mean`` per latent keeps the step cheap;
+    Keras flattens the dict result into the logs, so CSVLogger writes one column per latent.
+    """
+
+    def __init__(self, size: int, name: str = "kl", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.size = size
+        self.total = self.add_variable(shape=(size,), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, values, num_examples):
+        num_examples = ops.cast(num_examples, self.dtype)
+        self.total.assign_add(ops.cast(values, self.dtype) * num_examples)
+        self.count.assign_add(num_examples)
+
+    def result(self):
+        means = ops.divide_no_nan(self.total, self.count)
+        return {f"{self.name}_{i}": means[i] for i in range(self.size)}
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+@keras.saving.register_keras_serializable(package="kbetavae")
+class BetaVAE(keras.Model):
+    """A VAE whose ``train_step`` optimises the β-VAE or the controlled-capacity objective.
+
+    Args:
+        beta: weight β ≥ 0 of the KL term (objective ``"beta"``).
+        latent_dim: number of latents z ≥ 1 (used to build the default networks).
+        objective: ``"beta"`` or ``"capacity"``.
+        gamma: weight γ ≥ 0 of |KL − C| (objective ``"capacity"``).
+        capacity_min, capacity_max: C at step 0 and after ``capacity_steps`` steps, in nats.
+        capacity_steps: optimizer steps over which C rises.
+        encoder: images → (N, 2·z) (μ then log σ²); default :func:`build_encoder`.
+        decoder: z → logits of the image shape; default :func:`build_decoder`.
+        seed: seed of the reparameterisation noise (weight init is seeded separately, e.g.
+            by ``keras.utils.set_random_seed``).
+
+    Logs of ``fit``/``evaluate``: ``loss``, ``reconstruction``, ``kl``, ``kl_0`` … ``kl_{z-1}``
+    (per-example means over the epoch), and ``capacity`` (the current C) for the capacity
+    objective.
+
+    Example:
+        >>> import keras
+        >>> model = BetaVAE(beta=4.0, seed=0)
+        >>> model.compile(keras.optimizers.Adam(1e-3))
+        >>> mu, logvar = model.encode(np.zeros((2, 64, 64, 1), "float32"))
+        >>> tuple(mu.shape), tuple(model.sample(3, seed=0).shape)
+        ((2, 10), (3, 64, 64, 1))
+    """
+
+    def __init__(
+        self,
+        beta: float = 1.0,
+        latent_dim: int = 10,
+        *,
+        objective: str = "beta",
+        gamma: float = 1000.0,
+        capacity_min: float = 0.0,
+        capacity_max: float = 25.0,
+        capacity_steps: int = 100_000,
+        encoder: keras.Model | None = None,
+        decoder: keras.Model | None = None,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.beta = check_weight("beta", beta)
+        self.latent_dim = check_latent_dim(latent_dim)
+        if objective not in OBJECTIVES:
+            raise InputError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        self.objective = objective
+        self.gamma = check_weight("gamma", gamma)
+        self.capacity_min = check_weight("capacity_min", capacity_min)
+        self.capacity_max = check_weight("capacity_max", capacity_max)
+        if (
+            isinstance(capacity_steps, bool)
+            or not isinstance(capacity_steps, int)
+            or capacity_steps < 0
+        ):
+            raise InputError(f"capacity_steps must be an integer >= 0, got {capacity_steps!r}")
+        self.capacity_steps = capacity_steps
+        self.seed = seed
+        self.encoder = encoder if encoder is not None else build_encoder(latent_dim)
+        self.decoder = decoder if decoder is not None else build_decoder(latent_dim)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.kl_per_latent_tracker = PerLatentMean(latent_dim, name="kl")
+        # Built at construction: save/export right after fit then never meets an unbuilt
+        # subclassed model (the usual Keras pitfall).
+        self.build((None, *self.encoder.input_shape[1:]))
+
+    def build(self, input_shape):
+        self.image_shape = tuple(int(d) for d in input_shape[1:])
+        zeros = ops.zeros((1, *self.image_shape))
+        moments = self.encoder(zeros)
+        if tuple(moments.shape) != (1, 2 * self.latent_dim):
+            raise InputError(
+                f"encoder must output (N, 2 * latent_dim) = (N, {2 * self.latent_dim}), "
+                f"got {tuple(moments.shape)}"
+            )
+        logits = self.decoder(ops.zeros((1, self.latent_dim)))
+        if tuple(logits.shape[1:]) != self.image_shape:
+            raise InputError(
+                f"decoder must output logits of the image shape {self.image_shape}, "
+                f"got {tuple(logits.shape[1:])}"
+            )
+
+    @property
+    def metrics(self):
+        # Listed here so Keras resets them at the start of every epoch.
+        return [
+            self.loss_tracker,
+            self.reconstruction_tracker,
+            self.kl_tracker,
+            self.kl_per_latent_tracker,
+        ]
+
+    # -- the model as users call it ------------------------------------------------------
+
+    def encode(self, images):
+        """Images (N, H, W, C) in [0, 1] → (μ, log σ²), each float32 (N, z)."""
+        images = self._check_shape(images)
+        moments = ops.cast(self.encoder(images), "float32")
+        mu, logvar = ops.split(moments, 2, axis=-1)
+        return mu, logvar
+
+    def decode(self, z):
+        """Codes (N, z) → pixel probabilities (N, H, W, C)."""
+        return ops.sigmoid(ops.cast(self.decoder(z), "float32"))
+
+    def call(self, images):
+        """Reconstruction probabilities of ``images``, decoding the mean μ (deterministic)."""
+        mu, _ = self.encode(images)
+        return self.decode(mu)
+
+    def sample(self, n: int, seed: int | None = None):
+        """``n`` images (probabilities) decoded from codes drawn from the prior N(0, I)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InputError(f"n must be an integer >= 1, got {n!r}")
+        return self.decode(keras.random.normal((n, self.latent_dim), seed=seed))
+
+    # -- the objective -------------------------------------------------------------------
+
+    def capacity(self):
+        """The current target KL C (capacity objective), driven by ``optimizer.iterations``."""
+        step = self.optimizer.iterations if self.optimizer is not None else 0
+        return capacity_schedule(step, self.capacity_min, self.capacity_max, self.capacity_steps)
+
+    def reparameterize(self, mu, logvar):
+        """z = μ + σ · ε with ε ~ N(0, I) seeded by the model's SeedGenerator."""
+        seed = self.seed_generator.next()
+        # Replicas share the generator's state: shift the seed by the replica id so each
+        # replica's share of the global batch gets its own noise (a no-op on one device).
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
+            seed = seed + tf.stack([replica * 2**32, tf.zeros_like(replica)])
+        epsilon = tf.random.stateless_normal(tf.shape(mu), seed=seed, dtype=mu.dtype)
+        return mu + ops.exp(0.5 * logvar) * epsilon
+
+    def compute_terms(self, images) -> dict:
+        """Loss terms of a batch: per-example means of reconstruction, kl and the loss."""
+        images = ops.cast(images, "float32")
+        mu, logvar = self.encode(images)
+        logits = ops.cast(self.decoder(self.reparameterize(mu, logvar)), "float32")
+        pixel_nll = ops.binary_crossentropy(images, logits, from_logits=True)
+        reconstruction = ops.mean(ops.sum(pixel_nll, axis=(1, 2, 3)))
+        kl_per_latent = ops.mean(kl_divergence(mu, logvar), axis=0)
+        kl = ops.sum(kl_per_latent)
+        terms = {"reconstruction": reconstruction, "kl": kl, "kl_per_latent": kl_per_latent}
+        if self.objective == "capacity":
+            terms["capacity"] = self.capacity()
+            terms["loss"] = reconstruction + self.gamma * ops.abs(kl - terms["capacity"])
+        else:
+            terms["loss"] = reconstruction + self.beta * kl
+        return terms
+
+    def train_step(self, data):
+        images = _images_of(data)
+        with tf.GradientTape() as tape:
+            terms = self.compute_terms(images)
+            # Keras sums gradients over replicas, so each replica optimises its share.
+            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+            loss = self.optimizer.scale_loss(terms["loss"] / replicas)
+        gradients = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return self._track(terms, ops.shape(images)[0])
+
+    def test_step(self, data):
+        images = _images_of(data)
+        return self._track(self.compute_terms(images), ops.shape(images)[0])
+
+    def _track(self, terms: dict, batch_size) -> dict:
+        self.loss_tracker.update_state(terms["loss"], sample_weight=batch_size)
+        self.reconstruction_tracker.update_state(terms["reconstruction"], sample_weight=batch_size)
+        self.kl_tracker.update_state(terms["kl"], sample_weight=batch_size)
+        self.kl_per_latent_tracker.update_state(terms["kl_per_latent"], batch_size)
+        logs = self.get_metrics_result()
+        if "capacity" in terms:
+            logs["capacity"] = terms["capacity"]
+        return logs
+
+    # -- input checks and serialisation --------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+        """``keras.Model.fit`` after checking the images and ``epochs`` (InputError if bad)."""
+        check_epochs(epochs)
+        self.check_images(x, "x")
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # Keras cannot shuffle a Dataset, only warns
+        if kwargs.get("validation_data") is not None:
+            self.check_images(kwargs["validation_data"], "validation_data")
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.evaluate`` after checking the images (InputError if bad)."""
+        self.check_images(x, "x")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def check_images(self, data, name: str = "x") -> None:
+        """Raise InputError unless ``data`` holds binary images of the model's shape.
+
+        Arrays are checked whole; for a ``tf.data.Dataset`` the element shape is checked
+        statically and the values of its first batch.
+        """
+        if isinstance(data, tf.data.Dataset):
+            spec = _images_of(data.element_spec)
+            if spec.shape.rank is not None and tuple(spec.shape[1:]) != self.image_shape:
+                raise InputError(
+                    f"{name} must yield image batches of shape (N, {_dims(self.image_shape)}), "
+                    f"got {tuple(spec.shape)}"
+                )
+            for batch in data.take(1):
+                _check_binary(np.asarray(_images_of(batch)), name)
+            return
+        if isinstance(data, tuple | list) and data:
+            data = data[0]
+        if data is None or isinstance(data, keras.utils.PyDataset) or callable(data):
+            return  # generators and PyDatasets are checked by Keras as they run
+        images = np.asarray(data)
+        if images.ndim != 4 or images.shape[1:] != self.image_shape:
+            raise InputError(
+                f"{name} must be images of shape (N, {_dims(self.image_shape)}), got {images.shape}"
+            )
+        _check_binary(images, name)
+
+    def _check_shape(self, images):
+        shape = tuple(images.shape[1:])
+        if len(shape) != len(self.image_shape) or any(
+            got is not None and got != want
+            for got, want in zip(shape, self.image_shape, strict=True)
+        ):
+            raise InputError(
+                f"images must have shape (N, {_dims(self.image_shape)}), got {tuple(images.shape)}"
+            )
+        return images
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            beta=self.beta,
+            latent_dim=self.latent_dim,
+            objective=self.objective,
+            gamma=self.gamma,
+            capacity_min=self.capacity_min,
+            capacity_max=self.capacity_max,
+            capacity_steps=self.capacity_steps,
+            seed=self.seed,
+            encoder=keras.saving.serialize_keras_object(self.encoder),
+            decoder=keras.saving.serialize_keras_object(self.decoder),
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def check_epochs(epochs) -> int:
+    """``epochs`` as an int ≥ 1, or InputError naming it."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
+        raise InputError(f"epochs must be an integer >= 1, got {epochs!r}")
+    return int(epochs)
+
+
+def check_weight(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise InputError(f"{name} must be a number >= 0, got {value!r}")
+    if math.isnan(value) or value < 0 or math.isinf(value):
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_binary(images: np.ndarray, name: str) -> None:
+    if images.size and not np.all((images == 0) | (images == 1)):
+        lo, hi = np.nanmin(images), np.nanmax(images)
+        raise InputError(
+            f"{name} must hold binary images (pixel values 0 and 1), got values in "
+            f"[{lo}, {hi}]; binarise with `images > 0`, do not divide by 255"
+        )
+
+
+def _images_of(data):
+    """The images of a batch that may be ``x``, ``(x,)`` or ``(x, y, ...)``."""
+    return data[0] if isinstance(data, tuple | list) else data
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return ", ".join(str(d) for d in shape)

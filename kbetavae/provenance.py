@@ -1,0 +1,66 @@
+"""What produced a result: package versions and the git revision of the code.
+
+Written into every run's ``config.json`` (and a sweep's ``sweep.json``) so a number in a
+table can be traced to the code and libraries that made it.
+
+Example:
+    >>> sorted(versions())[:3]
+    ['keras', 'kbetavae', 'numpy']
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES: tuple[str, ...] = (
+    "kbetavae",
+    "tensorflow",
+    "keras",
+    "numpy",
+    "tensorflow-datasets",
+    "scikit-learn",
+)
+
+
+def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """Installed versions of ``packages`` and Python (None for a package not installed).
+
+    Read from package metadata, so nothing heavy is imported.
+    """
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return dict(sorted(found.items()))
+
+
+def git_revision(path: str | Path | None = None) -> str | None:
+    """``HEAD``'s commit of the repository holding ``path`` (default: this package).
+
+    ``+dirty`` is appended when tracked files have uncommitted changes; None outside a
+    git checkout (e.g. an installed wheel) or without git.
+    """
+    cwd = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        head = _git(cwd, "rev-parse", "HEAD")
+        dirty = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+dirty" if dirty else head
+
+
+def provenance() -> dict:
+    """Versions and git revision, as stored beside results."""
+    return {"versions": versions(), "git_revision": git_revision()}
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+    )
+    return done.stdout.strip()

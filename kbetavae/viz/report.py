@@ -1,0 +1,158 @@
+"""Every figure of a sweep, rendered from what the sweep saved (no retraining).
+
+Files under ``<sweep>/figures/``:
+
+- ``loss_kl.png``, ``loss_reconstruction.png``, ``loss_total.png``: curves per β;
+- ``metrics_vs_beta.png``: MIG, Z-diff, Modularity (and extras) against β, baseline dashed;
+- ``matrices_beta=<β>.png``: latent × factor matrices for the baseline and the best-MIG β;
+- ``traversals_beta=<β>.png`` and ``traversals/<run>.gif`` for every model;
+- ``reconstructions.png``: inputs over reconstructions, one row per β.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from kbetavae import io as kio
+from kbetavae.viz.curves import loss_curves
+from kbetavae.viz.figures import save_figure
+from kbetavae.viz.matrices import metric_matrices
+from kbetavae.viz.metric_plots import metrics_vs_beta
+from kbetavae.viz.palette import BASELINE_BETA, beta_colors
+from kbetavae.viz.reconstructions import reconstruction_grid
+from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
+
+# A heart in mid-canvas at the middle scale, tilted a little: every factor is visible.
+DEFAULT_TRAVERSAL_FACTORS = (2, 3, 5, 16, 16)
+LOSS_FIGURES = {
+    "kl": "loss_kl.png",
+    "reconstruction": "loss_reconstruction.png",
+    "loss": "loss_total.png",
+}
+
+
+def render_sweep_figures(
+    sweep_dir: str,
+    data=None,
+    traverse_beta: float = 5.0,
+    image_index: int | None = None,
+) -> list[str]:
+    """Render all figures of the sweep in ``sweep_dir``; return the paths written."""
+    from kbetavae.data import open_source
+    from kbetavae.sweep import METRICS_FILE, read_results, sweep_run_dirs
+    from kbetavae.training import read_history
+
+    figures = os.path.join(sweep_dir, "figures")
+    rows = read_results(sweep_dir)
+    runs = sweep_run_dirs(sweep_dir)
+    colors = beta_colors(beta for beta, _, _ in runs)
+    written: list[str] = []
+
+    histories: dict[float, list[dict]] = {}
+    for beta, _, run_dir in runs:
+        history = read_history(run_dir)
+        if history:
+            columns = {key: [row.get(key, np.nan) for row in history] for key in history[0]}
+            histories.setdefault(beta, []).append(columns)
+    for key, name in LOSS_FIGURES.items():
+        path = os.path.join(figures, name)
+        save_figure(loss_curves(histories, key, colors), path)
+        written.append(path)
+
+    done = [r for r in rows if r.get("status") == "done"]
+    metric_keys = [
+        k
+        for k in ("mig", "zdiff", "modularity", "sap", "factorvae", "dci_disentanglement")
+        if any(r.get(k) is not None for r in done)
+    ]
+    if metric_keys:
+        path = os.path.join(figures, "metrics_vs_beta.png")
+        save_figure(metrics_vs_beta(done, metric_keys, colors), path)
+        written.append(path)
+
+    first_ok = _first_done_run_per_beta(runs, done)
+    for beta in _matrix_betas(done):
+        record = kio.read_json(os.path.join(first_ok[beta], METRICS_FILE))
+        label = "baseline VAE" if beta == BASELINE_BETA else "best MIG"
+        path = os.path.join(figures, f"matrices_beta={beta:g}.png")
+        save_figure(metric_matrices(record, f"β = {beta:g} ({label})"), path)
+        written.append(path)
+
+    if first_ok:
+        data = data if data is not None else open_source(_plan_source(sweep_dir))
+        written += _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index)
+    return written
+
+
+def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index):
+    from kbetavae.models_io import graph_decoder, graph_encoder, load_model
+    from kbetavae.training import read_history
+
+    written = []
+    index = (
+        image_index
+        if image_index is not None
+        else int(data.index(np.array([DEFAULT_TRAVERSAL_FACTORS]))[0])
+    )
+    image = data.images_at(np.array([index])).astype(np.float32)
+    inputs = data.images_at(np.random.default_rng(0).choice(data.num_images, 8, replace=False))
+    inputs = inputs.astype(np.float32)
+    chosen = min(first_ok, key=lambda b: abs(b - traverse_beta))
+    ok_dirs = {(r["beta"], r["seed"]) for r in done}
+    reconstructions = {}
+    for beta, seed, run_dir in runs:
+        if (beta, seed) not in ok_dirs:
+            continue
+        model = load_model(run_dir)
+        encode, decode = graph_encoder(model), graph_decoder(model)
+        mu = encode(image)[0][0]
+        grid, values = traversal_grid(lambda z, d=decode: d(z)[..., 0], mu)
+        name = os.path.basename(run_dir)
+        path = os.path.join(figures, "traversals", f"{name}.gif")
+        kio.write_bytes_atomic(path, traversal_gif(grid))
+        written.append(path)
+        if run_dir == first_ok.get(beta):
+            reconstructions[beta] = decode(encode(inputs)[0])
+            if beta == chosen:
+                history = read_history(run_dir)
+                kl = [history[-1].get(f"kl_{i}", np.nan) for i in range(len(mu))]
+                title = f"Latent traversals, β = {beta:g} (seed {seed}), image {index}"
+                path = os.path.join(figures, f"traversals_beta={beta:g}.png")
+                save_figure(traversal_figure(grid, values, kl, title, original=image[0]), path)
+                written.append(path)
+    path = os.path.join(figures, "reconstructions.png")
+    save_figure(reconstruction_grid(inputs, reconstructions), path)
+    written.append(path)
+    return written
+
+
+def _first_done_run_per_beta(runs, done) -> dict[float, str]:
+    ok = {(r["beta"], r["seed"]) for r in done}
+    first: dict[float, str] = {}
+    for beta, seed, run_dir in runs:
+        if (beta, seed) in ok and beta not in first:
+            first[beta] = run_dir
+    return first
+
+
+def _matrix_betas(done: Sequence[dict]) -> list[float]:
+    """The baseline (if it finished) and the β with the best mean MIG."""
+    betas = []
+    if any(r["beta"] == BASELINE_BETA for r in done):
+        betas.append(BASELINE_BETA)
+    scored = {}
+    for row in done:
+        if row.get("mig") is not None:
+            scored.setdefault(row["beta"], []).append(row["mig"])
+    if scored:
+        best = max(scored, key=lambda b: float(np.mean(scored[b])))
+        if best not in betas:
+            betas.append(best)
+    return betas
+
+
+def _plan_source(sweep_dir: str) -> str:
+    return kio.read_json(os.path.join(sweep_dir, "sweep.json"))["plan"]["source"]

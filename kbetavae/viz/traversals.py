@@ -1,0 +1,94 @@
+"""Latent traversals: one row per latent, z_i swept over [-3, 3], the others fixed at μ."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from kbetavae.viz.figures import plt
+
+DecodeFn = Callable[[np.ndarray], np.ndarray]
+
+
+def traversal_codes(mu: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Codes (z, steps, z): row i is ``mu`` with latent i replaced by each of ``values``."""
+    mu = np.asarray(mu, dtype=np.float32).reshape(-1)
+    codes = np.repeat(np.repeat(mu[None, None, :], mu.size, 0), len(values), 1)
+    for i in range(mu.size):
+        codes[i, :, i] = values
+    return codes
+
+
+def traversal_grid(
+    decode: DecodeFn, mu: np.ndarray, limit: float = 3.0, steps: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded images (z, steps, 64, 64) of the traversal and the swept values."""
+    values = np.linspace(-limit, limit, steps, dtype=np.float32)
+    codes = traversal_codes(mu, values)
+    images = np.asarray(decode(codes.reshape(-1, codes.shape[-1])))
+    return images.reshape(codes.shape[0], steps, *images.shape[1:3]), values
+
+
+def traversal_figure(
+    images: np.ndarray,
+    values: np.ndarray,
+    kl_per_latent: Sequence[float] | None = None,
+    title: str = "Latent traversals",
+    original: np.ndarray | None = None,
+) -> plt.Figure:
+    """Rows = latents (labelled with their KL), columns = swept values."""
+    rows, cols = images.shape[:2]
+    extra = 1 if original is not None else 0
+    fig, axes = plt.subplots(
+        rows,
+        cols + extra,
+        figsize=(0.75 * (cols + extra) + 1.2, 0.75 * rows + 0.9),
+        squeeze=False,
+        gridspec_kw={"wspace": 0.05, "hspace": 0.08},
+    )
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r, c + extra]
+            ax.imshow(images[r, c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == rows - 1:
+                ax.set_xlabel(f"{values[c]:+.1f}", fontsize=7)
+        label = f"z{r}"
+        if kl_per_latent is not None:
+            label += f"\nKL {kl_per_latent[r]:.2f}"
+        axes[r, extra].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+        if extra:
+            axes[r, 0].axis("off")
+    if extra:
+        axes[0, 0].imshow(original.squeeze(), cmap="gray", vmin=0, vmax=1)
+        axes[0, 0].set_title("input", fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def traversal_gif(images: np.ndarray, frame_ms: int = 120) -> bytes:
+    """An animated GIF: each frame shows every latent (side by side) at one swept value.
+
+    The sweep plays forwards then backwards so the loop has no jump.
+    """
+    from PIL import Image
+
+    rows, steps, height, width = images.shape
+    tiles = (np.clip(images, 0, 1) * 255).astype(np.uint8)
+    pad = 2
+    frames = []
+    for step in list(range(steps)) + list(range(steps - 2, 0, -1)):
+        canvas = np.full((height, rows * (width + pad) - pad), 128, dtype=np.uint8)
+        for r in range(rows):
+            canvas[:, r * (width + pad) : r * (width + pad) + width] = tiles[r, step]
+        frames.append(
+            Image.fromarray(canvas).resize((canvas.shape[1] * 2, height * 2), Image.NEAREST)
+        )
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0
+    )
+    return buffer.getvalue()

@@ -1,0 +1,157 @@
+"""evaluate(): every metric of an encoder in one JSON-serialisable dict."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kbetavae.errors import InputError
+from kbetavae.metrics import ALL_METRICS, evaluate
+
+# Reduced sample sizes (the sweep tests use such); the pair batch stays 64.
+SMALL = {
+    "num_points": 2_000,
+    "num_test_points": 500,
+    "num_train": 500,
+    "num_eval": 300,
+    "num_variance_points": 1_000,
+}
+
+
+def numbers(report):
+    """The report without its timing, which is the only part that varies between runs."""
+    return json.dumps({k: v for k, v in report.items() if k != "timing"}, allow_nan=False)
+
+
+def test_importing_the_metrics_does_not_import_tensorflow():
+    code = (
+        "import sys, kbetavae.metrics; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_default_report_has_the_three_metrics_their_matrices_and_active_latents(fakes):
+    report = evaluate(fakes.identity_encoder(), fakes.FactorImages(), **SMALL)
+    json.loads(numbers(report))
+    assert report["metrics"] == ["mig", "zdiff", "modularity"]
+    assert report["mig"]["score"] > 0.8
+    assert report["zdiff"]["score"] > 0.95
+    assert report["modularity"]["score"] > 0.95
+    assert np.shape(report["mig"]["matrix"]) == (5, 5)
+    assert np.shape(report["zdiff"]["matrix"]) == (5, 5)
+    assert np.shape(report["modularity"]["per_latent"]) == (5,)
+    # logvar = 0 and mu = factor class: KL_i = mean(mu_i^2) / 2, far above 0.01 nats.
+    assert report["active_latents"] == 5 and report["active_latents_method"] == "kl"
+    assert report["num_latents"] == 5
+    assert report["factor_names"] == ["shape", "scale", "orientation", "posX", "posY"]
+
+
+def test_same_seed_gives_bit_identical_numbers_and_another_seed_does_not(fakes):
+    ground_truth = fakes.FactorImages()
+    first = numbers(evaluate(fakes.rotated_encoder(), ground_truth, seed=3, **SMALL))
+    second = numbers(evaluate(fakes.rotated_encoder(), ground_truth, seed=3, **SMALL))
+    other = numbers(evaluate(fakes.rotated_encoder(), ground_truth, seed=4, **SMALL))
+    assert first == second
+    assert first != other
+
+
+def test_code_table_modes_give_the_same_numbers(fakes):
+    # The encoder is deterministic, so looking codes up cannot change a number.
+    ground_truth = fakes.FactorImages()
+    lazy = evaluate(fakes.rotated_encoder(), ground_truth, code_table="lazy", **SMALL)
+    none = evaluate(fakes.rotated_encoder(), ground_truth, code_table="none", **SMALL)
+    grid = evaluate(fakes.rotated_encoder(), ground_truth, code_table="grid", **SMALL)
+    assert (
+        numbers(lazy)[:-1]
+        == numbers(none).replace(
+            f'"images_encoded": {none["images_encoded"]}',
+            f'"images_encoded": {lazy["images_encoded"]}',
+        )[:-1]
+    )
+    assert grid["images_encoded"] == 737_280
+    assert lazy["images_encoded"] < none["images_encoded"] == lazy["images_drawn"]
+    for name in ("mig", "zdiff", "modularity", "kl_per_latent"):
+        assert lazy[name] == none[name] == grid[name]
+
+
+def test_a_metric_does_not_depend_on_which_others_run(fakes):
+    ground_truth = fakes.FactorImages()
+    alone = evaluate(fakes.rotated_encoder(), ground_truth, ["zdiff"], **SMALL)
+    together = evaluate(fakes.rotated_encoder(), ground_truth, **SMALL)
+    assert alone["zdiff"] == together["zdiff"]
+    assert "mig" not in alone
+
+
+def test_collapsed_encoder_has_defined_scores_and_no_active_latents(fakes):
+    # mu = 0, logvar = 0 everywhere: the posterior is the prior. All MI is 0, so MIG 0
+    # and Modularity 0 (zero-MI latents score 0); Z-diff features are all 0, so the
+    # classifier guesses the most frequent factor: about 1 in 5. KL is exactly 0.
+    report = evaluate(fakes.collapsed_encoder(), fakes.FactorImages(), ALL_METRICS[:3], **SMALL)
+    assert report["mig"]["score"] == 0.0
+    assert report["modularity"]["score"] == 0.0
+    assert report["zdiff"]["score"] == pytest.approx(0.2, abs=0.06)
+    assert report["active_latents"] == 0
+    assert report["kl_per_latent"] == [0.0] * 10
+    json.loads(numbers(report))
+
+
+def test_every_metric_on_a_small_grid(fakes):
+    # A 2 x 3 x 4 grid keeps gradient boosting (one tree per class per round) fast.
+    ground_truth = fakes.FactorImages(sizes=(2, 3, 4))
+
+    def encode(images):
+        return images + 0.01 * np.sin(np.arange(len(images)))[:, None]  # mu only
+
+    report = evaluate(encode, ground_truth, ALL_METRICS, **SMALL)
+    json.loads(numbers(report))
+    assert set(ALL_METRICS) <= set(report)
+    assert report["active_latents_method"] == "mu_variance"
+    assert report["active_latents"] == 3
+    assert report["factorvae"]["score"] == 1.0
+    assert report["dci"]["score"] > 0.9
+
+
+def test_a_model_with_an_encode_method_is_accepted(fakes):
+    class Model:
+        def __init__(self):
+            self.encoder = fakes.identity_encoder()
+
+        def encode(self, images):
+            return self.encoder(images)
+
+    report = evaluate(Model(), fakes.FactorImages(), ["mig"], num_points=1_000)
+    assert report["mig"]["score"] > 0.8
+
+
+def test_nan_codes_are_an_input_error_that_says_so(fakes):
+    def diverged(images):
+        return np.full((len(images), 4), np.nan, dtype=np.float32)
+
+    with pytest.raises(InputError, match="non-finite.*model is broken or diverged"):
+        evaluate(diverged, fakes.FactorImages(), **SMALL)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"metrics": ["mig", "irs"]}, "unknown metrics"),
+        ({"metrics": []}, "unknown metrics"),
+        ({"code_table": "disk"}, "code_table"),
+        ({"num_points": 0}, "num_points"),
+        ({"pair_batch_size": 1}, "pair_batch_size"),
+    ],
+)
+def test_bad_arguments_are_input_errors(fakes, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        evaluate(fakes.identity_encoder(), fakes.FactorImages(), **kwargs)
+
+
+def test_something_that_cannot_encode_is_an_input_error(fakes):
+    with pytest.raises(InputError, match="load the model first"):
+        evaluate("runs/beta=4_seed=0/model.keras", fakes.FactorImages())
+    with pytest.raises(InputError, match="expected a model with .encode"):
+        evaluate(42, fakes.FactorImages())

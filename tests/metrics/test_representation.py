@@ -1,0 +1,104 @@
+"""Codes of factor vectors: rendered-and-encoded, or looked up in a CodeTable."""
+
+import numpy as np
+import pytest
+
+from kbetavae.errors import InputError
+from kbetavae.metrics.representation import (
+    CodeTable,
+    factor_encoder,
+    sample_codes,
+    split_encoding,
+)
+
+
+def test_a_table_encodes_each_image_once(fakes):
+    ground_truth, encoder = fakes.FactorImages(), fakes.identity_encoder()
+    table = CodeTable(ground_truth, encoder, batch_size=100)
+    factors = ground_truth.sample_factors(1_000, np.random.default_rng(0))
+    repeated = np.concatenate([factors, factors, factors[:10]])
+    codes = table.codes(repeated)
+    assert encoder.images_seen == table.num_encoded == len(np.unique(ground_truth.index(factors)))
+    table.codes(factors)
+    assert encoder.images_seen == table.num_encoded  # nothing new to encode
+    expected = fakes.identity_encoder().mu(repeated.astype(np.float32))
+    np.testing.assert_array_equal(codes, expected)
+
+
+def test_fill_encodes_the_whole_grid(fakes):
+    ground_truth, encoder = fakes.FactorImages(), fakes.identity_encoder()
+    table = CodeTable(ground_truth, encoder, batch_size=65_536).fill()
+    assert table.num_encoded == encoder.images_seen == 737_280
+    assert table.has_logvar
+    index = np.array([0, 12345, 737_279])
+    np.testing.assert_array_equal(table.logvars_at(index), 0.0)
+
+
+def test_a_table_from_codes_needs_one_row_per_image(fakes):
+    with pytest.raises(InputError, match="one row per image"):
+        CodeTable.from_codes(fakes.FactorImages(), np.zeros((10, 3)))
+
+
+def test_a_table_from_codes_looks_codes_up_by_factor_index(fakes):
+    ground_truth = fakes.FactorImages()
+    codes = np.arange(737_280, dtype=np.float32)[:, None] * [1.0, -1.0]
+    table = CodeTable.from_codes(ground_truth, codes)
+    factors = np.array([[0, 0, 0, 0, 1], [2, 5, 39, 31, 31]])
+    np.testing.assert_array_equal(table.codes(factors), [[1, -1], [737_279, -737_279]])
+    assert table.logvars_at(np.array([0])) is None
+
+
+def test_the_image_path_passes_float32_images_in_batches(fakes):
+    seen = []
+
+    def representation(images):
+        seen.append((images.dtype, len(images)))
+        return images[:, :2]
+
+    encode = factor_encoder(fakes.FactorImages(), representation, batch_size=4)
+    codes = encode(np.array([[1, 2, 3, 4, 5]] * 10))
+    assert seen == [(np.float32, 4), (np.float32, 4), (np.float32, 2)]
+    np.testing.assert_array_equal(codes, [[1, 2]] * 10)
+
+
+def test_an_encoder_producing_nan_is_an_input_error(fakes):
+    def broken(images):
+        mu = np.zeros((len(images), 3))
+        mu[-1, 1] = np.nan
+        return mu
+
+    with pytest.raises(InputError, match="non-finite.*NaN"):
+        sample_codes(fakes.FactorImages(), broken, 10, np.random.default_rng(0))
+    with pytest.raises(InputError, match="non-finite"):
+        CodeTable(fakes.FactorImages(), broken).codes(np.zeros((2, 5), dtype=int))
+
+
+def test_an_encoder_with_the_wrong_batch_size_is_an_input_error(fakes):
+    with pytest.raises(InputError, match=r"codes of shape \(1, 3\) for 5 images"):
+        sample_codes(fakes.FactorImages(), lambda x: np.zeros((1, 3)), 5, 0)
+
+
+def test_a_table_for_another_grid_is_refused(fakes):
+    table = CodeTable(fakes.FactorImages((3, 6, 40, 32, 16)), fakes.identity_encoder())
+    with pytest.raises(InputError, match="other factors"):
+        factor_encoder(fakes.FactorImages(), table)
+
+
+@pytest.mark.parametrize(
+    ("output", "has_logvar"),
+    [
+        (np.ones((2, 3)), False),
+        ((np.ones((2, 3)), np.zeros((2, 3))), True),
+        ({"mu": np.ones((2, 3)), "logvar": np.zeros((2, 3))}, True),
+        ({"mu": np.ones((2, 3))}, False),
+    ],
+)
+def test_encoder_outputs_mu_a_pair_or_a_signature_dict(output, has_logvar):
+    mu, logvar = split_encoding(output)
+    np.testing.assert_array_equal(mu, 1.0)
+    assert (logvar is not None) == has_logvar
+
+
+def test_a_dict_without_mu_is_an_input_error():
+    with pytest.raises(InputError, match="without 'mu'"):
+        split_encoding({"z": np.ones(2)})
