@@ -253,7 +253,11 @@ def _run_one(plan, config, run_dir, export_dir, data, progress, index, total) ->
     if not kio.exists(metrics_path):
         model = model or load_model(result.model_path)
         progress.stage("evaluating")
-        record = evaluate_model(model, data, plan, seed=config.seed)
+        try:
+            record = evaluate_model(model, data, plan, seed=config.seed)
+        except InputError as exc:  # e.g. NaN codes from weights that diverged at the end
+            row.update(status="failed", reason=f"evaluation: {exc}")
+            return row
         kio.write_json_atomic(metrics_path, record)
     if not kio.exists(export_dir):
         from kbetavae.export import export_saved_model
