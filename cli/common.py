@@ -30,3 +30,17 @@ def user_errors(func: F) -> F:
             fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
     return wrapper  # type: ignore[return-value]
+
+
+def whole_number(value: str | int) -> int:
+    """Parse an integer option, accepting ``3.0``: Vertex AI hyperparameter tuning may pass
+    tuned integers (seed, batch size) in float notation."""
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an integer") from None
+    if not number.is_integer():
+        raise ValueError(f"{value!r} is not an integer")
+    return int(number)

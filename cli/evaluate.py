@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import typer
 
@@ -24,20 +23,20 @@ METRICS_FILE = "metrics.json"
 
 def run_settings(path: str) -> dict:
     """The training config of a run directory (source, seed), or {} if there is none."""
-    from kbetavae.io import read_json
+    from kbetavae import io as kio
 
-    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    directory = path if kio.is_dir(path) else os.path.dirname(path)
     config_path = os.path.join(directory, CONFIG_FILE)
-    if not os.path.isfile(config_path):
+    if not kio.exists(config_path):
         return {}
-    record = read_json(config_path)
+    record = kio.read_json(config_path)
     return record.get("config", {}) if isinstance(record, dict) else {}
 
 
 @user_errors
 def evaluate(
-    path: Path = typer.Argument(
-        ..., help="run directory, .keras file, or SavedModel (version) directory"
+    path: str = typer.Argument(
+        ..., help="run directory, .keras file, or SavedModel (version) directory (or gs://)"
     ),
     metrics: str = typer.Option(
         "mig,zdiff,modularity", "--metrics", help="comma-separated; also sap, factorvae, dci"
@@ -58,16 +57,17 @@ def evaluate(
     code_table: str = typer.Option(
         "lazy", "--code-table", help="lazy (encode each image once), grid (all 737,280) or none"
     ),
-    output: Path = typer.Option(
+    output: str = typer.Option(
         None, "--output", "-o", help="where to write (default: <model dir>/metrics.json)"
     ),
 ) -> None:
     """Compute MIG, Z-diff and Modularity (or --metrics) of a model; write metrics.json."""
     from kbetavae.data import open_source
-    from kbetavae.io import write_json_atomic
+    from kbetavae.io import check_reachable, write_json_atomic
     from kbetavae.metrics import evaluate as evaluate_metrics
 
     started = time.perf_counter()
+    check_reachable(path, "model")
     kind, model_path = resolve_model(path)
     settings = run_settings(model_path) if kind == "keras" else {}
     source = source or settings.get("source") or "replica"
@@ -92,7 +92,7 @@ def evaluate(
     report = {"model": os.fspath(model_path), "source": source, **report}
     report["timing"]["command_seconds"] = time.perf_counter() - started
     directory = model_path if kind == "saved_model" else os.path.dirname(model_path)
-    target = os.fspath(output) if output else os.path.join(directory, METRICS_FILE)
+    target = output or os.path.join(directory, METRICS_FILE)
     write_json_atomic(target, report)
     scores = "  ".join(f"{name} {report[name]['score']:.3f}" for name in names)
     typer.echo(

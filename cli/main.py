@@ -10,6 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import typer  # noqa: E402
 
+from cli import collect as collect_commands  # noqa: E402
 from cli import data as data_commands  # noqa: E402
 from cli import evaluate as evaluate_commands  # noqa: E402
 from cli import sweep as sweep_commands  # noqa: E402
@@ -30,6 +31,7 @@ app.command("sweep")(sweep_commands.sweep)
 app.command("plot")(sweep_commands.plot)
 app.command("traverse")(sweep_commands.traverse)
 app.command("export")(sweep_commands.export)
+app.command("collect")(collect_commands.collect)
 
 
 def main() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import typer
 
@@ -41,8 +40,11 @@ def sweep(
     ),
     eval_points: int = typer.Option(10_000, help="metric sample size (protocol: 10,000)"),
     traverse_beta: float = typer.Option(5.0, help="β whose traversal figure is drawn"),
-    out: Path = typer.Option(Path("runs"), help="root of sweep directories"),
-    saved_models: Path = typer.Option(Path("saved_models"), help="root of SavedModel exports"),
+    # str, not Path: a Path would turn gs://bucket into gs:/bucket.
+    out: str = typer.Option("runs", help="root of sweep directories (local or gs://)"),
+    saved_models: str = typer.Option(
+        "saved_models", help="root of SavedModel exports (local or gs://)"
+    ),
     name: str = typer.Option("study", help="the sweep's directory name under --out"),
     force: bool = typer.Option(False, "--force", help="replace runs whose settings changed"),
     quiet: bool = typer.Option(False, "--quiet", help="log lines only, no live status"),
@@ -82,27 +84,27 @@ def sweep(
 
 @user_errors
 def plot(
-    sweep_dir: Path = typer.Argument(..., help="a sweep directory (runs/<name>)"),
+    sweep_dir: str = typer.Argument(..., help="a sweep directory (runs/<name>; or gs://)"),
     traverse_beta: float = typer.Option(5.0, help="β whose traversal figure is drawn"),
     image_index: int = typer.Option(None, help="dataset index of the traversal's input image"),
 ) -> None:
     """Re-render a sweep's figures from its saved results."""
+    from kbetavae import io as kio
     from kbetavae.viz.report import render_sweep_figures
 
-    if not (sweep_dir / "sweep.json").is_file() or not (sweep_dir / "results.csv").is_file():
+    kio.check_reachable(sweep_dir, "sweep directory")
+    if not all(kio.exists(os.path.join(sweep_dir, f)) for f in ("sweep.json", "results.csv")):
         raise InputError(f"{sweep_dir} is not a sweep directory (no sweep.json/results.csv)")
-    written = render_sweep_figures(
-        os.fspath(sweep_dir), traverse_beta=traverse_beta, image_index=image_index
-    )
-    typer.echo(f"wrote {len(written)} figures under {sweep_dir / 'figures'}")
+    written = render_sweep_figures(sweep_dir, traverse_beta=traverse_beta, image_index=image_index)
+    typer.echo(f"wrote {len(written)} figures under {os.path.join(sweep_dir, 'figures')}")
 
 
 @user_errors
 def traverse(
-    model_path: Path = typer.Argument(..., help="a run dir, a .keras file or a SavedModel dir"),
+    model_path: str = typer.Argument(..., help="a run dir, a .keras file or a SavedModel dir"),
     image_index: int = typer.Option(None, help="dataset index of the input image"),
     source: str = typer.Option("replica", help="replica, dsprites, or a .npz/.hdf5 path"),
-    out: Path = typer.Option(Path("traversal.png"), help="PNG to write (a .gif beside it)"),
+    out: str = typer.Option("traversal.png", help="PNG to write (a .gif beside it)"),
     limit: float = typer.Option(3.0, help="sweep each latent over [-limit, limit]"),
     steps: int = typer.Option(10, min=2, max=50, help="columns per row"),
 ) -> None:
@@ -116,6 +118,7 @@ def traverse(
     from kbetavae.viz.report import DEFAULT_TRAVERSAL_FACTORS
     from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 
+    kio.check_reachable(model_path, "model")
     encode, decode = load_encoder_decoder(model_path)
     if decode is None:
         raise InputError(f"{model_path} has no decode signature, so it cannot be traversed")
@@ -134,26 +137,33 @@ def traverse(
             grid,
             values,
             kl,
-            f"Latent traversals of {model_path.name}, image {index} (row labels: this image's KL)",
+            f"Latent traversals of {os.path.basename(model_path.rstrip('/'))}, image {index} "
+            "(row labels: this image's KL)",
             image[0],
         ),
         out,
     )
-    kio.write_bytes_atomic(out.with_suffix(".gif"), traversal_gif(grid))
-    typer.echo(f"wrote {out} and {out.with_suffix('.gif')}")
+    gif = os.path.splitext(out)[0] + ".gif"
+    kio.write_bytes_atomic(gif, traversal_gif(grid))
+    typer.echo(f"wrote {out} and {gif}")
 
 
 @user_errors
 def export(
-    run_dir: Path = typer.Argument(..., help="a run directory holding model.keras"),
-    saved_models: Path = typer.Option(Path("saved_models"), help="root of SavedModel exports"),
+    run_dir: str = typer.Argument(..., help="a run directory holding model.keras"),
+    saved_models: str = typer.Option("saved_models", help="root of SavedModel exports"),
     version: int = typer.Option(1, min=1, help="the TF Serving version directory"),
 ) -> None:
     """Export one run as a SavedModel under <saved_models>/<sweep>/<run>/<version>/."""
+    from kbetavae import io as kio
     from kbetavae.export import export_saved_model
     from kbetavae.models_io import load_model
 
+    kio.check_reachable(run_dir, "run directory")
+    kio.check_reachable(saved_models, "--saved-models")
     model = load_model(run_dir)
-    target = saved_models / run_dir.resolve().parent.name / run_dir.resolve().name / str(version)
+    path = run_dir.rstrip("/") if kio.is_remote(run_dir) else os.path.abspath(run_dir)
+    sweep, run = os.path.basename(os.path.dirname(path)), os.path.basename(path)
+    target = os.path.join(saved_models, sweep, run, str(version))
     export_saved_model(model, target)
     typer.echo(f"wrote {target}")

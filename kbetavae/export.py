@@ -4,8 +4,10 @@ Signatures (DESIGN.md), all deterministic:
 ``encode``: ``images`` float32 (N, 64, 64, 1) in [0, 1] -> ``mu``, ``logvar`` (N, z);
 ``decode``: ``z`` float32 (N, z) -> ``probs`` (N, 64, 64, 1);
 ``reconstruct``: ``images`` -> ``probs`` (decodes μ); ``serving_default`` is ``encode``.
-The SavedModel is written to a temporary directory and renamed into place, so a reader
-(or TF Serving polling the version directory) never sees half an export.
+A local SavedModel is written to a temporary directory and renamed into place, so a reader
+(or TF Serving polling the version directory) never sees half an export. Buckets have no
+atomic directory rename, so a remote export is written in place; it is complete once
+``saved_model.pb`` exists (:func:`is_exported`), which TensorFlow writes after the variables.
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from kbetavae.io import is_remote
+from kbetavae import io as kio
 
 SIGNATURES = ("encode", "decode", "reconstruct")
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def is_exported(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a complete SavedModel (local or remote)."""
+    return kio.exists(os.path.join(os.fspath(path), SAVED_MODEL_FILE))
 
 
 def export_saved_model(model: keras.Model, path: str | os.PathLike) -> str:
@@ -45,7 +53,8 @@ def export_saved_model(model: keras.Model, path: str | os.PathLike) -> str:
     archive.add_endpoint("encode", encode, input_signature=[image_spec])
     archive.add_endpoint("decode", decode, input_signature=[code_spec])
     archive.add_endpoint("reconstruct", reconstruct, input_signature=[image_spec])
-    if is_remote(path):
+    if kio.is_remote(path):
+        kio.remove_tree(path)  # what an interrupted export left
         archive.write_out(path, verbose=False)
         return path
     parent = os.path.dirname(os.path.abspath(path))

@@ -1,17 +1,27 @@
-"""Atomic file output: write to a temporary name beside the target, then rename.
+"""Files of runs, local or remote, and atomic output: write a temporary name, then rename.
 
-Local paths use ``os.replace`` (atomic on POSIX). Paths with a scheme (``gs://``,
-``ram://``) go through ``tf.io.gfile`` so runs work on Vertex AI's buckets; TensorFlow is
-imported only for those.
+Local paths use ``os`` (``os.replace`` is atomic on POSIX). Paths with a scheme
+(``gs://``, ``ram://``) go through ``tf.io.gfile`` so runs work on Vertex AI's buckets;
+TensorFlow is imported only for those. :func:`check_reachable` makes an unreachable
+bucket fail at once, in one line, instead of somewhere in a run.
 """
 
 from __future__ import annotations
 
+import glob as _glob
 import json
 import os
 import shutil
 import tempfile
+import threading
 from typing import Any
+
+from kbetavae.errors import InputError
+
+# Seconds a remote filesystem gets to answer the first request of a command. Buckets answer
+# in well under a second; the default leaves room for a slow credential lookup.
+STORAGE_TIMEOUT_ENV = "KBETAVAE_STORAGE_TIMEOUT"
+DEFAULT_STORAGE_TIMEOUT = 30.0
 
 
 def _current_umask() -> int:
@@ -28,16 +38,24 @@ def is_remote(path: str | os.PathLike) -> bool:
     return "://" in os.fspath(path)
 
 
+def _gfile():
+    """``tf.io.gfile``, imported on first use of a remote path."""
+    import tensorflow as tf
+
+    return tf.io.gfile
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half."""
     path = os.fspath(path)
     if is_remote(path):
-        import tensorflow as tf
-
+        gfile = _gfile()
+        # Explicit parent directories: some filesystems (ram://) list and delete only those.
+        gfile.makedirs(os.path.dirname(path))
         tmp = f"{path}.tmp-{os.getpid()}"
-        with tf.io.gfile.GFile(tmp, "wb") as handle:
+        with gfile.GFile(tmp, "wb") as handle:
             handle.write(data)
-        tf.io.gfile.rename(tmp, path, overwrite=True)
+        gfile.rename(tmp, path, overwrite=True)
         return
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
@@ -74,9 +92,7 @@ def exists(path: str | os.PathLike) -> bool:
     """Whether ``path`` exists, locally or on a remote filesystem."""
     path = os.fspath(path)
     if is_remote(path):
-        import tensorflow as tf
-
-        return tf.io.gfile.exists(path)
+        return _gfile().exists(path)
     return os.path.exists(path)
 
 
@@ -84,9 +100,7 @@ def read_text(path: str | os.PathLike) -> str:
     """UTF-8 text of a local or remote file."""
     path = os.fspath(path)
     if is_remote(path):
-        import tensorflow as tf
-
-        with tf.io.gfile.GFile(path, "r") as handle:
+        with _gfile().GFile(path, "r") as handle:
             return handle.read()
     with open(path, encoding="utf-8") as handle:
         return handle.read()
@@ -96,10 +110,8 @@ def remove_tree(path: str | os.PathLike) -> None:
     """Delete a directory tree if it exists (local or remote)."""
     path = os.fspath(path)
     if is_remote(path):
-        import tensorflow as tf
-
-        if tf.io.gfile.exists(path):
-            tf.io.gfile.rmtree(path)
+        if _gfile().exists(path):
+            _gfile().rmtree(path)
     else:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -108,9 +120,7 @@ def rename(source: str | os.PathLike, target: str | os.PathLike) -> None:
     """Move ``source`` over ``target`` (atomic for local paths)."""
     source, target = os.fspath(source), os.fspath(target)
     if is_remote(target):
-        import tensorflow as tf
-
-        tf.io.gfile.rename(source, target, overwrite=True)
+        _gfile().rename(source, target, overwrite=True)
     else:
         os.replace(source, target)
 
@@ -119,8 +129,70 @@ def makedirs(path: str | os.PathLike) -> None:
     """Create ``path`` and its parents if missing (local or remote)."""
     path = os.fspath(path)
     if is_remote(path):
-        import tensorflow as tf
-
-        tf.io.gfile.makedirs(path)
+        _gfile().makedirs(path)
     else:
         os.makedirs(path, exist_ok=True)
+
+
+def is_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a directory (local or remote)."""
+    path = os.fspath(path)
+    return _gfile().isdir(path) if is_remote(path) else os.path.isdir(path)
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of a local or remote file."""
+    path = os.fspath(path)
+    if is_remote(path):
+        with _gfile().GFile(path, "rb") as handle:
+            return handle.read()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def glob(directory: str | os.PathLike, pattern: str) -> list[str]:
+    """Sorted paths under ``directory`` matching ``pattern`` (``*`` within one component).
+
+    ``directory`` is taken literally (a local ``[`` is not a pattern). Remote paths are
+    matched by the filesystem, which finds files even in directories it does not list.
+    """
+    directory = os.fspath(directory)
+    if is_remote(directory):
+        return sorted(_gfile().glob(os.path.join(directory, pattern)))
+    return sorted(_glob.glob(os.path.join(_glob.escape(directory), pattern)))
+
+
+def check_reachable(path: str | os.PathLike, what: str, timeout: float | None = None) -> None:
+    """Raise InputError, in one line, unless the filesystem of a remote ``path`` answers.
+
+    Asks whether ``path`` exists, in a thread given ``timeout`` seconds (default
+    $KBETAVAE_STORAGE_TIMEOUT or 30): a bucket without network or credentials fails at
+    once instead of retrying for minutes in the middle of a run. Local paths pass.
+    """
+    path = os.fspath(path)
+    if not is_remote(path):
+        return
+    if timeout is None:
+        timeout = float(os.environ.get(STORAGE_TIMEOUT_ENV) or DEFAULT_STORAGE_TIMEOUT)
+    answer: dict[str, Any] = {}
+
+    def ask() -> None:
+        try:
+            answer["exists"] = _gfile().exists(path)
+        except Exception as exc:  # noqa: BLE001 - reported below, in the caller's thread
+            answer["error"] = exc
+
+    # A daemon thread: if the filesystem never answers, it must not keep the process alive.
+    thread = threading.Thread(target=ask, name="kbetavae-storage-check", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise InputError(
+            f"{what} {path} is not reachable: no answer within {timeout:g} s "
+            f"(check the network and credentials; ${STORAGE_TIMEOUT_ENV} sets the wait)"
+        )
+    if "error" in answer:
+        error = answer["error"]
+        detail = (getattr(error, "message", None) or str(error)).strip().splitlines()
+        reason = detail[0] if detail else type(error).__name__
+        raise InputError(f"{what} {path} is not reachable: {reason}")

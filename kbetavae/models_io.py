@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from kbetavae import io as kio
 from kbetavae.errors import InputError
 
 MODEL_FILE = "model.keras"
@@ -26,21 +27,21 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, str]:
     """``("saved_model" | "keras", path)`` of what ``path`` holds, or InputError.
 
     A TF Serving model directory (numbered version subdirectories) resolves to its highest
-    version.
+    version. Paths may be local or remote (``gs://``).
     """
     path = os.fspath(path)
-    if os.path.isfile(path) and path.endswith(".keras"):
+    if path.endswith(".keras") and kio.exists(path) and not kio.is_dir(path):
         return "keras", path
-    if not os.path.isdir(path):
+    if not kio.is_dir(path):
         raise InputError(f"{path} does not exist (expected a run directory or a SavedModel)")
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+    if kio.exists(os.path.join(path, "saved_model.pb")):
         return "saved_model", path
-    if os.path.isfile(os.path.join(path, MODEL_FILE)):
+    if kio.exists(os.path.join(path, MODEL_FILE)):
         return "keras", os.path.join(path, MODEL_FILE)
     versions = [
-        int(name)
-        for name in os.listdir(path)
-        if re.fullmatch(r"\d+", name) and os.path.isfile(os.path.join(path, name, "saved_model.pb"))
+        int(os.path.basename(os.path.dirname(found)))
+        for found in kio.glob(path, os.path.join("*", "saved_model.pb"))
+        if re.fullmatch(r"\d+", os.path.basename(os.path.dirname(found)))
     ]
     if versions:
         return "saved_model", os.path.join(path, str(max(versions)))

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kbetavae import io as kio
+from kbetavae.cluster import is_multi_worker, read_tf_config
 from kbetavae.errors import InputError
 from kbetavae.models_io import graph_encoder, load_model
 from kbetavae.provenance import provenance
@@ -34,6 +35,8 @@ STUDY_BETAS: tuple[float, ...] = (0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 50.0)
 DEFAULT_METRICS: tuple[str, ...] = ("mig", "zdiff", "modularity")
 EXTRA_METRICS: tuple[str, ...] = ("sap", "factorvae", "dci")
 PLAN_FILE = "sweep.json"
+# In the sweep.json of a merged set (kbetavae collect): where each (β, seed) run lives.
+RUNS_KEY = "runs"
 METRICS_FILE = "metrics.json"
 SAVED_MODEL_VERSION = "1"
 # Columns of results.csv, in order; metric columns hold the metric's score.
@@ -108,6 +111,14 @@ class SweepPlan:
             raise InputError(f"--eval-points must be at least 100, got {self.eval_points}")
         for config in self.configs():  # TrainConfig validates epochs, subset, lr, ...
             del config
+
+    @classmethod
+    def of_config(cls, config, betas, seeds, **settings) -> SweepPlan:
+        """The plan over ``betas`` × ``seeds`` whose runs share ``config``'s other settings
+        (``settings``: name, metrics, eval_points)."""
+        shared = ("epochs", "batch_size", "lr", "latent_dim", "objective", "subset", "source")
+        values = {field: getattr(config, field) for field in shared}
+        return cls(betas=tuple(betas), seeds=tuple(seeds), **values, **settings)
 
     def configs(self) -> list:
         """One ``TrainConfig`` per (β, seed), β-major as the study lists them."""
@@ -188,12 +199,16 @@ def run_sweep(
     ``force``; with ``force`` the runs whose settings changed are started afresh.
     """
     from kbetavae.data import open_source
-    from kbetavae.training import read_history
 
     progress = progress or Progress()
     sweep_dir = os.path.join(os.fspath(out), plan.name)
     export_root = os.path.join(os.fspath(saved_models), plan.name)
     # Everything that can be wrong with the input is checked before anything is written.
+    if is_multi_worker(read_tf_config()):
+        raise InputError(
+            "kbetavae sweep runs in one process; with TF_CONFIG naming several workers, run "
+            "`kbetavae train` on each worker per (β, seed), then `kbetavae collect` the runs"
+        )
     data = open_source(plan.source)
     if plan.subset > data.num_images:
         raise InputError(
@@ -218,8 +233,6 @@ def run_sweep(
         if force:
             _discard_if_changed(run_dir, config, export_dir)
         row = _run_one(plan, config, run_dir, export_dir, data, progress, index, len(configs))
-        history = read_history(run_dir)
-        row["epochs"] = len(history)
         rows.append(row)
         write_results(sweep_dir, rows)
         progress.run_finished(row)
@@ -232,23 +245,15 @@ def run_sweep(
 
 
 def _run_one(plan, config, run_dir, export_dir, data, progress, index, total) -> dict:
+    from kbetavae.export import export_saved_model, is_exported
     from kbetavae.training import train
 
     metrics_path = os.path.join(run_dir, METRICS_FILE)
-    done = kio.exists(metrics_path) and kio.exists(export_dir)
+    done = kio.exists(metrics_path) and is_exported(export_dir)
     callbacks = progress.run_started(index, total, config, "finished" if done else "running")
     result = train(config, run_dir, source=data, callbacks=callbacks, verbose=0)
-    row: dict[str, Any] = {
-        "beta": config.beta,
-        "seed": config.seed,
-        "status": result.status,
-        "train_seconds": result.seconds,
-        "reason": result.reason,
-    }
-    for key in ("loss", "reconstruction", "kl"):
-        row[key] = result.metrics.get(key)
     if not result.ok:
-        return row
+        return run_row(config, result)
     model = result.model
     if not kio.exists(metrics_path):
         model = model or load_model(result.model_path)
@@ -256,17 +261,39 @@ def _run_one(plan, config, run_dir, export_dir, data, progress, index, total) ->
         try:
             record = evaluate_model(model, data, plan, seed=config.seed)
         except InputError as exc:  # e.g. NaN codes from weights that diverged at the end
-            row.update(status="failed", reason=f"evaluation: {exc}")
-            return row
+            return {**run_row(config, result), "status": "failed", "reason": f"evaluation: {exc}"}
         kio.write_json_atomic(metrics_path, record)
-    if not kio.exists(export_dir):
-        from kbetavae.export import export_saved_model
-
+    if not is_exported(export_dir):
         model = model or load_model(result.model_path)
         progress.stage("exporting SavedModel")
         export_saved_model(model, export_dir)
-    row.update(metric_row(kio.read_json(metrics_path)))
-    return row
+    return run_row(config, result)
+
+
+def run_row(config, result) -> dict:
+    """The results-table row of a run: its ``TrainResult`` and the files of its directory.
+
+    A finished run without ``metrics.json`` (never evaluated) is a failed row, so tables,
+    summaries and figures only ever use evaluated runs.
+    """
+    from kbetavae.training import read_history
+
+    row: dict[str, Any] = {
+        "beta": config.beta,
+        "seed": config.seed,
+        "status": result.status,
+        "epochs": len(read_history(result.run_dir)),
+        "train_seconds": result.seconds,
+        "reason": result.reason,
+    }
+    for key in ("loss", "reconstruction", "kl"):
+        row[key] = result.metrics.get(key)
+    metrics_path = os.path.join(result.run_dir, METRICS_FILE)
+    if not result.ok:
+        return row
+    if not kio.exists(metrics_path):
+        return {**row, "status": "failed", "reason": f"not evaluated (no {METRICS_FILE})"}
+    return {**row, **metric_row(kio.read_json(metrics_path))}
 
 
 def evaluate_model(model, data, plan: SweepPlan, seed: int) -> dict:
@@ -302,7 +329,13 @@ def metric_row(record: dict) -> dict:
 def _claim_sweep_dir(sweep_dir: str, plan: SweepPlan, force: bool) -> None:
     path = os.path.join(sweep_dir, PLAN_FILE)
     if kio.exists(path):
-        stored = kio.read_json(path).get("plan", {})
+        record = kio.read_json(path)
+        if RUNS_KEY in record:
+            raise InputError(
+                f"{sweep_dir} holds runs merged by `kbetavae collect`, not a sweep; "
+                "sweep into another --name (and collect again to merge the results)"
+            )
+        stored = record.get("plan", {})
         if stored != plan.to_dict() and not force:
             changed = sorted(k for k, v in plan.to_dict().items() if stored.get(k) != v)
             raise InputError(
@@ -324,8 +357,10 @@ def _discard_if_changed(run_dir: str, config, export_dir: str) -> None:
 
 
 def check_writable(directory: str, option: str) -> None:
-    """Raise InputError unless ``directory`` can be created and written to."""
+    """Raise InputError unless ``directory`` can be created and written to (for a bucket:
+    unless it answers, see :func:`kbetavae.io.check_reachable`)."""
     if kio.is_remote(directory):
+        kio.check_reachable(directory, option)
         return
     try:
         os.makedirs(directory, exist_ok=True)
@@ -438,8 +473,13 @@ def read_results(sweep_dir: str) -> list[dict]:
 
 
 def sweep_run_dirs(sweep_dir: str, plan: SweepPlan | None = None) -> list[tuple[float, int, str]]:
-    """(β, seed, run_dir) of every run of the sweep's plan."""
-    plan = plan or SweepPlan.from_dict(kio.read_json(os.path.join(sweep_dir, PLAN_FILE))["plan"])
+    """(β, seed, run_dir) of every run of the sweep: its plan's grid under ``sweep_dir``, or
+    the run directories listed in its ``sweep.json`` (a set merged by ``kbetavae collect``)."""
+    if plan is None:
+        record = kio.read_json(os.path.join(sweep_dir, PLAN_FILE))
+        if RUNS_KEY in record:
+            return [(float(r["beta"]), int(r["seed"]), r["run_dir"]) for r in record[RUNS_KEY]]
+        plan = SweepPlan.from_dict(record["plan"])
     return [
         (float(b), s, os.path.join(sweep_dir, run_name(b, s)))
         for b in plan.betas

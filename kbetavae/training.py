@@ -27,7 +27,6 @@ import contextlib
 import csv
 import dataclasses
 import io as _io
-import json
 import math
 import os
 import tempfile
@@ -41,7 +40,8 @@ import numpy as np
 import tensorflow as tf
 
 from kbetavae import io
-from kbetavae.callbacks import AtomicBackupAndRestore
+from kbetavae.callbacks import AtomicBackupAndRestore, PipelineEpoch
+from kbetavae.cluster import is_chief, select_strategy, worker_scratch
 from kbetavae.errors import InputError
 from kbetavae.model.networks import check_latent_dim
 from kbetavae.model.vae import OBJECTIVES, BetaVAE, check_epochs, check_weight
@@ -179,6 +179,7 @@ def train(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: str | int = "auto",
     strategy: tf.distribute.Strategy | None = None,
+    backup_dir: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train (or resume, or return the finished) run of ``config`` in ``run_dir``.
 
@@ -190,41 +191,66 @@ def train(
         callbacks: extra Keras callbacks.
         verbose: passed to ``fit``.
         strategy: a ``tf.distribute.Strategy``; default :func:`select_strategy`.
+        backup_dir: where resume backups go (default ``<run_dir>/backup``; Vertex AI jobs
+            use ``$AIP_CHECKPOINT_DIR/<run>``).
 
     A loss that becomes NaN or infinite ends the run as ``status="failed"`` (recorded in
     ``done.json``, not raised).
+
+    In a multi-worker job (TF_CONFIG) every worker calls ``train`` with the same
+    arguments; only the chief writes ``run_dir`` and the backups, which must be on storage
+    every worker reads (``gs://`` on Vertex AI): a resumed job restores the chief's backup.
     """
     if not isinstance(config, TrainConfig):
         raise InputError(f"config must be a TrainConfig, got {type(config).__name__}")
     run_dir = os.fspath(run_dir)
+    backup = os.fspath(backup_dir) if backup_dir else os.path.join(run_dir, BACKUP_DIR)
+    # Bad input fails before anything is written: the cluster, the storage, then the data.
+    chief = is_chief()  # reads and checks TF_CONFIG
+    io.check_reachable(run_dir, "run directory")
+    io.check_reachable(backup, "backup directory")
+    # Before any other TensorFlow op: a multi-worker strategy configures the runtime.
+    strategy = strategy or select_strategy()
     if io.exists(os.path.join(run_dir, DONE_FILE)):
         return _finished_result(run_dir, config)
-    # The data first: a bad source or subset fails before anything is written.
-    train_data, validation_data = _datasets(config, source)
-    chief = is_chief()
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size < replicas:
+        raise InputError(
+            f"batch_size {config.batch_size} is smaller than the {replicas} replicas that "
+            "share each batch; it is the global batch (per-replica batch × replicas)"
+        )
+    epoch = PipelineEpoch()
+    train_data, validation_data = _datasets(config, source, replicas, epoch.variable)
     if chief:
         _write_config(run_dir, config)
 
     started = time.monotonic()
     keras.utils.set_random_seed(config.seed)
-    strategy = strategy or select_strategy()
+    # Keras runs several steps per execution as a while loop around a cond, where the
+    # multi-worker strategy's collective ops fail ("You must feed a value for placeholder"):
+    # there, every step is its own call.
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     with _dtype_policy(config.precision), strategy.scope():
         model = BetaVAE(**config.model_kwargs())
         model.compile(
             keras.optimizers.Adam(config.lr),
             jit_compile=config.jit_compile,
-            steps_per_execution=config.steps_per_execution,
+            steps_per_execution=1 if multi_worker else config.steps_per_execution,
         )
-    model.fit(
-        train_data,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        validation_data=validation_data,
-        callbacks=[*_callbacks(config, run_dir, chief), *callbacks],
-        verbose=verbose,
-        shuffle=False,  # the pipeline shuffles; Keras would only warn that it cannot
-    )
-    return _finish(model, run_dir, chief, time.monotonic() - started)
+    with worker_scratch(chief) as scratch:
+        history = model.fit(
+            train_data,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            validation_data=validation_data,
+            callbacks=[epoch, *_callbacks(config, run_dir, backup, scratch), *callbacks],
+            verbose=verbose,
+            shuffle=False,  # the pipeline shuffles; Keras would only warn that it cannot
+        )
+        seconds = time.monotonic() - started
+        if scratch is not None:
+            return _finish_worker(model, history, run_dir, scratch, seconds)
+        return _finish(model, run_dir, seconds, backup)
 
 
 def run_name(config: TrainConfig) -> str:
@@ -235,64 +261,37 @@ def run_name(config: TrainConfig) -> str:
     return f"beta={config.beta:g}_seed={config.seed}"
 
 
-def select_strategy() -> tf.distribute.Strategy:
-    """The strategy for this machine and cluster; see :func:`strategy_kind`."""
-    kind = strategy_kind(_tf_config(), len(tf.config.list_logical_devices("GPU")))
-    if kind == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if kind == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def strategy_kind(tf_config: dict, num_gpus: int) -> str:
-    """``"multi_worker"`` when TF_CONFIG names several tasks, ``"mirrored"`` over ≥ 2 GPUs,
-    otherwise ``"default"`` (one device, a GPU if there is one)."""
-    cluster = tf_config.get("cluster", {})
-    if sum(len(cluster.get(kind, [])) for kind in ("chief", "worker")) > 1:
-        return "multi_worker"
-    return "mirrored" if num_gpus > 1 else "default"
-
-
-def is_chief() -> bool:
-    """Whether this process writes the run's files (the chief, or worker 0 without one)."""
-    tf_config = _tf_config()
-    task = tf_config.get("task", {})
-    if not task:
-        return True
-    if task.get("type") == "chief":
-        return True
-    has_chief = bool(tf_config.get("cluster", {}).get("chief"))
-    return task.get("type") == "worker" and task.get("index", 0) == 0 and not has_chief
-
-
-class ResumableCSVLogger(keras.callbacks.CSVLogger):
-    """CSVLogger that appends across resumes without duplicate epochs.
+class ResumableCSVLogger(keras.callbacks.Callback):
+    """``history.csv``, one row per epoch, that survives kills and resumes (local or gs://).
 
     A run killed after writing an epoch's row but before its backup re-runs that epoch;
     so before the first epoch of a (resumed) fit, rows of that epoch and later are dropped.
     Place it before ``BackupAndRestore``: then every backed-up epoch already has its row.
+    The file is rewritten whole and atomically after each epoch rather than appended to:
+    a kill leaves the previous complete version, and buckets cannot append (Keras'
+    ``CSVLogger`` also fails on a remote file when it closes it).
     """
 
     def __init__(self, filename: str):
-        super().__init__(filename, append=True)
+        super().__init__()
+        self.filename = filename
+        self._lines: list[str] | None = None
 
     def on_train_begin(self, logs=None):
-        self._opened = False  # the first epoch (known only at epoch begin) decides the trim
+        self._lines = None  # the first epoch (known only at epoch begin) decides the trim
 
     def on_epoch_begin(self, epoch, logs=None):
-        if not self._opened:
-            header = _trim_history(self.filename, keep_before=epoch)
-            super().on_train_begin()
-            # A resumed run keeps the file's columns.
-            self.keys = header[1:] if header else None
-            self._opened = True
+        if self._lines is None:
+            self._lines = _history_lines(self.filename, keep_before=epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.keys is None:
-            # Keras would add empty val_* columns to a run without validation.
-            self.keys = sorted(logs or {})
-        super().on_epoch_end(epoch, logs)
+        logs = logs or {}
+        if not self._lines:
+            # Sorted log names, as Keras' CSVLogger, without its empty val_* columns.
+            self._lines = [_csv_line(["epoch", *sorted(logs)])]
+        keys = next(csv.reader(self._lines[:1]))[1:]  # a resumed run keeps the file's columns
+        self._lines.append(_csv_line([epoch, *(logs.get(key, "NA") for key in keys)]))
+        io.write_text_atomic(self.filename, "".join(self._lines))
 
 
 def read_history(run_dir: str | os.PathLike) -> list[dict[str, float]]:
@@ -306,40 +305,98 @@ def read_history(run_dir: str | os.PathLike) -> list[dict[str, float]]:
     return rows
 
 
+def read_config(run_dir: str | os.PathLike) -> TrainConfig | None:
+    """The ``TrainConfig`` recorded in a run's ``config.json`` (None without one)."""
+    path = os.path.join(os.fspath(run_dir), CONFIG_FILE)
+    if not io.exists(path):
+        return None
+    record = io.read_json(path)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise InputError(f"{path} is not a kbetavae run config (no 'config' object)")
+    return TrainConfig.from_dict(record["config"])
+
+
+def read_result(run_dir: str | os.PathLike) -> TrainResult | None:
+    """The ``TrainResult`` of a finished run, from its ``done.json`` (None if unfinished)."""
+    run_dir = os.fspath(run_dir)
+    path = os.path.join(run_dir, DONE_FILE)
+    if not io.exists(path):
+        return None
+    record = io.read_json(path)
+    fields = {f.name for f in dataclasses.fields(TrainResult)} - {"model", "run_dir"}
+    return TrainResult(run_dir=run_dir, **{k: v for k, v in record.items() if k in fields})
+
+
 # -- the pieces of a run ------------------------------------------------------------------
 
 
-def _datasets(config: TrainConfig, source):
+def _datasets(config: TrainConfig, source, replicas: int, epoch: tf.Variable):
+    """(training data, validation data or None); each training epoch's order is fixed by
+    (seed, epoch), so a run's batches do not depend on the strategy or on resumes."""
     from kbetavae.data import open_source, training_dataset, validation_dataset
 
     source = source if source is not None else open_source(config.source)
-    common = {"subset": config.subset, "batch_size": config.batch_size, "seed": config.seed}
-    train_data = training_dataset(source, validation=config.validation, **common)
+    common = {
+        "subset": config.subset,
+        "batch_size": config.batch_size,
+        "seed": config.seed,
+        "replicas": replicas,
+    }
+    train_data = training_dataset(source, validation=config.validation, epoch=epoch, **common)
     validation_data = None
     if config.validation:
         validation_data = validation_dataset(source, validation=config.validation, **common)
     return train_data, validation_data
 
 
-def _callbacks(config: TrainConfig, run_dir: str, chief: bool) -> list[keras.callbacks.Callback]:
+def _callbacks(
+    config: TrainConfig, run_dir: str, backup: str, scratch: str | None
+) -> list[keras.callbacks.Callback]:
+    """The run's callbacks; a non-chief worker (``scratch`` set) writes only to scratch."""
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
-    if chief:
+    if scratch is None:
         # Before BackupAndRestore, so an epoch is backed up only once its row is written.
         callbacks.append(ResumableCSVLogger(os.path.join(run_dir, HISTORY_FILE)))
-    callbacks.append(AtomicBackupAndRestore(os.path.join(run_dir, BACKUP_DIR)))
+    save_dir = None if scratch is None else os.path.join(scratch, BACKUP_DIR)
+    callbacks.append(AtomicBackupAndRestore(backup, save_dir=save_dir))
     if config.tensorboard or os.environ.get("AIP_TENSORBOARD_LOG_DIR"):
         root = os.environ.get("AIP_TENSORBOARD_LOG_DIR")
-        log_dir = (
-            os.path.join(root, os.path.basename(os.path.normpath(run_dir)))
-            if root
-            else os.path.join(run_dir, "tensorboard")
-        )
+        if scratch is not None:
+            log_dir = os.path.join(scratch, "tensorboard")
+        elif root:
+            log_dir = os.path.join(root, os.path.basename(os.path.normpath(run_dir)))
+        else:
+            log_dir = os.path.join(run_dir, "tensorboard")
         callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir))
     return callbacks
 
 
-def _finish(model: BetaVAE, run_dir: str, chief: bool, seconds: float) -> TrainResult:
-    rows = read_history(run_dir) if chief else []
+def _finish(model: BetaVAE, run_dir: str, seconds: float, backup: str) -> TrainResult:
+    """The chief's end of a run: the model, ``done.json``, and the backup removed."""
+    result = _result(model, run_dir, read_history(run_dir), seconds)
+    if result.ok:
+        _save_model_atomic(model, os.path.join(run_dir, MODEL_FILE))
+    record = {**result.to_dict(), "finished_at": datetime.now(timezone.utc).isoformat()}
+    io.write_json_atomic(os.path.join(run_dir, DONE_FILE), _json_safe(record))
+    io.remove_tree(backup)
+    return result
+
+
+def _finish_worker(model: BetaVAE, history, run_dir: str, scratch: str, seconds: float):
+    """A non-chief worker's end of a run: it saves as the chief does (saving may need every
+    worker's collective ops) but into its scratch directory, which is then deleted."""
+    rows = [
+        {"epoch": epoch, **{key: values[i] for key, values in history.history.items()}}
+        for i, epoch in enumerate(history.epoch)
+    ]
+    result = _result(model, run_dir, rows, seconds)
+    if result.ok or not rows:  # no rows: the chief's backup said every epoch was done
+        result.status, result.reason = "done", None
+        model.save(os.path.join(scratch, MODEL_FILE))
+    return result
+
+
+def _result(model: BetaVAE, run_dir: str, rows: list[dict], seconds: float) -> TrainResult:
     bad = next((row for row in rows if not math.isfinite(row.get("loss", math.nan))), None)
     if rows and bad is None:
         status, reason = "done", None
@@ -347,7 +404,7 @@ def _finish(model: BetaVAE, run_dir: str, chief: bool, seconds: float) -> TrainR
         epoch = int(bad["epoch"]) + 1 if bad else None
         status = "failed"
         reason = f"loss became NaN or infinite in epoch {epoch}" if epoch else "no epoch logged"
-    result = TrainResult(
+    return TrainResult(
         run_dir=run_dir,
         status=status,
         epochs=len(rows),
@@ -357,20 +414,11 @@ def _finish(model: BetaVAE, run_dir: str, chief: bool, seconds: float) -> TrainR
         seconds=round(seconds, 3),
         model=model,
     )
-    if chief:
-        if result.ok:
-            _save_model_atomic(model, os.path.join(run_dir, MODEL_FILE))
-        record = {**result.to_dict(), "finished_at": datetime.now(timezone.utc).isoformat()}
-        io.write_json_atomic(os.path.join(run_dir, DONE_FILE), _json_safe(record))
-        io.remove_tree(os.path.join(run_dir, BACKUP_DIR))
-    return result
 
 
 def _finished_result(run_dir: str, config: TrainConfig) -> TrainResult:
     _check_same_config(run_dir, config)
-    record = io.read_json(os.path.join(run_dir, DONE_FILE))
-    fields = {f.name for f in dataclasses.fields(TrainResult)} - {"model", "run_dir"}
-    return TrainResult(run_dir=run_dir, **{k: v for k, v in record.items() if k in fields})
+    return read_result(run_dir)
 
 
 def _write_config(run_dir: str, config: TrainConfig) -> None:
@@ -394,20 +442,19 @@ def _check_same_config(run_dir: str, config: TrainConfig) -> None:
         )
 
 
-def _trim_history(path: str, keep_before: int) -> list[str] | None:
-    """Drop rows of epochs ≥ ``keep_before`` (they are about to be re-run); return the header."""
+def _history_lines(path: str, keep_before: int) -> list[str]:
+    """The header and the rows of epochs before ``keep_before`` (later ones are re-run)."""
     if not io.exists(path):
-        return None
+        return []
     lines = io.read_text(path).splitlines(keepends=True)
-    if not lines:
-        return None
-    rows = list(csv.reader(lines[1:]))
-    keep = [
-        line for line, row in zip(lines[1:], rows, strict=True) if row and int(row[0]) < keep_before
-    ]
-    if len(keep) != len(lines) - 1:
-        io.write_text_atomic(path, "".join([lines[0], *keep]))
-    return next(csv.reader(lines[:1]))
+    rows = zip(lines[1:], csv.reader(lines[1:]), strict=True)
+    return lines[:1] + [line for line, row in rows if row and int(row[0]) < keep_before]
+
+
+def _csv_line(values: Sequence) -> str:
+    buffer = _io.StringIO()
+    csv.writer(buffer).writerow(values)  # the excel dialect Keras' CSVLogger writes
+    return buffer.getvalue()
 
 
 def _save_model_atomic(model: keras.Model, path: str) -> None:
@@ -429,13 +476,6 @@ def _dtype_policy(name: str):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-def _tf_config() -> dict:
-    try:
-        return json.loads(os.environ.get("TF_CONFIG") or "{}")
-    except json.JSONDecodeError as exc:
-        raise InputError(f"TF_CONFIG is not valid JSON: {exc}") from None
 
 
 def _check_int(name: str, value, minimum: int) -> None:

@@ -14,3 +14,37 @@ def _no_network(monkeypatch):
     from kbetavae.data import tfds_source
 
     monkeypatch.setattr(tfds_source, "host_reachable", lambda *args, **kwargs: False)
+
+
+VERTEX_VARIABLES = (
+    "AIP_MODEL_DIR",
+    "AIP_CHECKPOINT_DIR",
+    "AIP_TENSORBOARD_LOG_DIR",
+    "CLOUD_ML_JOB_ID",
+    "CLOUD_ML_TRIAL_ID",
+)
+
+
+@pytest.fixture
+def off_vertex(monkeypatch):
+    """No Vertex AI variables, whatever the machine running the tests has set."""
+    for name in VERTEX_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake_hypertune(monkeypatch):
+    """A stand-in for cloudml-hypertune's ``hypertune`` module; returns the reports made."""
+    import sys
+    import types
+
+    reports = []
+
+    class HyperTune:
+        def report_hyperparameter_tuning_metric(
+            self, hyperparameter_metric_tag, metric_value, global_step=None
+        ):
+            reports.append((hyperparameter_metric_tag, metric_value, global_step))
+
+    monkeypatch.setitem(sys.modules, "hypertune", types.SimpleNamespace(HyperTune=HyperTune))
+    return reports

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import keras
@@ -16,14 +17,7 @@ import pytest
 
 import kbetavae
 from kbetavae.errors import InputError
-from kbetavae.training import (
-    ResumableCSVLogger,
-    TrainConfig,
-    is_chief,
-    read_history,
-    strategy_kind,
-    train,
-)
+from kbetavae.training import ResumableCSVLogger, TrainConfig, read_history, train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"subset": 128, "batch_size": 32, "epochs": 1}
@@ -179,49 +173,6 @@ def test_bfloat16_and_jit_options_train_and_restore_the_global_policy(tmp_path):
     assert keras.config.dtype_policy().name == "float32"
 
 
-# -- strategy and chief selection --------------------------------------------------------
-
-
-def cluster(workers: int, chief: bool = False, task=("worker", 0)) -> dict:
-    spec = {"worker": [f"w{i}:2222" for i in range(workers)]}
-    if chief:
-        spec["chief"] = ["c:2222"]
-    return {"cluster": spec, "task": {"type": task[0], "index": task[1]}}
-
-
-@pytest.mark.parametrize(
-    "tf_config, gpus, expected",
-    [
-        ({}, 0, "default"),
-        ({}, 1, "default"),
-        ({}, 2, "mirrored"),
-        (cluster(1), 2, "mirrored"),
-        (cluster(2), 0, "multi_worker"),
-        (cluster(1, chief=True), 0, "multi_worker"),
-    ],
-)
-def test_strategy_kind_follows_tf_config_and_gpus(tf_config, gpus, expected):
-    assert strategy_kind(tf_config, gpus) == expected
-
-
-@pytest.mark.parametrize(
-    "tf_config, expected",
-    [
-        (None, True),
-        (cluster(2, task=("worker", 0)), True),
-        (cluster(2, task=("worker", 1)), False),
-        (cluster(2, chief=True, task=("chief", 0)), True),
-        (cluster(2, chief=True, task=("worker", 0)), False),
-    ],
-)
-def test_only_the_chief_writes_the_run(monkeypatch, tf_config, expected):
-    if tf_config is None:
-        monkeypatch.delenv("TF_CONFIG", raising=False)
-    else:
-        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
-    assert is_chief() is expected
-
-
 # -- bad config --------------------------------------------------------------------------
 
 
@@ -250,3 +201,38 @@ def test_bad_config_is_an_input_error_naming_the_field_and_value(field, value):
 def test_train_needs_a_train_config(tmp_path):
     with pytest.raises(InputError, match="config must be a TrainConfig"):
         train({"beta": 4.0}, tmp_path)
+
+
+# -- remote storage ----------------------------------------------------------------------
+
+
+class StopAtEpoch(keras.callbacks.Callback):
+    """Ends the process's training (as a preemption would) when ``epoch`` begins."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_a_run_on_remote_storage_resumes_from_its_remote_backup_as_if_never_stopped(tmp_path):
+    from kbetavae import io as kio
+
+    config = TrainConfig(beta=4.0, seed=0, subset=64, batch_size=32, epochs=3)
+    root = f"ram://kbetavae-train-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, f"{root}/run", callbacks=[StopAtEpoch(2)], verbose=0)
+    assert kio.exists(f"{root}/run/backup/latest.weights.h5")
+    assert [row["epoch"] for row in read_history(f"{root}/run")] == [0, 1]
+
+    resumed = train(config, f"{root}/run", verbose=0)
+    uninterrupted = train(config, tmp_path / "run", verbose=0)
+    assert resumed.ok and [row["epoch"] for row in read_history(f"{root}/run")] == [0, 1, 2]
+    assert not kio.exists(f"{root}/run/backup")
+    # Weights, optimizer, noise state and the data order of epoch 3 were all restored.
+    assert resumed.steps == uninterrupted.steps == 6
+    for a, b in zip(resumed.model.get_weights(), uninterrupted.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

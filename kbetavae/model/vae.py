@@ -205,26 +205,37 @@ class BetaVAE(keras.Model):
         step = self.optimizer.iterations if self.optimizer is not None else 0
         return capacity_schedule(step, self.capacity_min, self.capacity_max, self.capacity_steps)
 
-    def reparameterize(self, mu, logvar):
-        """z = μ + σ · ε with ε ~ N(0, I) seeded by the model's SeedGenerator."""
+    def reparameterize(self, mu, logvar, rows=None):
+        """z = μ + σ · ε with ε ~ N(0, I) seeded by the model's SeedGenerator.
+
+        ``rows`` is ``(offset, global_size)`` of this replica's examples in the global batch
+        (:func:`replica_rows`). Replicas share the generator's state, so each draws the
+        noise of the whole global batch and keeps its own rows: every example gets its own
+        noise, and the noise, like the data, does not depend on how many replicas share
+        the batch (a multi-worker run follows the single-device one).
+        """
         seed = self.seed_generator.next()
-        # Replicas share the generator's state: shift the seed by the replica id so each
-        # replica's share of the global batch gets its own noise (a no-op on one device).
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
-            seed = seed + tf.stack([replica * 2**32, tf.zeros_like(replica)])
-        epsilon = tf.random.stateless_normal(tf.shape(mu), seed=seed, dtype=mu.dtype)
-        return mu + ops.exp(0.5 * logvar) * epsilon
+        size = tf.shape(mu)[0]
+        offset, global_size = rows if rows is not None else (0, size)
+        shape = tf.stack([global_size, tf.shape(mu)[1]])
+        epsilon = tf.random.stateless_normal(shape, seed=seed, dtype=mu.dtype)
+        return mu + ops.exp(0.5 * logvar) * epsilon[offset : offset + size]
 
     def compute_terms(self, images) -> dict:
-        """Loss terms of a batch: per-example means of reconstruction, kl and the loss."""
+        """Loss terms of a batch: per-example means of reconstruction, kl and the loss.
+
+        ``batch_share`` is this replica's fraction of the global batch (1 on one device).
+        """
         images = ops.cast(images, "float32")
         mu, logvar = self.encode(images)
-        logits = ops.cast(self.decoder(self.reparameterize(mu, logvar)), "float32")
+        rows = replica_rows(tf.shape(images)[0])
+        logits = ops.cast(self.decoder(self.reparameterize(mu, logvar, rows)), "float32")
         pixel_nll = ops.binary_crossentropy(images, logits, from_logits=True)
-        reconstruction = ops.mean(ops.sum(pixel_nll, axis=(1, 2, 3)))
-        kl_per_latent = ops.mean(kl_divergence(mu, logvar), axis=0)
+        # Sums divided by at least one: the last partial batch of a distributed epoch can
+        # leave a replica without examples, whose terms are then 0, not NaN.
+        size = ops.cast(tf.shape(images)[0], "float32")
+        reconstruction = ops.sum(ops.sum(pixel_nll, axis=(1, 2, 3))) / ops.maximum(size, 1.0)
+        kl_per_latent = ops.sum(kl_divergence(mu, logvar), axis=0) / ops.maximum(size, 1.0)
         kl = ops.sum(kl_per_latent)
         terms = {"reconstruction": reconstruction, "kl": kl, "kl_per_latent": kl_per_latent}
         if self.objective == "capacity":
@@ -232,15 +243,16 @@ class BetaVAE(keras.Model):
             terms["loss"] = reconstruction + self.gamma * ops.abs(kl - terms["capacity"])
         else:
             terms["loss"] = reconstruction + self.beta * kl
+        terms["batch_share"] = 1.0 if rows is None else size / ops.cast(rows[1], "float32")
         return terms
 
     def train_step(self, data):
         images = _images_of(data)
         with tf.GradientTape() as tape:
             terms = self.compute_terms(images)
-            # Keras sums gradients over replicas, so each replica optimises its share.
-            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
-            loss = self.optimizer.scale_loss(terms["loss"] / replicas)
+            # Keras sums the replicas' gradients, so each replica optimises its examples'
+            # share of the global batch mean (a last partial batch splits unevenly).
+            loss = self.optimizer.scale_loss(terms["loss"] * terms["batch_share"])
         gradients = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._track(terms, ops.shape(images)[0])
@@ -257,7 +269,7 @@ class BetaVAE(keras.Model):
         logs = self.get_metrics_result()
         if "capacity" in terms:
             logs["capacity"] = terms["capacity"]
-        return logs
+        return _reducible_across_workers(logs)
 
     # -- input checks and serialisation --------------------------------------------------
 
@@ -360,6 +372,37 @@ def _check_binary(images: np.ndarray, name: str) -> None:
             f"{name} must hold binary images (pixel values 0 and 1), got values in "
             f"[{lo}, {hi}]; binarise with `images > 0`, do not divide by 255"
         )
+
+
+def replica_rows(size):
+    """``(offset, global_size)`` of this replica's ``size`` examples in the global batch,
+    or None outside a multi-replica step.
+
+    ``tf.distribute`` splits each global batch into contiguous parts in replica order
+    (across workers too: the pipeline shards by element, AutoShardPolicy.DATA), so the
+    offset is the number of examples held by the replicas before this one.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    sizes = context.all_gather(tf.reshape(tf.cast(size, tf.int64), [1]), axis=0)
+    sizes = tf.cast(sizes, tf.int32)
+    return tf.reduce_sum(sizes[: context.replica_id_in_sync_group]), tf.reduce_sum(sizes)
+
+
+def _reducible_across_workers(logs: dict) -> dict:
+    """Logs shaped so Keras 3 can reduce them across workers.
+
+    Under a multi-worker strategy Keras reduces each log with
+    ``strategy.reduce(MEAN, value, axis=0)``, which fails on scalars
+    (tensorflow/tensorflow#72388); a leading axis of one, which that reduction removes,
+    avoids it. Elsewhere the logs stay scalars.
+    """
+    strategy = tf.distribute.get_strategy()
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if not (multi_worker and strategy.extended._in_multi_worker_mode()):
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
 
 
 def _images_of(data):

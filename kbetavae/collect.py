@@ -1,0 +1,231 @@
+"""Merge finished runs from many jobs into one results table and figures (``kbetavae collect``).
+
+A Vertex AI hyperparameter-tuning job trains each (β, seed) in a trial of its own; local
+``kbetavae train`` jobs, sweeps and other machines leave run directories too. ``collect``
+finds the runs under the directories it is given (local or ``gs://``; each a run directory,
+a sweep directory, a merged set, or a job's root with runs up to three levels down), checks
+that they belong to one study, and writes what a local sweep over them would have written,
+with the sweep's own code (:func:`kbetavae.sweep.run_row`, ``write_results``,
+``render_sweep_figures``)::
+
+    <out>/sweep.json            the plan the runs span, and where each run lives
+    <out>/results.csv, .md      one row per (β, seed) ordered by β then seed; mean ± sd per β
+    <out>/figures/              as a sweep's
+
+The runs are not copied: ``sweep.json`` lists their directories, which the figures (and
+``kbetavae plot``) read.
+
+Example:
+    >>> merged = collect(["gs://bucket/job-123"], "gs://bucket/study")  # doctest: +SKIP
+    >>> len(merged.rows), merged.unfinished
+    (14, [])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from kbetavae import io as kio
+from kbetavae.errors import InputError
+from kbetavae.provenance import provenance
+from kbetavae.sweep import (
+    METRICS_FILE,
+    PLAN_FILE,
+    RUNS_KEY,
+    SweepPlan,
+    check_writable,
+    run_row,
+    sweep_run_dirs,
+    write_results,
+)
+from kbetavae.training import CONFIG_FILE, TrainConfig, TrainResult, read_config, read_result
+
+# How far below a given directory runs are looked for: 0 a run directory, 1 a sweep, 3 a
+# Vertex AI job's root (<job>/<trial>/model/<run>/).
+MAX_DEPTH = 3
+# TrainConfig fields that differ between the runs of one study.
+VARYING = ("beta", "seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One finished run found by :func:`find_runs`."""
+
+    run_dir: str
+    config: TrainConfig
+    result: TrainResult
+
+
+@dataclasses.dataclass
+class Collected:
+    """What :func:`collect` wrote: the table's rows, and the runs it left out."""
+
+    out: str
+    plan: SweepPlan
+    rows: list[dict]
+    unfinished: list[str]
+    figures: list[str]
+
+
+def collect(
+    sources: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    figures: bool = True,
+    traverse_beta: float = 5.0,
+    data=None,
+) -> Collected:
+    """Merge the finished runs under ``sources`` into a results table and figures in ``out``.
+
+    Raises InputError, before anything is written, when a source cannot be read or holds
+    no finished run, when two runs share a (β, seed), or when the runs differ in a setting
+    other than β and seed or in their metric protocol.
+    """
+    sources = [os.fspath(source) for source in sources]
+    out = os.fspath(out)
+    if not sources:
+        raise InputError("collect needs at least one run, sweep or job directory")
+    for source in sources:
+        kio.check_reachable(source, "directory")
+        if not kio.is_dir(source):
+            raise InputError(f"{source} is not a directory (expected runs, a sweep or a job)")
+
+    runs: list[Run] = []
+    unfinished: list[str] = []
+    for source in sources:
+        found, left = find_runs(source)
+        if not found and not left:
+            raise InputError(
+                f"{source} holds no runs (a run directory has {CONFIG_FILE}; looked "
+                f"{MAX_DEPTH} levels down)"
+            )
+        runs += found
+        unfinished += left
+    runs = _unique(runs)
+    if not runs:
+        raise InputError(
+            f"no finished runs under {', '.join(sources)} ({len(unfinished)} unfinished)"
+        )
+    plan = plan_of(runs, name=_plain_name(out))
+    check_writable(out, "--out")  # the last check: a local --out is created by it
+
+    rows = [run_row(run.config, run.result) for run in runs]
+    record = {
+        "plan": plan.to_dict(),
+        RUNS_KEY: [
+            {"beta": run.config.beta, "seed": run.config.seed, "run_dir": run.run_dir}
+            for run in runs
+        ],
+        "sources": sources,
+        **provenance(),
+    }
+    kio.write_json_atomic(os.path.join(out, PLAN_FILE), record)
+    write_results(out, rows)
+    written: list[str] = []
+    if figures:
+        from kbetavae.viz.report import render_sweep_figures
+
+        written = render_sweep_figures(out, data=data, traverse_beta=traverse_beta)
+    return Collected(out=out, plan=plan, rows=rows, unfinished=unfinished, figures=written)
+
+
+def find_runs(directory: str) -> tuple[list[Run], list[str]]:
+    """The finished runs at or below ``directory``, and the unfinished run directories.
+
+    A merged set (a ``sweep.json`` that lists its runs) gives its listed runs.
+    """
+    plan_path = os.path.join(directory, PLAN_FILE)
+    if kio.exists(plan_path) and RUNS_KEY in kio.read_json(plan_path):
+        run_dirs = [run_dir for _, _, run_dir in sweep_run_dirs(directory)]
+    else:
+        run_dirs = []
+        for depth in range(MAX_DEPTH + 1):
+            pattern = os.path.join(*["*"] * depth, CONFIG_FILE)
+            run_dirs += [os.path.dirname(path) for path in kio.glob(directory, pattern)]
+    runs, unfinished = [], []
+    for run_dir in run_dirs:
+        run_dir = run_dir if kio.is_remote(run_dir) else os.path.abspath(run_dir)
+        try:
+            config = read_config(run_dir)
+        except InputError:
+            continue  # a config.json of something else
+        result = read_result(run_dir)
+        if config is None or result is None:
+            unfinished.append(run_dir)
+        else:
+            runs.append(Run(run_dir=run_dir, config=config, result=result))
+    return runs, unfinished
+
+
+def plan_of(runs: Sequence[Run], name: str) -> SweepPlan:
+    """The sweep plan the runs span: their β and seed values and their shared settings.
+
+    The metric protocol comes from the runs' ``metrics.json`` (all must agree).
+    """
+    first = runs[0].config.to_dict()
+    for run in runs[1:]:
+        for field, value in run.config.to_dict().items():
+            if field not in VARYING and value != first[field]:
+                raise InputError(
+                    f"the runs differ in {field} ({first[field]!r} in {runs[0].run_dir}, "
+                    f"{value!r} in {run.run_dir}); collect the runs of one study at a time"
+                )
+    protocols: dict[str, tuple[tuple[str, ...], str]] = {}
+    for run in runs:
+        path = os.path.join(run.run_dir, METRICS_FILE)
+        if run.result.ok and kio.exists(path):
+            record = kio.read_json(path)
+            protocol = json.dumps(record.get("protocol"), sort_keys=True)
+            protocols[run.run_dir] = (tuple(record.get("metrics", ())), protocol)
+    settings: dict[str, Any] = {}
+    if protocols:
+        (first_dir, first_protocol), *rest = protocols.items()
+        other = next((run_dir for run_dir, p in rest if p != first_protocol), None)
+        if other is not None:
+            raise InputError(
+                f"the runs were evaluated with different metrics or protocols ({first_dir} "
+                f"and {other}); evaluate them alike (kbetavae evaluate --metrics --eval-points)"
+            )
+        metrics, protocol = first_protocol
+        settings = {"metrics": metrics, "eval_points": json.loads(protocol)["num_points"]}
+    return SweepPlan.of_config(
+        runs[0].config,
+        betas=sorted({run.config.beta for run in runs}),
+        seeds=sorted({run.config.seed for run in runs}),
+        name=name,
+        **settings,
+    )
+
+
+def _unique(runs: list[Run]) -> list[Run]:
+    """Runs ordered by (β, seed) as a sweep lists them; the same directory found twice
+    counts once, two directories with one (β, seed) are an error."""
+    by_key: dict[tuple[float, int], Run] = {}
+    for run in runs:
+        key = (run.config.beta, run.config.seed)
+        other = by_key.get(key)
+        if other is not None and _same_dir(other.run_dir, run.run_dir):
+            continue
+        if other is not None:
+            raise InputError(
+                f"two runs of beta={run.config.beta:g} seed={run.config.seed}: "
+                f"{other.run_dir} and {run.run_dir}; collect one of them"
+            )
+        by_key[key] = run
+    return [by_key[key] for key in sorted(by_key)]
+
+
+def _same_dir(a: str, b: str) -> bool:
+    if kio.is_remote(a) or kio.is_remote(b):
+        return a.rstrip("/") == b.rstrip("/")
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _plain_name(out: str) -> str:
+    """The plan's name: the last component of ``out`` (``collected`` if it has none)."""
+    name = os.path.basename(out.rstrip("/") if kio.is_remote(out) else os.path.abspath(out))
+    return name if name and not name.startswith(".") else "collected"
