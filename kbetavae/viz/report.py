@@ -88,7 +88,7 @@ def render_sweep_figures(
 
 
 def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index):
-    from kbetavae.models_io import graph_decoder, graph_encoder, load_model
+    from kbetavae.models_io import load_model
     from kbetavae.training import read_history
 
     written = []
@@ -107,15 +107,23 @@ def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_ind
         if (beta, seed) not in ok_dirs:
             continue
         model = load_model(run_dir)
-        encode, decode = graph_encoder(model), graph_decoder(model)
-        mu = encode(image)[0][0]
+
+        # Eager calls: a traced function per model would retrace for each of the runs
+        # (TensorFlow warns), and these batches are tiny.
+        def encode(x, m=model):
+            return np.asarray(m.encode(x)[0])
+
+        def decode(z, m=model):
+            return np.asarray(m.decode(z))
+
+        mu = encode(image)[0]
         grid, values = traversal_grid(lambda z, d=decode: d(z)[..., 0], mu)
         name = os.path.basename(run_dir)
         path = os.path.join(figures, "traversals", f"{name}.gif")
         kio.write_bytes_atomic(path, traversal_gif(grid))
         written.append(path)
         if run_dir == first_ok.get(beta):
-            reconstructions[beta] = decode(encode(inputs)[0])
+            reconstructions[beta] = decode(encode(inputs))
             if beta == chosen:
                 history = read_history(run_dir)
                 kl = [history[-1].get(f"kl_{i}", np.nan) for i in range(len(mu))]

@@ -40,17 +40,17 @@ def traversal_figure(
 ) -> plt.Figure:
     """Rows = latents (labelled with their KL), columns = swept values."""
     rows, cols = images.shape[:2]
-    extra = 1 if original is not None else 0
+    top = 1 if original is not None else 0  # the input image gets a row of its own
     fig, axes = plt.subplots(
-        rows,
-        cols + extra,
-        figsize=(0.75 * (cols + extra) + 1.2, 0.75 * rows + 0.9),
+        rows + top,
+        cols,
+        figsize=(0.75 * cols + 1.2, 0.75 * (rows + top) + 0.9),
         squeeze=False,
         gridspec_kw={"wspace": 0.05, "hspace": 0.08},
     )
     for r in range(rows):
         for c in range(cols):
-            ax = axes[r, c + extra]
+            ax = axes[r + top, c]
             ax.imshow(images[r, c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
@@ -59,10 +59,10 @@ def traversal_figure(
         label = f"z{r}"
         if kl_per_latent is not None:
             label += f"\nKL {kl_per_latent[r]:.2f}"
-        axes[r, extra].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
-        if extra:
-            axes[r, 0].axis("off")
-    if extra:
+        axes[r + top, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+    if top:
+        for ax in axes[0]:
+            ax.axis("off")
         axes[0, 0].imshow(original.squeeze(), cmap="gray", vmin=0, vmax=1)
         axes[0, 0].set_title("input", fontsize=7)
     fig.suptitle(title, fontsize=10)
