@@ -61,6 +61,10 @@ METRIC_COLUMNS = {
 TAIL_COLUMNS = ("train_seconds", "eval_seconds", "reason")
 
 
+# The training settings every run of a sweep shares (β and seed vary).
+TRAINING_FIELDS = ("epochs", "batch_size", "lr", "latent_dim", "objective", "subset", "source")
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepPlan:
     """What a sweep trains and measures; defaults are the study's settings.
@@ -109,15 +113,13 @@ class SweepPlan:
             )
         if self.eval_points < 100:
             raise InputError(f"--eval-points must be at least 100, got {self.eval_points}")
-        for config in self.configs():  # TrainConfig validates epochs, subset, lr, ...
-            del config
+        self.configs()  # TrainConfig validates epochs, subset, lr, ...
 
     @classmethod
     def of_config(cls, config, betas, seeds, **settings) -> SweepPlan:
         """The plan over ``betas`` × ``seeds`` whose runs share ``config``'s other settings
         (``settings``: name, metrics, eval_points)."""
-        shared = ("epochs", "batch_size", "lr", "latent_dim", "objective", "subset", "source")
-        values = {field: getattr(config, field) for field in shared}
+        values = {field: getattr(config, field) for field in TRAINING_FIELDS}
         return cls(betas=tuple(betas), seeds=tuple(seeds), **values, **settings)
 
     def configs(self) -> list:
@@ -128,13 +130,7 @@ class SweepPlan:
             TrainConfig(
                 beta=float(beta),
                 seed=seed,
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                latent_dim=self.latent_dim,
-                objective=self.objective,
-                subset=self.subset,
-                source=self.source,
+                **{field: getattr(self, field) for field in TRAINING_FIELDS},
             )
             for beta in self.betas
             for seed in self.seeds
