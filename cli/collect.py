@@ -24,9 +24,12 @@ def collect(
 ) -> None:
     """Merge runs (e.g. the trials of a Vertex AI tuning job) as one sweep would have."""
     from cli.progress import echo_summary
-    from kbetavae.collect import collect as collect_runs
+    from kbetavae.study.collect import collect as collect_runs
+    from kbetavae.viz.report import render_sweep_figures
 
-    merged = collect_runs(dirs, out, figures=figures, traverse_beta=traverse_beta)
+    merged = collect_runs(dirs, out)
+    if figures:
+        render_sweep_figures(out, traverse_beta=traverse_beta)
     plan = merged.plan
     typer.echo(
         f"collected {len(merged.rows)} runs: β {', '.join(f'{b:g}' for b in plan.betas)}; "

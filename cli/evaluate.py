@@ -13,12 +13,11 @@ import time
 
 import typer
 
-from cli.common import user_errors
-from kbetavae.errors import InputError
+from cli.common import user_errors, whole_number
+from kbetavae.metrics import registry
 from kbetavae.models_io import load_encoder_decoder, resolve_model
-
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.json"
+from kbetavae.study.plan import PROTOCOL_POINTS
+from kbetavae.training.rundir import METRICS_FILE, read_config
 
 
 def run_settings(path: str) -> dict:
@@ -26,11 +25,8 @@ def run_settings(path: str) -> dict:
     from kbetavae import io as kio
 
     directory = path if kio.is_dir(path) else os.path.dirname(path)
-    config_path = os.path.join(directory, CONFIG_FILE)
-    if not kio.exists(config_path):
-        return {}
-    record = kio.read_json(config_path)
-    return record.get("config", {}) if isinstance(record, dict) else {}
+    config = read_config(directory)
+    return config.to_dict() if config is not None else {}
 
 
 @user_errors
@@ -39,7 +35,7 @@ def evaluate(
         ..., help="run directory, .keras file, or SavedModel (version) directory (or gs://)"
     ),
     metrics: str = typer.Option(
-        "mig,zdiff,modularity", "--metrics", help="comma-separated; also sap, factorvae, dci"
+        ",".join(registry.default_names()), "--metrics", help=registry.help_text()
     ),
     source: str = typer.Option(
         None, "--source", help="replica, dsprites or a file (default: the run's, else replica)"
@@ -48,8 +44,9 @@ def evaluate(
         None, "--seed", help="seed of every draw (default: the run's, else 0)"
     ),
     eval_points: int = typer.Option(
-        10_000,
+        PROTOCOL_POINTS,
         "--eval-points",
+        parser=whole_number,
         help="points for MIG/Modularity, Z-diff/FactorVAE training points; test and "
         "evaluation sets are half (10,000 = the disentanglement_lib protocol)",
     ),
@@ -65,6 +62,7 @@ def evaluate(
     from kbetavae.data import open_source
     from kbetavae.io import check_reachable, write_json_atomic
     from kbetavae.metrics import evaluate as evaluate_metrics
+    from kbetavae.metrics import protocol_sizes
 
     started = time.perf_counter()
     check_reachable(path, "model")
@@ -73,19 +71,14 @@ def evaluate(
     source = source or settings.get("source") or "replica"
     seed = seed if seed is not None else int(settings.get("seed", 0))
     names = tuple(m.strip() for m in metrics.split(",") if m.strip())
-    if eval_points < 2:
-        raise InputError(f"--eval-points must be at least 2, got {eval_points}")
+    sizes = protocol_sizes(eval_points)
     encode, _ = load_encoder_decoder(model_path)
     report = evaluate_metrics(
         encode,
         open_source(source),
         metrics=names,
         seed=seed,
-        num_points=eval_points,
-        num_test_points=max(eval_points // 2, 1),
-        num_train=eval_points,
-        num_eval=max(eval_points // 2, 1),
-        num_variance_points=eval_points,
+        **sizes,
         batch_size=batch_size,
         code_table=code_table,
     )

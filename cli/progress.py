@@ -8,7 +8,9 @@ import time
 import keras
 import typer
 
-from kbetavae.sweep import Progress, SweepPlan, run_name
+from kbetavae.study.plan import SweepPlan
+from kbetavae.study.sweep import Progress
+from kbetavae.training.rundir import run_name
 
 
 def _clock(seconds: float) -> str:
@@ -44,11 +46,11 @@ class TerminalProgress(Progress):
         self.remaining_runs = todo
         self._say(
             f"sweep {plan.name}: {len(plan.betas) * len(plan.seeds)} runs "
-            f"({todo} to do), {plan.epochs} epochs each"
+            f"({todo} to do), {plan.base.epochs} epochs each"
         )
 
     def run_started(self, index: int, total: int, config, status: str) -> list:
-        self.label = f"[{index + 1}/{total}] {run_name(config.beta, config.seed)}"
+        self.label = f"[{index + 1}/{total}] {run_name(config)}"
         self._say(f"{self.label}: {'already finished' if status == 'finished' else 'training'}")
         return [] if status == "finished" else [_EpochReporter(self)]
 

@@ -6,8 +6,12 @@ import os
 
 import typer
 
-from cli.common import user_errors
+from cli import options
+from cli.common import user_errors, whole_number
+from cli.options import DEFAULTS
 from kbetavae.errors import InputError
+from kbetavae.metrics import registry
+from kbetavae.study.plan import PROTOCOL_POINTS, STUDY_BETAS
 
 
 def _numbers(text: str, option: str, kind=float) -> tuple:
@@ -26,19 +30,29 @@ def _numbers(text: str, option: str, kind=float) -> tuple:
 
 @user_errors
 def sweep(
-    betas: str = typer.Option("0.5,1,2.5,5,7.5,10,50", help="comma-separated β values"),
-    seeds: str = typer.Option("0", help="comma-separated seeds"),
-    epochs: int = typer.Option(10, help="epochs per run"),
-    subset: int = typer.Option(50_000, help="training images (seeded random subset)"),
-    batch_size: int = typer.Option(32, help="global batch size"),
-    lr: float = typer.Option(1e-3, help="Adam learning rate"),
-    latent_dim: int = typer.Option(10, help="latent dimensions z"),
-    objective: str = typer.Option("beta", help="beta or capacity (Burgess et al. 2018)"),
-    source: str = typer.Option("replica", help="replica, dsprites, or a .npz/.hdf5 path"),
-    metrics: str = typer.Option(
-        "mig,zdiff,modularity", help="metrics; add sap, factorvae, dci for more"
+    betas: str = typer.Option(
+        ",".join(f"{b:g}" for b in STUDY_BETAS), "--betas", help="comma-separated β values"
     ),
-    eval_points: int = typer.Option(10_000, help="metric sample size (protocol: 10,000)"),
+    seeds: str = typer.Option("0", "--seeds", help="comma-separated seeds"),
+    epochs: options.Epochs = DEFAULTS.epochs,
+    subset: options.Subset = DEFAULTS.subset,
+    batch_size: options.BatchSize = DEFAULTS.batch_size,
+    lr: options.LearningRate = DEFAULTS.lr,
+    latent_dim: options.LatentDim = DEFAULTS.latent_dim,
+    objective: options.Objective = DEFAULTS.objective,
+    objective_args: options.ObjectiveArgs = "",
+    reconstruction: options.Reconstruction = DEFAULTS.reconstruction,
+    source: options.Source = DEFAULTS.source,
+    precision: options.Precision = DEFAULTS.precision,
+    metrics: str = typer.Option(
+        ",".join(registry.default_names()), "--metrics", help=registry.help_text()
+    ),
+    eval_points: int = typer.Option(
+        PROTOCOL_POINTS,
+        "--eval-points",
+        parser=whole_number,
+        help=f"metric sample size (protocol: {PROTOCOL_POINTS:,}); less is faster",
+    ),
     traverse_beta: float = typer.Option(5.0, help="β whose traversal figure is drawn"),
     # str, not Path: a Path would turn gs://bucket into gs:/bucket.
     out: str = typer.Option("runs", help="root of sweep directories (local or gs://)"),
@@ -55,31 +69,36 @@ def sweep(
     continues from its last epoch.
     """
     from cli.progress import TerminalProgress, echo_summary
-    from kbetavae.sweep import SweepPlan, run_sweep
+    from kbetavae.study.plan import SweepPlan
+    from kbetavae.study.sweep import run_sweep
+    from kbetavae.viz.report import render_sweep_figures
 
-    plan = SweepPlan(
-        name=name,
-        betas=_numbers(betas, "--betas"),
-        seeds=_numbers(seeds, "--seeds", int),
+    base = options.train_config(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
         latent_dim=latent_dim,
         objective=objective,
+        objective_args=objective_args,
+        reconstruction=reconstruction,
         subset=subset,
         source=source,
+        precision=precision,
+    )
+    plan = SweepPlan(
+        name=name,
+        betas=_numbers(betas, "--betas"),
+        seeds=_numbers(seeds, "--seeds", int),
+        base=base,
         metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
         eval_points=eval_points,
     )
-    rows = run_sweep(
-        plan,
-        out,
-        saved_models,
-        force=force,
-        progress=TerminalProgress(quiet),
-        traverse_beta=traverse_beta,
-    )
-    echo_summary(rows, os.path.join(out, name))
+    progress = TerminalProgress(quiet)
+    rows = run_sweep(plan, out, saved_models, force=force, progress=progress)
+    sweep_dir = os.path.join(out, name)
+    progress.stage("rendering figures")
+    render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)
+    echo_summary(rows, sweep_dir)
 
 
 @user_errors
@@ -90,10 +109,11 @@ def plot(
 ) -> None:
     """Re-render a sweep's figures from its saved results."""
     from kbetavae import io as kio
+    from kbetavae.study.results import is_sweep_dir
     from kbetavae.viz.report import render_sweep_figures
 
     kio.check_reachable(sweep_dir, "sweep directory")
-    if not all(kio.exists(os.path.join(sweep_dir, f)) for f in ("sweep.json", "results.csv")):
+    if not is_sweep_dir(sweep_dir):
         raise InputError(f"{sweep_dir} is not a sweep directory (no sweep.json/results.csv)")
     written = render_sweep_figures(sweep_dir, traverse_beta=traverse_beta, image_index=image_index)
     typer.echo(f"wrote {len(written)} figures under {os.path.join(sweep_dir, 'figures')}")

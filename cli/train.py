@@ -11,52 +11,38 @@ import os
 
 import typer
 
+from cli import options
 from cli.common import user_errors, whole_number
+from cli.options import DEFAULTS
 from kbetavae.cloud import DEFAULT_HYPERTUNE_METRIC, VertexEnvironment
-from kbetavae.sweep import DEFAULT_METRICS, metric_row
+from kbetavae.metrics import metric_row, registry
 
 
 @user_errors
 def train(
-    beta: float = typer.Option(1.0, "--beta", help="weight of the KL term (objective beta)"),
+    beta: float = typer.Option(
+        DEFAULTS.beta, "--beta", help="weight β of the KL term (objectives with a β)"
+    ),
     seed: int = typer.Option(
-        0, "--seed", parser=whole_number, help="seeds weights, noise and the data subset"
+        DEFAULTS.seed, "--seed", parser=whole_number, help="seeds weights, noise and the subset"
     ),
-    epochs: int = typer.Option(
-        10, "--epochs", parser=whole_number, help="passes over the training subset"
-    ),
-    batch_size: int = typer.Option(
-        32, "--batch-size", parser=whole_number, help="global batch size"
-    ),
-    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate"),
-    latent_dim: int = typer.Option(
-        10, "--latent-dim", parser=whole_number, help="number of latents z"
-    ),
-    objective: str = typer.Option(
-        "beta", "--objective", help="beta (β·KL) or capacity (γ·|KL − C|, Burgess 2018)"
-    ),
-    gamma: float = typer.Option(1000.0, "--gamma", help="capacity objective: weight γ"),
-    capacity_max: float = typer.Option(
-        25.0, "--capacity-max", help="capacity objective: final C in nats"
-    ),
-    capacity_steps: int = typer.Option(
-        100_000,
-        "--capacity-steps",
-        parser=whole_number,
-        help="capacity objective: steps for C to reach its max",
-    ),
-    subset: int = typer.Option(
-        50_000, "--subset", parser=whole_number, help="training images drawn from the grid"
-    ),
-    source: str = typer.Option("replica", "--source", help="replica, dsprites or a file path"),
+    epochs: options.Epochs = DEFAULTS.epochs,
+    batch_size: options.BatchSize = DEFAULTS.batch_size,
+    lr: options.LearningRate = DEFAULTS.lr,
+    latent_dim: options.LatentDim = DEFAULTS.latent_dim,
+    objective: options.Objective = DEFAULTS.objective,
+    objective_args: options.ObjectiveArgs = "",
+    reconstruction: options.Reconstruction = DEFAULTS.reconstruction,
+    subset: options.Subset = DEFAULTS.subset,
+    source: options.Source = DEFAULTS.source,
     out: str = typer.Option(
         None, "--out", help="root of run directories (default: $AIP_MODEL_DIR or runs/)"
     ),
     name: str = typer.Option(
-        None, "--name", help="run directory name (default: beta=<β>_seed=<seed>)"
+        None, "--name", help="run directory name (default: the sweep's, e.g. beta=4_seed=0)"
     ),
     jit: bool = typer.Option(False, "--jit/--no-jit", help="XLA-compile the train step"),
-    precision: str = typer.Option("float32", "--precision", help="float32 or mixed_bfloat16"),
+    precision: options.Precision = DEFAULTS.precision,
     tensorboard: bool = typer.Option(False, "--tensorboard", help="also write TensorBoard logs"),
     evaluate: bool = typer.Option(
         None,
@@ -64,7 +50,9 @@ def train(
         help="compute the metrics after training -> <run>/metrics.json (default: on Vertex AI)",
     ),
     metrics: str = typer.Option(
-        ",".join(DEFAULT_METRICS), "--metrics", help="with --evaluate; also sap, factorvae, dci"
+        ",".join(registry.default_names()),
+        "--metrics",
+        help="with --evaluate: " + registry.help_text(),
     ),
     eval_points: int = typer.Option(
         10_000,
@@ -87,13 +75,14 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Train one model; rerunning resumes an interrupted run and skips a finished one."""
-    from kbetavae import cloud, trial
-    from kbetavae.cluster import is_chief
-    from kbetavae.training import TrainConfig, run_name
-    from kbetavae.training import train as train_run
+    from kbetavae import cloud
+    from kbetavae.study import trial
+    from kbetavae.training.cluster import is_chief
+    from kbetavae.training.loop import train as train_run
+    from kbetavae.training.rundir import METRICS_FILE, run_name
 
     vertex = VertexEnvironment.from_environ()
-    config = TrainConfig(
+    config = options.train_config(
         beta=beta,
         seed=seed,
         epochs=epochs,
@@ -101,9 +90,8 @@ def train(
         lr=lr,
         latent_dim=latent_dim,
         objective=objective,
-        gamma=gamma,
-        capacity_max=capacity_max,
-        capacity_steps=capacity_steps,
+        objective_args=objective_args,
+        reconstruction=reconstruction,
         subset=subset,
         source=source,
         jit_compile=jit,
@@ -137,9 +125,9 @@ def train(
         scores = "  ".join(
             f"{column} {score:.3f}"
             for column, score in metric_row(record).items()
-            if column in cloud.HYPERTUNE_METRICS and score is not None
+            if column in registry.columns() and score is not None
         )
-        typer.echo(f"{scores} -> {os.path.join(run_dir, 'metrics.json')}")
+        typer.echo(f"{scores} -> {os.path.join(run_dir, METRICS_FILE)}")
         if cloud.report_metric(hypertune_metric, value, global_step=result.steps):
             typer.echo(f"reported {hypertune_metric} {value:.4f} to hyperparameter tuning")
         elif vertex.trial_id:

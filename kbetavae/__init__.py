@@ -11,9 +11,9 @@ __all__ = ["BetaVAE", "InputError", "TrainConfig", "TrainResult", "__version__",
 # function (a submodule named `train` would replace it once imported).
 _LAZY = {
     "BetaVAE": "kbetavae.model.vae",
-    "TrainConfig": "kbetavae.training",
-    "TrainResult": "kbetavae.training",
-    "train": "kbetavae.training",
+    "TrainConfig": "kbetavae.training.config",
+    "TrainResult": "kbetavae.training.rundir",
+    "train": "kbetavae.training.loop",
 }
 
 

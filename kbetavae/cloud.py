@@ -5,7 +5,7 @@ hyperparameter-tuning job gets ``<base>/<trial id>/...`` instead of ``<base>/...
 
     AIP_MODEL_DIR             <base>/model/         kbetavae train: run directories, SavedModels
     AIP_CHECKPOINT_DIR        <base>/checkpoints/   kbetavae train: resume backups
-    AIP_TENSORBOARD_LOG_DIR   <base>/logs/          TensorBoard logs (kbetavae.training)
+    AIP_TENSORBOARD_LOG_DIR   <base>/logs/          TensorBoard logs (kbetavae.training.loop)
 
 and ``CLOUD_ML_JOB_ID`` (and ``CLOUD_ML_TRIAL_ID`` in a trial). A trial tells the tuning
 service its objective through ``cloudml-hypertune`` (the optional extra ``hypertune``),
@@ -27,10 +27,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kbetavae.errors import InputError
-from kbetavae.sweep import METRIC_COLUMNS, metric_row
+from kbetavae.metrics import metric_row, registry
 
-# What --hypertune-metric may name: a column of the results table (DCI has three).
-HYPERTUNE_METRICS: tuple[str, ...] = tuple(c for cols in METRIC_COLUMNS.values() for c in cols)
 DEFAULT_HYPERTUNE_METRIC = "mig"
 SAVED_MODELS_DIR = "saved_models"
 
@@ -80,18 +78,18 @@ class VertexEnvironment:
 
 
 def check_hypertune_metric(name: str) -> str:
-    """``name`` if it is a reportable metric, else InputError naming the choices."""
-    if name not in HYPERTUNE_METRICS:
+    """``name`` if it is a reportable metric (a column of the results table, from the metric
+    registry), else InputError naming the choices."""
+    if name not in registry.columns():
         raise InputError(
-            f"--hypertune-metric must be one of {', '.join(HYPERTUNE_METRICS)}, got {name!r}"
+            f"--hypertune-metric must be one of {', '.join(registry.columns())}, got {name!r}"
         )
     return name
 
 
 def metric_to_compute(hypertune_metric: str) -> str:
     """The evaluation metric behind a table column (``dci_completeness`` -> ``dci``)."""
-    check_hypertune_metric(hypertune_metric)
-    return next(m for m, cols in METRIC_COLUMNS.items() if hypertune_metric in cols)
+    return registry.metric_of_column(check_hypertune_metric(hypertune_metric))
 
 
 def objective_value(record: Mapping[str, Any], hypertune_metric: str) -> float:

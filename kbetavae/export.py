@@ -15,14 +15,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-
-import keras
-import tensorflow as tf
+from typing import Any
 
 from kbetavae import io as kio
 
 SIGNATURES = ("encode", "decode", "reconstruct")
 SAVED_MODEL_FILE = "saved_model.pb"
+# The version directory of a first export (TF Serving serves the highest number).
+SAVED_MODEL_VERSION = "1"
 
 
 def is_exported(path: str | os.PathLike) -> bool:
@@ -30,8 +30,12 @@ def is_exported(path: str | os.PathLike) -> bool:
     return kio.exists(os.path.join(os.fspath(path), SAVED_MODEL_FILE))
 
 
-def export_saved_model(model: keras.Model, path: str | os.PathLike) -> str:
+def export_saved_model(model: Any, path: str | os.PathLike) -> str:
     """Write ``model`` (a built ``BetaVAE``) as a SavedModel at ``path`` (a version dir)."""
+    # Imported here: the layout above is read by modules that must not start TensorFlow.
+    import keras
+    import tensorflow as tf
+
     path = os.fspath(path)
     image_spec = tf.TensorSpec([None, *model.image_shape], tf.float32, name="images")
     code_spec = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")

@@ -196,3 +196,17 @@ def check_reachable(path: str | os.PathLike, what: str, timeout: float | None = 
         detail = (getattr(error, "message", None) or str(error)).strip().splitlines()
         reason = detail[0] if detail else type(error).__name__
         raise InputError(f"{what} {path} is not reachable: {reason}")
+
+
+def check_writable(directory: str, option: str) -> None:
+    """Raise InputError unless ``directory`` can be created and written to (for a bucket:
+    unless it answers, see :func:`kbetavae.io.check_reachable`)."""
+    if is_remote(directory):
+        check_reachable(directory, option)
+        return
+    try:
+        os.makedirs(directory, exist_ok=True)
+        write_bytes_atomic(os.path.join(directory, ".write-test"), b"")
+        os.unlink(os.path.join(directory, ".write-test"))
+    except OSError as exc:
+        raise InputError(f"{option} {directory} is not writable ({exc.strerror})") from None

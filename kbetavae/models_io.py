@@ -16,8 +16,7 @@ import numpy as np
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
-
-MODEL_FILE = "model.keras"
+from kbetavae.training.rundir import MODEL_FILE
 
 EncodeFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 DecodeFn = Callable[[np.ndarray], np.ndarray]

@@ -17,7 +17,7 @@ import yaml
 
 from cli.main import app
 from kbetavae.cloud import DEFAULT_HYPERTUNE_METRIC
-from kbetavae.sweep import SweepPlan
+from kbetavae.study.plan import SweepPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "vertex").glob("*.yaml"))
@@ -69,7 +69,7 @@ def test_every_flag_a_spec_passes_is_a_kbetavae_train_flag(spec_path):
 @pytest.mark.parametrize("spec_path", SPECS, ids=lambda p: p.name)
 def test_spec_trains_with_the_studys_settings(spec_path):
     _, params = parse_kbetavae(trial_args(yaml.safe_load(spec_path.read_text())))
-    study = SweepPlan()
+    study = SweepPlan().base
     for name in ("epochs", "batch_size", "lr", "subset", "latent_dim", "source", "objective"):
         assert params[name] == getattr(study, name), name
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from kbetavae.data import factors as grid
-from kbetavae.data.ground_truth import GroundTruthData, RngLike, as_rng
+from kbetavae.data.ground_truth import GroundTruthData
 from kbetavae.errors import InputError
+from kbetavae.validation import RngLike, as_rng
 
 
 class ArrayData(GroundTruthData):

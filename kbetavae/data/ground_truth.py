@@ -12,15 +12,7 @@ import abc
 import numpy as np
 
 from kbetavae.data import factors as grid
-
-RngLike = np.random.Generator | int | None
-
-
-def as_rng(rng: RngLike) -> np.random.Generator:
-    """A numpy Generator from a Generator, a seed or None (fresh entropy)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    return np.random.default_rng(rng)
+from kbetavae.validation import RngLike, as_rng
 
 
 class GroundTruthData(abc.ABC):

@@ -3,12 +3,14 @@
 The protocol is disentanglement_lib's (Locatello et al. 2019): MIG, Z-diff (the beta-VAE
 score), Modularity, SAP, the FactorVAE score and DCI, each a function of arrays or of a
 ground truth and a representation plus a seeded RNG, each returning a frozen result with
-the score, the matrix behind it and ``to_dict()``. :func:`evaluate` runs them on an encoder.
+the score, the matrix behind it and ``to_dict()``. :func:`evaluate` runs them on an
+encoder; :mod:`~kbetavae.metrics.registry` is the one table that names them.
 """
 
+from kbetavae.metrics import registry
 from kbetavae.metrics.dci import DCIResult, dci
 from kbetavae.metrics.discretize import histogram_discretize
-from kbetavae.metrics.evaluate import ALL_METRICS, DEFAULT_METRICS, evaluate, kl_per_latent
+from kbetavae.metrics.evaluate import evaluate, kl_per_latent, metric_row, protocol_sizes
 from kbetavae.metrics.factorvae import FactorVAEResult, factorvae_score
 from kbetavae.metrics.mig import MIGResult, mig, mig_from_mutual_info
 from kbetavae.metrics.modularity import ModularityResult, modularity, modularity_from_mutual_info
@@ -22,8 +24,6 @@ from kbetavae.metrics.sap import SAPResult, sap
 from kbetavae.metrics.zdiff import ZDiffResult, zdiff
 
 __all__ = [
-    "ALL_METRICS",
-    "DEFAULT_METRICS",
     "CodeTable",
     "DCIResult",
     "FactorVAEResult",
@@ -39,11 +39,14 @@ __all__ = [
     "factorvae_score",
     "histogram_discretize",
     "kl_per_latent",
+    "metric_row",
     "mig",
     "mig_from_mutual_info",
     "modularity",
     "modularity_from_mutual_info",
     "mutual_info_matrix",
+    "protocol_sizes",
+    "registry",
     "sample_codes",
     "sap",
     "zdiff",

@@ -5,17 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kbetavae.errors import InputError
-
-RngLike = np.random.Generator | int | None
-
-
-def as_rng(rng: RngLike) -> np.random.Generator:
-    """A numpy Generator from a Generator, a seed or None (fresh entropy)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, np.random.RandomState):
-        raise InputError("rng must be a numpy Generator or an int seed, not a RandomState")
-    return np.random.default_rng(rng)
+from kbetavae.validation import RngLike, as_rng  # noqa: F401  (re-exported; TODO merge)
 
 
 def check_codes(codes: np.ndarray, name: str = "codes", min_latents: int = 1) -> np.ndarray:

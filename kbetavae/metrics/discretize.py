@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kbetavae.metrics.checks import check_codes, check_positive
+from kbetavae.metrics.checks import check_codes
+from kbetavae.validation import check_int
 
 NUM_BINS = 20
 
@@ -24,7 +25,7 @@ def histogram_discretize(codes: np.ndarray, num_bins: int = NUM_BINS) -> np.ndar
         [1, 2, 2]
     """
     codes = check_codes(codes)
-    num_bins = check_positive(num_bins, "num_bins")
+    num_bins = check_int("num_bins", num_bins, minimum=1)
     labels = np.empty(codes.shape, dtype=np.int64)
     for latent in range(codes.shape[1]):
         column = codes[:, latent]

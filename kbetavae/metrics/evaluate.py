@@ -22,18 +22,17 @@ are >= 0 and E[mu^2] >= Var(mu)), so it may undercount (``active_latents_method`
 
 from __future__ import annotations
 
+import functools
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from kbetavae.errors import InputError
+from kbetavae.metrics import registry
 from kbetavae.metrics.checks import check_codes, check_positive
-from kbetavae.metrics.dci import dci
-from kbetavae.metrics.factorvae import factorvae_score
-from kbetavae.metrics.mig import mig_from_mutual_info
-from kbetavae.metrics.modularity import modularity_from_mutual_info
 from kbetavae.metrics.mutual_info import code_factor_mutual_info, factor_entropies
 from kbetavae.metrics.representation import (
     ENCODE_BATCH_SIZE,
@@ -43,14 +42,11 @@ from kbetavae.metrics.representation import (
     as_encode_fn,
 )
 from kbetavae.metrics.results import jsonable
-from kbetavae.metrics.sap import sap
-from kbetavae.metrics.zdiff import zdiff
 
-DEFAULT_METRICS = ("mig", "zdiff", "modularity")
-ALL_METRICS = ("mig", "zdiff", "modularity", "sap", "factorvae", "dci")
 CODE_TABLE_MODES = ("lazy", "grid", "none")
 ACTIVE_KL_NATS = 0.01
 # One random stream per sample, in a fixed order (append, never reorder: seeds stay valid).
+# Streams of metrics registered later get an index derived from their name.
 _STREAMS = ("points", "test_points", "zdiff", "factorvae")
 
 
@@ -59,13 +55,100 @@ def kl_per_latent(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     return 0.5 * np.mean(np.square(mu) + np.exp(logvar) - logvar - 1.0, axis=0)
 
 
-def _encode_points(
-    encoder: CodeTable | Callable, ground_truth: GroundTruth, factors: np.ndarray, batch_size: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    index = ground_truth.index(factors)
-    if isinstance(encoder, CodeTable):
-        return encoder.codes_at(index), encoder.logvars_at(index)
-    return _encode_index(ground_truth, encoder, index, batch_size)
+class EvaluationInputs:
+    """What metrics share in one evaluation, drawn and encoded once, on first use.
+
+    ``codes``/``factors``: the ``num_points`` sample (MIG, Modularity, SAP/DCI training);
+    ``mutual_info``/``factor_entropies`` of it; ``test_codes``/``test_factors``: the
+    ``num_test_points`` sample; ``encoder`` (a :class:`CodeTable` or an encode function)
+    and ``ground_truth`` for metrics that draw their own images; ``rng(stream)`` the seeded
+    stream of a sample; ``protocol`` the sample sizes.
+    """
+
+    def __init__(self, ground_truth, encoder, protocol: dict, seed: int, batch_size: int):
+        self.ground_truth = ground_truth
+        self.encoder = encoder
+        self.protocol = protocol
+        self.seed = seed
+        self.batch_size = batch_size
+        self.images_drawn = 0
+
+    @property
+    def pair_sizes(self) -> dict[str, int]:
+        """Z-diff's and FactorVAE's vote sizes."""
+        p = self.protocol
+        return {
+            "batch_size": p["pair_batch_size"],
+            "num_train": p["num_train"],
+            "num_eval": p["num_eval"],
+        }
+
+    def rng(self, stream: str) -> np.random.Generator:
+        """The generator of ``stream``: the same for the same seed, whatever else runs."""
+        index = _STREAMS.index(stream) if stream in _STREAMS else 1000 + zlib.crc32(stream.encode())
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(index,)))
+
+    @functools.cached_property
+    def _points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        return self._draw(self.protocol["num_points"], "points")
+
+    @property
+    def factors(self) -> np.ndarray:
+        return self._points[0]
+
+    @property
+    def codes(self) -> np.ndarray:
+        return self._points[1]
+
+    @property
+    def logvars(self) -> np.ndarray | None:
+        return self._points[2]
+
+    @functools.cached_property
+    def mutual_info(self) -> np.ndarray:
+        return code_factor_mutual_info(self.codes, self.factors)
+
+    @functools.cached_property
+    def factor_entropies(self) -> np.ndarray:
+        return factor_entropies(self.factors)
+
+    @functools.cached_property
+    def _test_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        return self._draw(self.protocol["num_test_points"], "test_points")
+
+    @property
+    def test_factors(self) -> np.ndarray:
+        return self._test_points[0]
+
+    @property
+    def test_codes(self) -> np.ndarray:
+        return self._test_points[1]
+
+    def _draw(self, n: int, stream: str):
+        factors = np.asarray(self.ground_truth.sample_factors(n, self.rng(stream)), np.int64)
+        index = self.ground_truth.index(factors)
+        if isinstance(self.encoder, CodeTable):
+            mu, logvar = self.encoder.codes_at(index), self.encoder.logvars_at(index)
+        else:
+            mu, logvar = _encode_index(self.ground_truth, self.encoder, index, self.batch_size)
+        self.images_drawn += n
+        return factors, check_codes(mu), logvar
+
+
+def protocol_sizes(eval_points: int) -> dict[str, int]:
+    """The :func:`evaluate` sample sizes scaled from one number: MIG/Modularity use
+    ``eval_points`` points, Z-diff and FactorVAE that many training votes and half as many
+    evaluation votes, SAP/DCI half as many test points (10,000 is the disentanglement_lib
+    protocol)."""
+    n = check_positive(eval_points, "eval_points", minimum=2)
+    half = max(n // 2, 1)
+    return {
+        "num_points": n,
+        "num_test_points": half,
+        "num_train": n,
+        "num_eval": half,
+        "num_variance_points": n,
+    }
 
 
 def _active_latents(mu: np.ndarray, logvar: np.ndarray | None) -> dict[str, Any]:
@@ -85,7 +168,7 @@ def _active_latents(mu: np.ndarray, logvar: np.ndarray | None) -> dict[str, Any]
 def evaluate(
     model_or_encode_fn: Any,
     ground_truth: GroundTruth,
-    metrics: Sequence[str] = DEFAULT_METRICS,
+    metrics: Sequence[str] | None = None,
     seed: int = 0,
     *,
     num_points: int = 10_000,
@@ -104,7 +187,8 @@ def evaluate(
             ``kbetavae.BetaVAE``) or a callable images -> ``(mu, logvar)``, a dict with
             ``mu``/``logvar``, or ``mu``. Images are float32 (N, 64, 64, 1) in [0, 1].
         ground_truth: a ``kbetavae.data.GroundTruthData``.
-        metrics: names from ``ALL_METRICS``; default MIG, Z-diff and Modularity.
+        metrics: names from :mod:`kbetavae.metrics.registry`; default its default metrics
+            (MIG, Z-diff and Modularity).
         seed: the seed of every random draw.
         num_points: points for MIG, Modularity and active latents, and the training points
             of SAP and DCI (protocol: 10,000).
@@ -124,10 +208,7 @@ def evaluate(
         >>> evaluate(model, open_source("replica"), seed=0)["mig"]["score"]  # doctest: +SKIP
     """
     started = time.perf_counter()
-    names = tuple(metrics)
-    unknown = [name for name in names if name not in ALL_METRICS]
-    if unknown or not names:
-        raise InputError(f"unknown metrics {unknown}; choose from {', '.join(ALL_METRICS)}")
+    names = registry.check_names(registry.default_names() if metrics is None else metrics)
     if code_table not in CODE_TABLE_MODES:
         raise InputError(f"code_table must be one of {CODE_TABLE_MODES}, got {code_table!r}")
     protocol = {
@@ -146,58 +227,39 @@ def evaluate(
         encoder = CodeTable(ground_truth, encode_fn, batch_size=batch_size)
         if code_table == "grid":
             encoder.fill()
-    streams = dict(zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True))
-
-    def rng(stream: str) -> np.random.Generator:
-        return np.random.default_rng(streams[stream])
-
-    factors = np.asarray(ground_truth.sample_factors(num_points, rng("points")), dtype=np.int64)
-    mu, logvar = _encode_points(encoder, ground_truth, factors, batch_size)
-    codes = check_codes(mu)
-    images_encoded = num_points
+    inputs = EvaluationInputs(ground_truth, encoder, protocol, seed, batch_size)
     report: dict[str, Any] = {
         "seed": seed,
         "metrics": list(names),
         "factor_names": list(ground_truth.factor_names),
-        "num_latents": int(codes.shape[1]),
-        **_active_latents(codes, logvar),
+        "num_latents": int(inputs.codes.shape[1]),
+        **_active_latents(inputs.codes, inputs.logvars),
     }
-    if {"mig", "modularity"} & set(names):
-        mutual_info = code_factor_mutual_info(codes, factors)
-        if "mig" in names:
-            report["mig"] = mig_from_mutual_info(mutual_info, factor_entropies(factors))
-        if "modularity" in names:
-            report["modularity"] = modularity_from_mutual_info(mutual_info)
-    if {"sap", "dci"} & set(names):
-        test_factors = np.asarray(
-            ground_truth.sample_factors(num_test_points, rng("test_points")), dtype=np.int64
-        )
-        test_codes = check_codes(_encode_points(encoder, ground_truth, test_factors, batch_size)[0])
-        images_encoded += num_test_points
-        if "sap" in names:
-            report["sap"] = sap(codes, factors, test_codes, test_factors)
-        if "dci" in names:
-            report["dci"] = dci(codes, factors, test_codes, test_factors, seed=seed)
-    pairs = {"batch_size": pair_batch_size, "num_train": num_train, "num_eval": num_eval}
-    if "zdiff" in names:
-        report["zdiff"] = zdiff(ground_truth, encoder, rng("zdiff"), **pairs)
-        images_encoded += 2 * pair_batch_size * (num_train + num_eval)
-    if "factorvae" in names:
-        report["factorvae"] = factorvae_score(
-            ground_truth,
-            encoder,
-            rng("factorvae"),
-            num_variance_points=num_variance_points,
-            **pairs,
-        )
-        images_encoded += num_variance_points + pair_batch_size * (num_train + num_eval)
+    images_drawn = 0
+    for name in names:
+        metric = registry.spec(name)
+        report[name] = metric.compute(inputs)
+        images_drawn += metric.images_drawn(protocol)
     report["protocol"] = protocol
-    report["images_drawn"] = images_encoded
+    report["images_drawn"] = images_drawn + inputs.images_drawn
     report["images_encoded"] = (
-        encoder.num_encoded if isinstance(encoder, CodeTable) else images_encoded
+        encoder.num_encoded if isinstance(encoder, CodeTable) else report["images_drawn"]
     )
     report["timing"] = {
         "encode_seconds": encoder.encode_seconds if isinstance(encoder, CodeTable) else None,
         "total_seconds": time.perf_counter() - started,
     }
     return jsonable(report)
+
+
+def metric_row(record: dict) -> dict[str, Any]:
+    """The results-table cells of a ``metrics.json`` record: active latents, every
+    registered metric's columns it holds, and the evaluation time."""
+    row: dict[str, Any] = {"active_latents": record.get("active_latents")}
+    if isinstance(row["active_latents"], dict):
+        row["active_latents"] = row["active_latents"].get("count")
+    for name in registry.names():
+        if record.get(name):
+            row.update(registry.spec(name).row(record[name]))
+    row["eval_seconds"] = (record.get("timing") or {}).get("total_seconds")
+    return row

@@ -17,7 +17,6 @@ import dataclasses
 
 import numpy as np
 
-from kbetavae.metrics.checks import RngLike, as_rng, check_positive
 from kbetavae.metrics.representation import (
     ENCODE_BATCH_SIZE,
     GroundTruth,
@@ -26,6 +25,7 @@ from kbetavae.metrics.representation import (
     sample_codes,
 )
 from kbetavae.metrics.results import MetricResult
+from kbetavae.validation import RngLike, as_rng, check_int
 
 PRUNE_STD = 0.05
 POINTS_PER_DRAW = 256  # fixed so that the numbers depend on the seed only
@@ -58,8 +58,8 @@ def factorvae_votes(
     encode_batch_size: int = ENCODE_BATCH_SIZE,
 ) -> np.ndarray:
     """Votes (K, z): how often fixing factor k made latent i the least variable one."""
-    num_votes = check_positive(num_votes, "num_votes")
-    batch_size = check_positive(batch_size, "batch_size", minimum=2)
+    num_votes = check_int("num_votes", num_votes, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=2)
     encode = factor_encoder(ground_truth, representation, encode_batch_size)
     num_factors = len(ground_truth.factor_sizes)
     active_latents = np.flatnonzero(active)
@@ -91,7 +91,7 @@ def factorvae_score(
 ) -> FactorVAEResult:
     """The FactorVAE score of a representation (images -> codes, or a :class:`CodeTable`)."""
     rng = as_rng(rng)
-    num_variance_points = check_positive(num_variance_points, "num_variance_points", minimum=2)
+    num_variance_points = check_int("num_variance_points", num_variance_points, minimum=2)
     codes, _ = sample_codes(
         ground_truth, representation, num_variance_points, rng, encode_batch_size
     )

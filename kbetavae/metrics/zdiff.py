@@ -22,7 +22,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from kbetavae.metrics.checks import RngLike, as_rng, check_positive
 from kbetavae.metrics.representation import (
     ENCODE_BATCH_SIZE,
     GroundTruth,
@@ -30,6 +29,7 @@ from kbetavae.metrics.representation import (
     factor_encoder,
 )
 from kbetavae.metrics.results import MetricResult
+from kbetavae.validation import RngLike, as_rng, check_int
 
 # Points are drawn this many at a time; fixed so that the numbers depend on the seed only.
 POINTS_PER_DRAW = 256
@@ -58,8 +58,8 @@ def zdiff_points(
     encode_batch_size: int = ENCODE_BATCH_SIZE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Z-diff features (num_points, z) and their labels, the fixed factor (num_points,)."""
-    num_points = check_positive(num_points, "num_points")
-    batch_size = check_positive(batch_size, "batch_size")
+    num_points = check_int("num_points", num_points, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     encode = factor_encoder(ground_truth, representation, encode_batch_size)
     num_factors = len(ground_truth.factor_sizes)
     features, labels = [], []

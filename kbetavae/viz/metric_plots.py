@@ -6,17 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from kbetavae.metrics import registry
 from kbetavae.viz.figures import plt
 from kbetavae.viz.palette import BASELINE_BETA, BASELINE_STYLE, beta_colors
-
-METRIC_TITLES = {
-    "mig": "MIG",
-    "zdiff": "Z-diff (β-VAE score)",
-    "modularity": "Modularity",
-    "sap": "SAP",
-    "factorvae": "FactorVAE score",
-    "dci_disentanglement": "DCI disentanglement",
-}
 
 
 def summarise(rows: Sequence[Mapping], key: str) -> dict[float, tuple[float, float, int]]:
@@ -58,7 +50,7 @@ def metrics_vs_beta(
         ax.set_xticklabels([f"{b:g}" for b in (betas if betas.size else [1])])
         ax.minorticks_off()
         ax.set_xlabel("β")
-        ax.set_title(METRIC_TITLES.get(key, key))
+        ax.set_title(registry.column_title(key))
         ax.grid(alpha=0.3)
     fig.suptitle("Disentanglement against β (mean ± sd over seeds)", fontsize=11)
     fig.tight_layout()

@@ -17,6 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from kbetavae import io as kio
+from kbetavae.metrics import registry
+from kbetavae.study.results import read_plan, read_results, sweep_run_dirs
+from kbetavae.training.rundir import METRICS_FILE, read_history
 from kbetavae.viz.curves import loss_curves
 from kbetavae.viz.figures import save_figure
 from kbetavae.viz.matrices import metric_matrices
@@ -42,8 +45,6 @@ def render_sweep_figures(
 ) -> list[str]:
     """Render all figures of the sweep in ``sweep_dir``; return the paths written."""
     from kbetavae.data import open_source
-    from kbetavae.sweep import METRICS_FILE, read_results, sweep_run_dirs
-    from kbetavae.training import read_history
 
     figures = os.path.join(sweep_dir, "figures")
     rows = read_results(sweep_dir)
@@ -63,11 +64,7 @@ def render_sweep_figures(
         written.append(path)
 
     done = [r for r in rows if r.get("status") == "done"]
-    metric_keys = [
-        k
-        for k in ("mig", "zdiff", "modularity", "sap", "factorvae", "dci_disentanglement")
-        if any(r.get(k) is not None for r in done)
-    ]
+    metric_keys = [k for k in registry.columns() if any(r.get(k) is not None for r in done)]
     if metric_keys:
         path = os.path.join(figures, "metrics_vs_beta.png")
         save_figure(metrics_vs_beta(done, metric_keys, colors), path)
@@ -89,7 +86,6 @@ def render_sweep_figures(
 
 def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index):
     from kbetavae.models_io import load_model
-    from kbetavae.training import read_history
 
     written = []
     index = (
@@ -163,4 +159,4 @@ def _matrix_betas(done: Sequence[dict]) -> list[float]:
 
 
 def _plan_source(sweep_dir: str) -> str:
-    return kio.read_json(os.path.join(sweep_dir, "sweep.json"))["plan"]["source"]
+    return read_plan(sweep_dir).base.source

@@ -289,7 +289,8 @@ def test_unwritable_out_is_one_line_exit_2(tmp_path):
 
 
 def test_changing_the_plan_of_an_existing_sweep_is_refused_without_force(tmp_path):
-    from kbetavae.sweep import SweepPlan, _claim_sweep_dir
+    from kbetavae.study.plan import SweepPlan
+    from kbetavae.study.sweep import _claim_sweep_dir
 
     _claim_sweep_dir(str(tmp_path / "t"), SweepPlan(name="t", betas=(1.0,)), force=False)
     result = CliRunner().invoke(

@@ -7,6 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from cli import sweep as sweep_commands
 from cli import train as train_commands
 from cli.main import app
 from kbetavae.training import TrainConfig
@@ -32,8 +33,8 @@ def test_train_honours_name_objective_and_precision(tmp_path):
         "train",
         "--objective",
         "capacity",
-        "--capacity-max",
-        "5",
+        "--objective-args",
+        "capacity_max=5,gamma=100",
         "--precision",
         "mixed_bfloat16",
         "--out",
@@ -45,7 +46,8 @@ def test_train_honours_name_objective_and_precision(tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "cap" / "config.json").read_text())["config"]
-    assert (config["objective"], config["capacity_max"]) == ("capacity", 5.0)
+    assert config["objective"] == "capacity"
+    assert (config["objective_args"]["capacity_max"], config["objective_args"]["gamma"]) == (5, 100)
     assert config["precision"] == "mixed_bfloat16"
 
 
@@ -69,10 +71,15 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
     assert not any(tmp_path.iterdir())  # nothing written for bad input
 
 
-def test_cli_defaults_are_the_train_config_defaults():
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+@pytest.mark.parametrize("command", [train_commands.train, sweep_commands.sweep])
+def test_cli_defaults_are_the_train_config_defaults(command):
+    defaults = dataclasses.asdict(TrainConfig())
     renamed = {"jit": "jit_compile"}
-    for name, parameter in inspect.signature(train_commands.train).parameters.items():
+    checked = 0
+    for name, parameter in inspect.signature(command).parameters.items():
         field = renamed.get(name, name)
-        if field in defaults:
-            assert parameter.default.default == defaults[field], name
+        if field in defaults and field != "objective_args":
+            default = getattr(parameter.default, "default", parameter.default)
+            assert default == defaults[field], name
+            checked += 1
+    assert checked >= 9

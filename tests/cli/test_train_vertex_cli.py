@@ -8,8 +8,9 @@ import typer
 from typer.testing import CliRunner
 
 import kbetavae.training
+import kbetavae.training.loop
 from cli.main import app
-from kbetavae import trial
+from kbetavae.study import trial
 
 runner = CliRunner()
 
@@ -29,7 +30,7 @@ def fake_train(monkeypatch):
         calls.append({"config": config, "run_dir": run_dir, **kwargs})
         return kbetavae.training.TrainResult(run_dir, "done", 1, 8, {"loss": 1.0})
 
-    monkeypatch.setattr(kbetavae.training, "train", train)
+    monkeypatch.setattr(kbetavae.training.loop, "train", train)
     return calls
 
 

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from kbetavae.errors import InputError
-from kbetavae.sweep import Progress, SweepPlan, read_results, results_markdown, run_sweep
+from kbetavae.study.plan import SweepPlan
+from kbetavae.study.results import read_results, results_markdown
+from kbetavae.study.sweep import Progress, run_sweep
+from kbetavae.viz.report import render_sweep_figures
 
 
 class _Poison(Progress):
@@ -35,7 +38,7 @@ class _Poison(Progress):
 def test_a_nan_run_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path):
     # 256 images, batch 32: 8 steps, one execution of 8 steps per epoch. Weights poisoned
     # after epoch 1 make epoch 2's loss NaN, which TerminateOnNaN catches.
-    plan = SweepPlan(name="nan", betas=(4.0, 1.0), epochs=2, subset=256, eval_points=200)
+    plan = SweepPlan.of(name="nan", betas=(4.0, 1.0), epochs=2, subset=256, eval_points=200)
     rows = run_sweep(plan, tmp_path / "runs", tmp_path / "sm", progress=_Poison(after=0))
     assert [(r["beta"], r["status"]) for r in rows] == [(4.0, "failed"), (1.0, "done")]
     assert rows[0]["reason"].startswith("loss became NaN")  # caught in training
@@ -43,16 +46,15 @@ def test_a_nan_run_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path):
     stored = read_results(str(tmp_path / "runs" / "nan"))
     assert [r["status"] for r in stored] == ["failed", "done"]
     assert not (tmp_path / "sm" / "nan" / "beta=4_seed=0").exists()  # nothing exported
+    render_sweep_figures(str(tmp_path / "runs" / "nan"))  # drawn from the failed + done rows
     assert (tmp_path / "runs" / "nan" / "figures" / "metrics_vs_beta.png").is_file()
 
 
 def test_a_model_that_cannot_be_evaluated_is_a_failed_row_not_a_crash(tmp_path):
     # Poisoned after the last batch: training logged finite losses, but the encoder
     # now returns NaN, which the metrics refuse.
-    plan = SweepPlan(name="late", betas=(4.0, 1.0), epochs=1, subset=256, eval_points=200)
-    rows = run_sweep(
-        plan, tmp_path / "runs", tmp_path / "sm", progress=_Poison(after=7), figures=False
-    )
+    plan = SweepPlan.of(name="late", betas=(4.0, 1.0), epochs=1, subset=256, eval_points=200)
+    rows = run_sweep(plan, tmp_path / "runs", tmp_path / "sm", progress=_Poison(after=7))
     assert rows[0]["status"] == "failed" and rows[0]["reason"].startswith("evaluation:")
     assert "non-finite" in rows[0]["reason"] and rows[1]["status"] == "done"
 
@@ -64,7 +66,7 @@ def test_a_model_that_cannot_be_evaluated_is_a_failed_row_not_a_crash(tmp_path):
         ({"betas": (float("nan"),)}, "--betas values must be finite"),
         ({"betas": (1.0, 1.0)}, "repeated"),
         ({"seeds": (-2,)}, "--seeds"),
-        ({"metrics": ("mig", "beauty")}, "unknown"),
+        ({"metrics": ("mig", "beauty")}, "--metrics: unknown beauty"),
         ({"name": "../x"}, "--name"),
         ({"epochs": 0}, "epochs"),
         ({"objective": "capacity", "betas": (1.0, 4.0)}, "does not use β"),
@@ -72,7 +74,7 @@ def test_a_model_that_cannot_be_evaluated_is_a_failed_row_not_a_crash(tmp_path):
 )
 def test_bad_plans_are_refused_with_the_option_named(kwargs, message):
     with pytest.raises(InputError, match=message):
-        SweepPlan(**kwargs)
+        SweepPlan.of(**kwargs)
 
 
 def test_summary_gives_mean_and_sd_over_finished_seeds_only():
@@ -83,9 +85,9 @@ def test_summary_gives_mean_and_sd_over_finished_seeds_only():
     ]
     text = results_markdown(rows, ["beta", "seed", "status", "mig"])
     # mean 0.3, sample sd of (0.2, 0.4) = 0.1414; the failed seed is counted, not averaged
-    assert "| 1 | 2/3 | 0.3000 ± 0.1414 |" in text
+    assert "| 1 | 2/3 | 0.3000 ± 0.1414 [" in text
 
 
 def test_plan_round_trips_through_its_record():
-    plan = SweepPlan(betas=(1.0, 4.0), seeds=(0, 1), metrics=("mig", "sap"))
+    plan = SweepPlan.of(betas=(1.0, 4.0), seeds=(0, 1), metrics=("mig", "sap"), epochs=3)
     assert SweepPlan.from_dict(plan.to_dict()) == plan

@@ -1,7 +1,7 @@
 """One (β, seed) of the study run on its own: evaluate and export a trained run as a sweep does.
 
 A Vertex AI hyperparameter-tuning job runs ``kbetavae train`` once per trial. Evaluating
-the trial with the sweep's own protocol (:func:`kbetavae.sweep.evaluate_model`, same seed,
+the trial with the sweep's own protocol (:func:`kbetavae.study.sweep.evaluate_model`, same seed,
 same sample sizes) writes the ``metrics.json`` a local sweep would have written, so runs
 from many jobs merge into one results table; the SavedModel goes to the sweep's layout
 ``<saved_models>/<run>/1/``.
@@ -19,8 +19,11 @@ from typing import Any
 
 from kbetavae import io as kio
 from kbetavae.cloud import metric_to_compute
+from kbetavae.export import SAVED_MODEL_VERSION
 from kbetavae.models_io import load_model
-from kbetavae.sweep import METRICS_FILE, SAVED_MODEL_VERSION, SweepPlan, evaluate_model
+from kbetavae.study.plan import SweepPlan
+from kbetavae.study.sweep import evaluate_model
+from kbetavae.training.rundir import METRICS_FILE
 
 
 def evaluation_plan(
@@ -35,8 +38,8 @@ def evaluation_plan(
     metrics = list(metrics)
     if hypertune_metric is not None and metric_to_compute(hypertune_metric) not in metrics:
         metrics.append(metric_to_compute(hypertune_metric))
-    return SweepPlan.of_config(
-        config,
+    return SweepPlan(
+        base=config,
         betas=(config.beta,),
         seeds=(config.seed,),
         name="trial",
@@ -58,7 +61,7 @@ def evaluate_run(result, plan: SweepPlan, source=None) -> dict[str, Any]:
         return kio.read_json(path)
     from kbetavae.data import open_source
 
-    data = source if source is not None else open_source(plan.source)
+    data = source if source is not None else open_source(plan.base.source)
     model = result.model or load_model(result.model_path)
     record = evaluate_model(model, data, plan, seed=plan.seeds[0])
     kio.write_json_atomic(path, record)

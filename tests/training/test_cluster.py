@@ -1,12 +1,12 @@
-"""kbetavae.cluster: TF_CONFIG is checked, the strategy and the chief follow it."""
+"""kbetavae.training.cluster: TF_CONFIG is checked, the strategy and the chief follow it."""
 
 import json
 import os
 
 import pytest
 
-from kbetavae.cluster import is_chief, read_tf_config, strategy_kind, worker_scratch
 from kbetavae.errors import InputError
+from kbetavae.training.cluster import is_chief, read_tf_config, strategy_kind, worker_scratch
 
 
 def cluster(workers: int, chief: bool = False, task=("worker", 0)) -> dict:

@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from kbetavae import io as kio
-from kbetavae.collect import collect
 from kbetavae.errors import InputError
+from kbetavae.study.collect import collect
+from kbetavae.viz.report import render_sweep_figures
 
 SWEEP = ["--betas", "1,4", "--seeds", "0", "--epochs", "1", "--subset", "500"]
 SMALL = ["--eval-points", "200", "--traverse-beta", "4", "--quiet"]
@@ -68,8 +69,9 @@ def test_a_remote_saved_model_serves_its_signatures(swept):
 def test_collect_over_the_run_dirs_reproduces_the_sweep_table_and_figures(swept):
     sweep = swept["sweep"]
     runs = [f"{sweep}/beta=4_seed=0", f"{sweep}/beta=1_seed=0"]  # any order
-    merged = collect(runs, f"{swept['root']}/collected", traverse_beta=4.0)
+    merged = collect(runs, f"{swept['root']}/collected")
     out = merged.out
+    render_sweep_figures(out, traverse_beta=4.0)
     assert kio.read_text(f"{out}/results.csv") == kio.read_text(f"{sweep}/results.csv")
     assert kio.read_text(f"{out}/results.md") == kio.read_text(f"{sweep}/results.md")
     assert figure_names(out) == figure_names(sweep)
@@ -98,7 +100,7 @@ def test_collect_cli_takes_a_sweep_dir_and_a_collected_set(swept):
 
 def test_a_collected_set_is_not_swept_into(swept):
     out = f"{swept['root']}/collected-once"
-    collect([swept["sweep"]], out, figures=False)
+    collect([swept["sweep"]], out)
     args = ["sweep", *SWEEP, *SMALL, "--name", "collected-once", "--out", swept["root"]]
     result = CliRunner().invoke(app, [*args, "--saved-models", f"{swept['root']}/sm"])
     assert result.exit_code == 2
@@ -130,7 +132,7 @@ def test_unfinished_runs_are_left_out_and_reported(swept):
     config = kio.read_text(f"{sweep}/beta=1_seed=0/config.json")
     kio.write_text_atomic(f"{root}/job/trial-9/model/beta=9_seed=0/config.json", config)
     copy_run(f"{sweep}/beta=4_seed=0", f"{root}/job/trial-4/model/beta=4_seed=0")
-    merged = collect([f"{root}/job"], f"{root}/job-collected", figures=False)
+    merged = collect([f"{root}/job"], f"{root}/job-collected")
     assert [(r["beta"], r["seed"], r["status"]) for r in merged.rows] == [(4.0, 0, "done")]
     assert merged.unfinished == [f"{root}/job/trial-9/model/beta=9_seed=0"]
     assert math.isfinite(merged.rows[0]["mig"])

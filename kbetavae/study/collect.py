@@ -1,12 +1,12 @@
-"""Merge finished runs from many jobs into one results table and figures (``kbetavae collect``).
+"""Merge finished runs from many jobs into one results table (``kbetavae collect``).
 
 A Vertex AI hyperparameter-tuning job trains each (β, seed) in a trial of its own; local
 ``kbetavae train`` jobs, sweeps and other machines leave run directories too. ``collect``
 finds the runs under the directories it is given (local or ``gs://``; each a run directory,
 a sweep directory, a merged set, or a job's root with runs up to three levels down), checks
 that they belong to one study, and writes what a local sweep over them would have written,
-with the sweep's own code (:func:`kbetavae.sweep.run_row`, ``write_results``,
-``render_sweep_figures``)::
+with the sweep's own results layer (:mod:`kbetavae.study.results`); the CLI then draws the
+figures and the report as after a sweep::
 
     <out>/sweep.json            the plan the runs span, and where each run lives
     <out>/results.csv, .md      one row per (β, seed) ordered by β then seed; mean ± sd per β
@@ -32,17 +32,16 @@ from typing import Any
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.provenance import provenance
-from kbetavae.sweep import (
+from kbetavae.study.plan import SweepPlan
+from kbetavae.study.results import PLAN_FILE, RUNS_KEY, run_row, sweep_run_dirs, write_results
+from kbetavae.training.config import TrainConfig
+from kbetavae.training.rundir import (
+    CONFIG_FILE,
     METRICS_FILE,
-    PLAN_FILE,
-    RUNS_KEY,
-    SweepPlan,
-    check_writable,
-    run_row,
-    sweep_run_dirs,
-    write_results,
+    TrainResult,
+    read_config,
+    read_result,
 )
-from kbetavae.training import CONFIG_FILE, TrainConfig, TrainResult, read_config, read_result
 
 # How far below a given directory runs are looked for: 0 a run directory, 1 a sweep, 3 a
 # Vertex AI job's root (<job>/<trial>/model/<run>/).
@@ -68,18 +67,13 @@ class Collected:
     plan: SweepPlan
     rows: list[dict]
     unfinished: list[str]
-    figures: list[str]
 
 
 def collect(
     sources: Sequence[str | os.PathLike],
     out: str | os.PathLike,
-    *,
-    figures: bool = True,
-    traverse_beta: float = 5.0,
-    data=None,
 ) -> Collected:
-    """Merge the finished runs under ``sources`` into a results table and figures in ``out``.
+    """Merge the finished runs under ``sources`` into a results table in ``out``.
 
     Raises InputError, before anything is written, when a source cannot be read or holds
     no finished run, when two runs share a (β, seed), or when the runs differ in a setting
@@ -111,7 +105,7 @@ def collect(
             f"no finished runs under {', '.join(sources)} ({len(unfinished)} unfinished)"
         )
     plan = plan_of(runs, name=_plain_name(out))
-    check_writable(out, "--out")  # the last check: a local --out is created by it
+    kio.check_writable(out, "--out")  # the last check: a local --out is created by it
 
     rows = [run_row(run.config, run.result) for run in runs]
     record = {
@@ -125,12 +119,7 @@ def collect(
     }
     kio.write_json_atomic(os.path.join(out, PLAN_FILE), record)
     write_results(out, rows)
-    written: list[str] = []
-    if figures:
-        from kbetavae.viz.report import render_sweep_figures
-
-        written = render_sweep_figures(out, data=data, traverse_beta=traverse_beta)
-    return Collected(out=out, plan=plan, rows=rows, unfinished=unfinished, figures=written)
+    return Collected(out=out, plan=plan, rows=rows, unfinished=unfinished)
 
 
 def find_runs(directory: str) -> tuple[list[Run], list[str]]:
@@ -192,10 +181,10 @@ def plan_of(runs: Sequence[Run], name: str) -> SweepPlan:
             )
         metrics, protocol = first_protocol
         settings = {"metrics": metrics, "eval_points": json.loads(protocol)["num_points"]}
-    return SweepPlan.of_config(
-        runs[0].config,
-        betas=sorted({run.config.beta for run in runs}),
-        seeds=sorted({run.config.seed for run in runs}),
+    return SweepPlan(
+        base=runs[0].config,
+        betas=tuple(sorted({run.config.beta for run in runs})),
+        seeds=tuple(sorted({run.config.seed for run in runs})),
         name=name,
         **settings,
     )

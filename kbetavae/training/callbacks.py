@@ -1,7 +1,13 @@
-"""Keras callbacks kbetavae adds to ``fit``."""
+"""The Keras callbacks ``train`` adds to ``fit``, one class each.
+
+- :class:`AtomicBackupAndRestore`: resume after a kill, never from a half-written backup;
+- :class:`PipelineEpoch`: each epoch's data order fixed by (seed, epoch);
+- :class:`ResumableCSVLogger`: ``history.csv``, one row per epoch, across resumes.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 
@@ -9,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from kbetavae import io as kio
+from kbetavae.training import rundir
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -81,3 +88,36 @@ class PipelineEpoch(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.variable.assign(epoch)
+
+
+class ResumableCSVLogger(keras.callbacks.Callback):
+    """``history.csv``, one row per epoch, that survives kills and resumes (local or gs://).
+
+    A run killed after writing an epoch's row but before its backup re-runs that epoch;
+    so before the first epoch of a (resumed) fit, rows of that epoch and later are dropped.
+    Place it before ``BackupAndRestore``: then every backed-up epoch already has its row.
+    The file is rewritten whole and atomically after each epoch rather than appended to:
+    a kill leaves the previous complete version, and buckets cannot append (Keras'
+    ``CSVLogger`` also fails on a remote file when it closes it).
+    """
+
+    def __init__(self, filename: str):
+        super().__init__()
+        self.filename = filename
+        self._lines: list[str] | None = None
+
+    def on_train_begin(self, logs=None):
+        self._lines = None  # the first epoch (known only at epoch begin) decides the trim
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._lines is None:
+            self._lines = rundir.history_lines(self.filename, keep_before=epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if not self._lines:
+            # Sorted log names, as Keras' CSVLogger, without its empty val_* columns.
+            self._lines = [rundir.csv_line(["epoch", *sorted(logs)])]
+        keys = next(csv.reader(self._lines[:1]))[1:]  # a resumed run keeps the file's columns
+        self._lines.append(rundir.csv_line([epoch, *(logs.get(key, "NA") for key in keys)]))
+        kio.write_text_atomic(self.filename, "".join(self._lines))

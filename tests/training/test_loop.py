@@ -17,7 +17,8 @@ import pytest
 
 import kbetavae
 from kbetavae.errors import InputError
-from kbetavae.training import ResumableCSVLogger, TrainConfig, read_history, train
+from kbetavae.training import TrainConfig, read_history, train
+from kbetavae.training.callbacks import ResumableCSVLogger
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"subset": 128, "batch_size": 32, "epochs": 1}

@@ -1,0 +1,82 @@
+"""The training options ``kbetavae train`` and ``kbetavae sweep`` share, defined once.
+
+Each option's default is ``TrainConfig``'s (the one list of training settings), so the CLI
+never restates a default; :func:`train_config` turns the parsed values into a config.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import whole_number
+from kbetavae.errors import InputError
+from kbetavae.training.config import TrainConfig
+
+DEFAULTS = TrainConfig()
+
+Epochs = Annotated[
+    int, typer.Option("--epochs", parser=whole_number, help="passes over the training subset")
+]
+BatchSize = Annotated[
+    int, typer.Option("--batch-size", parser=whole_number, help="global batch size")
+]
+LearningRate = Annotated[float, typer.Option("--lr", help="Adam learning rate")]
+LatentDim = Annotated[
+    int, typer.Option("--latent-dim", parser=whole_number, help="number of latents z")
+]
+Objective = Annotated[
+    str,
+    typer.Option(
+        "--objective",
+        help="beta (β·KL) or capacity (γ·|KL − C|, Burgess et al. 2018)",
+    ),
+]
+ObjectiveArgs = Annotated[
+    str,
+    typer.Option(
+        "--objective-args",
+        help="the objective's other parameters as name=value pairs, e.g. "
+        "gamma=1000,capacity_max=25 (defaults: the objective's)",
+    ),
+]
+Reconstruction = Annotated[
+    str,
+    typer.Option(
+        "--reconstruction",
+        help="Bernoulli log-likelihood summed (the study's) or averaged over pixels",
+    ),
+]
+Subset = Annotated[
+    int,
+    typer.Option("--subset", parser=whole_number, help="training images (seeded random subset)"),
+]
+Source = Annotated[str, typer.Option("--source", help="replica, dsprites, or a .npz/.hdf5 path")]
+Precision = Annotated[str, typer.Option("--precision", help="float32 or mixed_bfloat16")]
+
+
+def parse_objective_args(text: str, option: str = "--objective-args") -> dict[str, float]:
+    """``"gamma=1000,capacity_max=25"`` as ``{"gamma": 1000.0, "capacity_max": 25.0}``
+    (integers stay integers); InputError naming the bad pair."""
+    values: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not key or number is None:
+            raise InputError(
+                f"{option}: expected name=number pairs such as gamma=1000, got {item!r}"
+            )
+        values[key] = int(number) if number.is_integer() and "." not in value else number
+    return values
+
+
+def train_config(**values) -> TrainConfig:
+    """A ``TrainConfig`` of parsed option values; ``objective_args`` may be a string."""
+    if isinstance(values.get("objective_args"), str):
+        values["objective_args"] = parse_objective_args(values["objective_args"])
+    return TrainConfig(**values)

@@ -1,0 +1,130 @@
+"""What a sweep trains and measures: a base ``TrainConfig`` crossed with βs and seeds.
+
+Every training setting lives in the base config (one list of settings:
+:class:`~kbetavae.training.config.TrainConfig`); the plan adds only what is a sweep's own —
+the βs, the seeds, the metrics and the evaluation's sample size. ``configs()`` is
+``base.replace(beta=b, seed=s)`` for each (β, seed), β-major as the study lists them.
+
+Example:
+    >>> plan = SweepPlan(betas=(1.0, 4.0), seeds=(0, 1), base=TrainConfig(epochs=2))
+    >>> [(c.beta, c.seed, c.epochs) for c in plan.configs()][:2]
+    [(1.0, 0, 2), (1.0, 1, 2)]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from kbetavae.errors import InputError
+from kbetavae.metrics import protocol_sizes, registry
+from kbetavae.training.config import TrainConfig
+
+STUDY_BETAS: tuple[float, ...] = (0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 50.0)
+# The disentanglement_lib protocol's sample size; smaller values trade precision for time.
+PROTOCOL_POINTS = 10_000
+MIN_EVAL_POINTS = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPlan:
+    """A sweep: ``base`` trained for every (β, seed), each run evaluated on ``metrics``.
+
+    Defaults are the study's settings. ``eval_points`` scales the metric protocol:
+    MIG/Modularity use that many points, Z-diff and FactorVAE that many training votes and
+    half as many evaluation votes (10,000 is the disentanglement_lib protocol).
+    The base's own β and seed are ignored (each run sets them).
+    """
+
+    name: str = "study"
+    betas: tuple[float, ...] = STUDY_BETAS
+    seeds: tuple[int, ...] = (0,)
+    base: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    metrics: tuple[str, ...] = dataclasses.field(default_factory=registry.default_names)
+    eval_points: int = PROTOCOL_POINTS
+
+    def __post_init__(self) -> None:
+        if not self.name or any(c in self.name for c in "/\\") or self.name.startswith("."):
+            raise InputError(f"--name must be a plain directory name, got {self.name!r}")
+        if not isinstance(self.base, TrainConfig):
+            raise InputError(f"base must be a TrainConfig, got {type(self.base).__name__}")
+        # The base's β and seed are placeholders: fixing them keeps equal plans equal.
+        object.__setattr__(self, "base", self.base.replace(beta=1.0, seed=0))
+        if not self.betas:
+            raise InputError("--betas needs at least one value")
+        for beta in self.betas:
+            if isinstance(beta, bool) or not isinstance(beta, int | float):
+                raise InputError(f"--betas values must be numbers >= 0, got {beta!r}")
+            if not (math.isfinite(beta) and beta >= 0):
+                raise InputError(f"--betas values must be finite numbers >= 0, got {beta!r}")
+        if len(set(self.betas)) != len(self.betas):
+            raise InputError(f"--betas has repeated values: {list(self.betas)}")
+        if not self.seeds or any(
+            isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds
+        ):
+            raise InputError(f"--seeds must be integers >= 0, got {list(self.seeds)}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise InputError(f"--seeds has repeated values: {list(self.seeds)}")
+        if self.base.objective == "capacity" and len(self.betas) > 1:
+            raise InputError(
+                "--objective capacity does not use β, so several --betas would train the "
+                "same model; give one --betas value (or sweep the beta objective)"
+            )
+        object.__setattr__(self, "metrics", registry.check_names(self.metrics))
+        if isinstance(self.eval_points, bool) or not isinstance(self.eval_points, int):
+            raise InputError(f"--eval-points must be an integer, got {self.eval_points!r}")
+        if self.eval_points < MIN_EVAL_POINTS:
+            raise InputError(
+                f"--eval-points must be at least {MIN_EVAL_POINTS}, got {self.eval_points}"
+            )
+        self.configs()  # every run's config validates
+
+    @classmethod
+    def of(cls, **settings) -> SweepPlan:
+        """A plan from flat settings: the plan's own (name, betas, seeds, metrics,
+        eval_points) and any ``TrainConfig`` field, which goes into the base config.
+
+        Example:
+            >>> SweepPlan.of(betas=(1.0,), epochs=2).base.epochs
+            2
+        """
+        own = {f.name for f in dataclasses.fields(cls)} - {"base"}
+        base = TrainConfig(**{k: v for k, v in settings.items() if k not in own})
+        return cls(base=base, **{k: v for k, v in settings.items() if k in own})
+
+    def configs(self) -> list[TrainConfig]:
+        """One ``TrainConfig`` per (β, seed), β-major as the study lists them."""
+        return [
+            self.base.replace(beta=float(beta), seed=seed)
+            for beta in self.betas
+            for seed in self.seeds
+        ]
+
+    def metric_sizes(self) -> dict[str, int]:
+        """Sample sizes passed to ``kbetavae.metrics.evaluate``."""
+        return protocol_sizes(self.eval_points)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "betas": list(self.betas),
+            "seeds": list(self.seeds),
+            "base": self.base.to_dict(),
+            "metrics": list(self.metrics),
+            "eval_points": self.eval_points,
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> SweepPlan:
+        """The plan of a ``sweep.json``, including those written before plans held a base
+        config (their training settings were fields of the plan)."""
+        record = dict(record)
+        own = {"name", "betas", "seeds", "metrics", "eval_points"}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in own}
+        if "base" in record:
+            base = TrainConfig.from_dict(record["base"])
+        else:
+            training = {f.name for f in dataclasses.fields(TrainConfig)}
+            base = TrainConfig.from_dict({k: v for k, v in record.items() if k in training})
+        return cls(base=base, **values)

@@ -1,0 +1,204 @@
+"""The sweep directory's results: its files, one row per run, statistics over seeds, tables.
+
+::
+
+    <sweep>/sweep.json            the plan, package versions, git revision (a set merged by
+                                  ``kbetavae collect`` also lists where each run lives)
+    <sweep>/results.csv           one row per (β, seed)
+    <sweep>/results.md            per β: n, mean, sd and 95 % bootstrap interval; then every run
+    <sweep>/figures/              kbetavae.viz.sweep_figures
+    <sweep>/report.html           kbetavae.viz.html_report
+
+The per-β statistics are :mod:`kbetavae.study.statistics`'.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from kbetavae import io as kio
+from kbetavae.metrics import metric_row, registry
+from kbetavae.study.plan import SweepPlan
+from kbetavae.study.statistics import seed_count_label, summarise
+from kbetavae.training import rundir
+
+PLAN_FILE = "sweep.json"
+RESULTS_CSV = "results.csv"
+RESULTS_MD = "results.md"
+FIGURES_DIR = "figures"
+REPORT_FILE = "report.html"
+# In the sweep.json of a merged set (kbetavae collect): where each (β, seed) run lives.
+RUNS_KEY = "runs"
+BASE_COLUMNS = (
+    "beta",
+    "seed",
+    "status",
+    "epochs",
+    "loss",
+    "reconstruction",
+    "kl",
+    "active_latents",
+)
+TAIL_COLUMNS = ("train_seconds", "eval_seconds", "reason")
+# Columns that describe a run rather than score it.
+_NOT_SCORES = ("beta", "seed", "status", "reason", "epochs", "train_seconds", "eval_seconds")
+
+
+# -- one row per run -----------------------------------------------------------------------
+
+
+def run_row(config, result) -> dict[str, Any]:
+    """The results-table row of a run: its ``TrainResult`` and the files of its directory.
+
+    A finished run without ``metrics.json`` (never evaluated) is a failed row, so tables,
+    summaries and figures only ever use evaluated runs.
+    """
+    row: dict[str, Any] = {
+        "beta": config.beta,
+        "seed": config.seed,
+        "status": result.status,
+        "epochs": len(rundir.read_history(result.run_dir)),
+        "train_seconds": result.seconds,
+        "reason": result.reason,
+    }
+    for key in ("loss", "reconstruction", "kl"):
+        row[key] = result.metrics.get(key)
+    if not result.ok:
+        return row
+    metrics_path = os.path.join(result.run_dir, rundir.METRICS_FILE)
+    if not kio.exists(metrics_path):
+        return {**row, "status": "failed", "reason": f"not evaluated (no {rundir.METRICS_FILE})"}
+    return {**row, **metric_row(kio.read_json(metrics_path))}
+
+
+def table_columns(rows: Sequence[dict]) -> list[str]:
+    """Base columns, then the metric columns any row has, then timings and reason."""
+    present = {key for row in rows for key in row}
+    metric_cols = [c for c in registry.columns() if c in present]
+    return [*BASE_COLUMNS, *metric_cols, *TAIL_COLUMNS]
+
+
+def score_columns(columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if c not in _NOT_SCORES]
+
+
+# -- results.csv and results.md ------------------------------------------------------------
+
+
+def write_results(sweep_dir: str, rows: Sequence[dict]) -> None:
+    """Write ``results.csv`` (one row per run) and ``results.md`` (per-β summary + runs)."""
+    columns = table_columns(rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: _csv_value(row.get(c)) for c in columns})
+    kio.write_text_atomic(os.path.join(sweep_dir, RESULTS_CSV), buffer.getvalue())
+    kio.write_text_atomic(os.path.join(sweep_dir, RESULTS_MD), results_markdown(rows, columns))
+
+
+def summary_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
+    """The per-β table (the study's Table 1) with n and what the cells show."""
+    columns = score_columns(columns or table_columns(rows))
+    label = seed_count_label(rows)
+    cells_say = (
+        "each cell is the value of the one seed"
+        if label == "one seed"
+        else "cells: mean ± sd [95 % bootstrap interval of the mean]"
+    )
+    lines = [
+        f"## Summary per β ({label}; {cells_say})",
+        "",
+        "| β | n | " + " | ".join(columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for summary in summarise(rows, columns):
+        cells = [summary[c].text() if c in summary else "—" for c in columns]
+        lines.append(
+            f"| {summary['beta']:g} | {summary['done']}/{summary['runs']} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def runs_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
+    """Every run, one row each."""
+    columns = list(columns or table_columns(rows))
+    lines = ["## Runs", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = [f"{row['beta']:g}", *(_cell(row.get(c)) for c in columns[1:])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def results_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
+    return summary_markdown(rows, columns) + "\n" + runs_markdown(rows, columns)
+
+
+def read_results(sweep_dir: str) -> list[dict]:
+    """Rows of ``results.csv`` with numbers parsed back."""
+    text = kio.read_text(os.path.join(sweep_dir, RESULTS_CSV))
+    rows = []
+    for raw in csv.DictReader(io.StringIO(text)):
+        row: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in ("status", "reason"):
+                row[key] = value or None
+            elif value in ("", None):
+                row[key] = None
+            else:
+                number = float(value)
+                row[key] = int(number) if key in ("seed", "epochs") else number
+        rows.append(row)
+    return rows
+
+
+# -- sweep.json ----------------------------------------------------------------------------
+
+
+def read_plan_record(sweep_dir: str) -> dict[str, Any]:
+    """The ``sweep.json`` record of a sweep (or merged set)."""
+    return kio.read_json(os.path.join(sweep_dir, PLAN_FILE))
+
+
+def read_plan(sweep_dir: str) -> SweepPlan:
+    return SweepPlan.from_dict(read_plan_record(sweep_dir)["plan"])
+
+
+def is_sweep_dir(sweep_dir: str) -> bool:
+    return all(kio.exists(os.path.join(sweep_dir, f)) for f in (PLAN_FILE, RESULTS_CSV))
+
+
+def sweep_run_dirs(sweep_dir: str, plan: SweepPlan | None = None) -> list[tuple[float, int, str]]:
+    """(β, seed, run_dir) of every run of the sweep: its plan's grid under ``sweep_dir``, or
+    the run directories listed in its ``sweep.json`` (a set merged by ``kbetavae collect``)."""
+    if plan is None:
+        record = read_plan_record(sweep_dir)
+        if RUNS_KEY in record:
+            return [(float(r["beta"]), int(r["seed"]), r["run_dir"]) for r in record[RUNS_KEY]]
+        plan = SweepPlan.from_dict(record["plan"])
+    return [
+        (config.beta, config.seed, os.path.join(sweep_dir, rundir.run_name(config)))
+        for config in plan.configs()
+    ]
+
+
+def _cell(value: Any) -> str:
+    """A markdown cell: 4 decimals, fewer for large numbers; β as written."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4f}"
+    return str(value)
+
+
+def _csv_value(value: Any) -> str:
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)

@@ -1,0 +1,140 @@
+"""What determines one training run: ``TrainConfig``.
+
+``TrainConfig`` is the one list of training settings: ``kbetavae train`` builds one from
+its flags, a sweep plan holds one as the base of all its runs (``SweepPlan.configs()`` is
+``replace(base, beta=b, seed=s)``), and ``config.json`` stores it. The objective's own
+parameters (γ, capacities, α, λ …) live in ``objective_args``: adding an objective adds a
+class in :mod:`kbetavae.model.objectives`, never a field here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from kbetavae.errors import InputError
+from kbetavae.validation import check_int, check_positive_number, check_weight
+
+PRECISIONS: tuple[str, ...] = ("float32", "mixed_bfloat16")
+RECONSTRUCTIONS: tuple[str, ...] = ("sum", "mean")
+# Keeps a typo such as --latent-dim 100000 from allocating for minutes before failing.
+MAX_LATENT_DIM = 1024
+# Fields of configs written before objectives became objects (kept readable).
+_LEGACY_OBJECTIVE_FIELDS = ("gamma", "capacity_min", "capacity_max", "capacity_steps")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines one training run; validated at construction.
+
+    Defaults are the study's (10 epochs, batch 32, Adam 1e-3, a 50,000-image subset,
+    z = 10, reconstruction summed over pixels). ``objective_args`` holds the objective's
+    parameters other than β (e.g. ``{"gamma": 1000, "capacity_max": 25}`` for
+    ``objective="capacity"``); missing ones take the objective's defaults.
+    ``steps_per_execution`` runs that many steps per call into TensorFlow: per-batch
+    callbacks (TerminateOnNaN among them) otherwise force a host sync every step, which
+    cost up to 20 % of a bf16 step on the 2-core CPU (benchmarks/bench_model.py).
+
+    Example:
+        >>> TrainConfig(beta=4.0, seed=1).replace(epochs=2).epochs
+        2
+    """
+
+    beta: float = 1.0
+    seed: int = 0
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    latent_dim: int = 10
+    objective: str = "beta"
+    objective_args: dict = dataclasses.field(default_factory=dict)
+    reconstruction: str = "sum"
+    subset: int = 50_000
+    validation: int = 0
+    source: str = "replica"
+    steps_per_epoch: int | None = None
+    steps_per_execution: int = 8
+    jit_compile: bool = False
+    precision: str = "float32"
+    tensorboard: bool = False
+
+    def __post_init__(self):
+        check_weight("beta", self.beta)
+        check_int("seed", self.seed, minimum=0)
+        check_int("epochs", self.epochs, minimum=1)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_positive_number("lr", self.lr)
+        check_int("latent_dim", self.latent_dim, minimum=1, maximum=MAX_LATENT_DIM)
+        check_int("subset", self.subset, minimum=1)
+        check_int("validation", self.validation, minimum=0)
+        check_int("steps_per_execution", self.steps_per_execution, minimum=1)
+        if self.steps_per_epoch is not None:
+            check_int("steps_per_epoch", self.steps_per_epoch, minimum=1)
+        if self.reconstruction not in RECONSTRUCTIONS:
+            raise InputError(
+                f"reconstruction must be one of {RECONSTRUCTIONS}, got {self.reconstruction!r}"
+            )
+        if self.precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not isinstance(self.source, str) or not self.source:
+            raise InputError(f"source must be a source name or path, got {self.source!r}")
+        if not isinstance(self.objective_args, dict):
+            raise InputError(f"objective_args must be a dict, got {self.objective_args!r}")
+        # The objective validates its own parameters (names the bad one).
+        object.__setattr__(self, "objective_args", _objective_args(self))
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """The config of a ``config.json`` record, including records written before
+        ``objective_args`` existed (their γ/capacity fields move there)."""
+        values = dict(values)
+        legacy = {k: values.pop(k) for k in _LEGACY_OBJECTIVE_FIELDS if k in values}
+        if legacy and values.get("objective", "beta") != "beta":
+            values["objective_args"] = {**legacy, **values.get("objective_args", {})}
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise InputError(f"unknown TrainConfig fields: {', '.join(unknown)}")
+        return cls(**values)
+
+    @property
+    def pixels(self) -> int:
+        """Pixels per image (dSprites: 64 × 64)."""
+        return 64 * 64
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The BetaVAE constructor arguments of this run."""
+        return {
+            "beta": self.beta,
+            "latent_dim": self.latent_dim,
+            "objective": self.objective,
+            **self.objective_args,
+            "seed": self.seed,
+        }
+
+
+# TEMPORARY until model/objectives.py lands (helper branch h-objectives).
+_CAPACITY = {"gamma": 1000.0, "capacity_min": 0.0, "capacity_max": 25.0, "capacity_steps": 100_000}
+
+
+def _objective_args(config: TrainConfig) -> dict:
+    if config.objective == "beta":
+        if config.objective_args:
+            raise InputError(f"objective beta takes no objective_args, got {config.objective_args}")
+        return {}
+    if config.objective == "capacity":
+        unknown = set(config.objective_args) - set(_CAPACITY)
+        if unknown:
+            raise InputError(f"unknown capacity arguments {sorted(unknown)}")
+        return {**_CAPACITY, **config.objective_args}
+    raise InputError(f"objective must be one of ('beta', 'capacity'), got {config.objective!r}")
+
+
+def _dataset_args(config: TrainConfig) -> dict:
+    return {}
