@@ -54,7 +54,7 @@ def evaluate_run(result, plan: SweepPlan, source=None) -> dict[str, Any]:
     Args:
         result: the ``TrainResult`` of a run that finished (``result.ok``).
         plan: from :func:`evaluation_plan`.
-        source: the ``GroundTruthData`` to evaluate on (default: open ``plan.source``).
+        source: the ``GroundTruthData`` to evaluate on (default: open ``plan.base.source``).
     """
     path = os.path.join(result.run_dir, METRICS_FILE)
     if kio.exists(path):  # a restarted trial does not evaluate twice
