@@ -107,12 +107,12 @@ def summary_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None)
     columns = score_columns(columns or table_columns(rows))
     label = seed_count_label(rows)
     cells_say = (
-        "each cell is the value of the one seed"
+        "one seed: each cell is that seed's value"
         if label == "one seed"
-        else "cells: mean ± sd [95 % bootstrap interval of the mean]"
+        else f"{label}: mean ± sd [95 % bootstrap interval of the mean]"
     )
     lines = [
-        f"## Summary per β ({label}; {cells_say})",
+        f"## Summary per β ({cells_say})",
         "",
         "| β | n | " + " | ".join(columns) + " |",
         "|---|---|" + "---|" * len(columns),
