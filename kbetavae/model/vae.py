@@ -298,7 +298,8 @@ class BetaVAE(keras.Model):
         reconstruction = ops.sum(per_image(pixel_nll, axis=(1, 2, 3))) / ops.maximum(size, 1.0)
         kl_per_latent = ops.sum(kl_divergence(mu, logvar), axis=0) / ops.maximum(size, 1.0)
         kl = ops.sum(kl_per_latent)
-        step = self.optimizer.iterations if self.optimizer is not None else 0
+        optimizer = getattr(self, "optimizer", None)  # None before compile
+        step = optimizer.iterations if optimizer is not None else 0
         regulariser, logs = self.objective.regularizer(kl, mu, logvar, z, step)
         return {
             "loss": reconstruction + regulariser,
