@@ -16,7 +16,7 @@ name                    regulariser                                 main weight
 ``btcvae``              α·MI + β·TC + γ·dim-wise KL (Chen 2018)     ``beta``
 ``dipvae_i``            KL + DIP penalty on Cov[μ] (Kumar 2018)     ``lambda_od``
 ``dipvae_ii``           KL + DIP penalty on Cov[z] (Kumar 2018)     ``lambda_od``
-``factorvae``           KL + γ·TC, TC by a discriminator (Kim 2018)  ``gamma``
+``factorvae``           KL + γ·TC, TC from a discriminator (Kim)    ``gamma``
 ======================  ==========================================  ===============
 
 The main weight is the parameter a sweep varies (disentanglement_lib's study sweeps the
@@ -74,6 +74,12 @@ def check_choice(name: str, value, choices: tuple[str, ...]) -> str:
 def gaussian_log_density(x, mu, logvar):
     """log N(x; μ, exp(logvar)) elementwise, in nats."""
     return -0.5 * (LOG_2PI + logvar + ops.square(x - mu) * ops.exp(-logvar))
+
+
+def batch_mean(values):
+    """Mean over the batch axis; 0, not NaN, for a replica left without examples."""
+    size = ops.maximum(ops.cast(ops.shape(values)[0], "float32"), 1.0)
+    return ops.sum(values, axis=0) / size
 
 
 def capacity_schedule(step, capacity_min: float, capacity_max: float, capacity_steps: int):
@@ -261,13 +267,13 @@ class BetaTC(Objective):
         log_qz_product = ops.sum(ops.logsumexp(pairs + log_weights[:, :, None], axis=1), axis=1)
         log_qz_given_x = ops.sum(gaussian_log_density(z, mu, logvar), axis=1)
         log_pz = ops.sum(gaussian_log_density(z, 0.0, 0.0), axis=1)
-        size = ops.maximum(ops.cast(batch_size, "float32"), 1.0)
         logs = {
-            "mi": ops.sum(log_qz_given_x - log_qz) / size,
-            "tc": ops.sum(log_qz - log_qz_product) / size,
-            "dimwise_kl": ops.sum(log_qz_product - log_pz) / size,
+            "mi": batch_mean(log_qz_given_x - log_qz),
+            "tc": batch_mean(log_qz - log_qz_product),
+            "dimwise_kl": batch_mean(log_qz_product - log_pz),
         }
         if self.form == "disentanglement_lib":
+            size = ops.cast(batch_size, "float32")
             constant = (ops.cast(latents, "float32") - 1.0) * ops.log(self.dataset_size * size)
             return kl + (self.beta - 1.0) * (logs["tc"] - constant), logs
         loss = self.alpha * logs["mi"] + self.beta * logs["tc"] + self.gamma * logs["dimwise_kl"]
@@ -329,9 +335,8 @@ class DIP(Objective):
 
 def mean_covariance(mu):
     """Cov[μ] over the batch: E[μ μᵀ] − E[μ] E[μ]ᵀ (divided by the batch size)."""
-    size = ops.maximum(ops.cast(ops.shape(mu)[0], "float32"), 1.0)
-    mean = ops.sum(mu, axis=0) / size
-    return ops.matmul(ops.transpose(mu), mu) / size - mean[:, None] * mean[None, :]
+    mean = batch_mean(mu)
+    return batch_mean(mu[:, :, None] * mu[:, None, :]) - mean[:, None] * mean[None, :]
 
 
 @keras.saving.register_keras_serializable(package="kbetavae")
@@ -351,8 +356,7 @@ class DIPII(DIP):
     default_lambda_d_factor = 1.0
 
     def covariance(self, mu, logvar):
-        size = ops.maximum(ops.cast(ops.shape(mu)[0], "float32"), 1.0)
-        return ops.diag(ops.sum(ops.exp(logvar), axis=0) / size) + mean_covariance(mu)
+        return ops.diag(batch_mean(ops.exp(logvar))) + mean_covariance(mu)
 
 
 @keras.saving.register_keras_serializable(package="kbetavae")
@@ -429,7 +433,7 @@ class Factor(Objective):
 
     def regularizer(self, kl, mu, logvar, z, step):
         logits = ops.cast(self.discriminator(z), "float32")
-        tc = ops.mean(logits[:, 0] - logits[:, 1])
+        tc = batch_mean(logits[:, 0] - logits[:, 1])
         # D's loss reuses D(z): :meth:`update` differentiates it only in D's weights.
         permuted_logits = ops.cast(
             self.discriminator(self.permute_dims(ops.stop_gradient(z))), "float32"
@@ -437,7 +441,7 @@ class Factor(Objective):
         real = ops.clip(ops.softmax(logits), 1e-6, 1 - 1e-6)
         permuted = ops.clip(ops.softmax(permuted_logits), 1e-6, 1 - 1e-6)
         discriminator_loss = -0.5 * (
-            ops.mean(ops.log(real[:, 0])) + ops.mean(ops.log(permuted[:, 1]))
+            batch_mean(ops.log(real[:, 0])) + batch_mean(ops.log(permuted[:, 1]))
         )
         return kl + self.gamma * tc, {"tc": tc, "discriminator_loss": discriminator_loss}
 
