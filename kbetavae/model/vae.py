@@ -1,15 +1,15 @@
-"""BetaVAE: a Keras model whose ``fit`` optimises the β-VAE or the controlled-capacity objective.
+"""BetaVAE: a Keras model whose ``fit`` optimises a VAE objective (β-VAE by default).
 
-Objectives, per image, averaged over the global batch:
-
-- ``"beta"`` (Higgins et al. 2017, "β-VAE: learning basic visual concepts with a constrained
-  variational framework"): ``reconstruction + β · kl``.
-- ``"capacity"`` (Burgess et al. 2018, "Understanding disentangling in β-VAE"):
-  ``reconstruction + γ · |kl − C|`` where the capacity C rises linearly from ``capacity_min``
-  to ``capacity_max`` nats over ``capacity_steps`` optimizer steps.
+Loss per image, averaged over the global batch: ``reconstruction`` + the objective's
+regulariser (:mod:`kbetavae.model.objectives`: ``beta``, ``capacity``, ``btcvae``,
+``dipvae_i``, ``dipvae_ii``, ``factorvae``).
 
 ``reconstruction`` is the Bernoulli negative log-likelihood (sigmoid cross-entropy on the
-decoder's logits) summed over pixels; ``kl`` is KL(q(z|x) ‖ N(0, I)) summed over latents.
+decoder's logits) summed over pixels (``reconstruction="sum"``, the likelihood of the
+papers) or averaged over them (``"mean"``, what some tools do: it divides the reconstruction
+term by the number of pixels, so the same β weighs the KL term 4096× more on 64×64
+images; :func:`normalised_beta` puts both on one scale). ``kl`` is KL(q(z|x) ‖ N(0, I))
+summed over latents.
 
 Example:
     >>> import keras, numpy as np
@@ -23,31 +23,93 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from kbetavae.errors import InputError
+from kbetavae.model.distributed import reducible_across_workers, replica_rows
 from kbetavae.model.networks import build_decoder, build_encoder, check_latent_dim
+from kbetavae.model.objectives import (
+    OBJECTIVES,
+    Objective,
+    check_choice,
+    check_weight,
+    make_objective,
+    parameters,
+)
 
-OBJECTIVES: tuple[str, ...] = ("beta", "capacity")
+RECONSTRUCTIONS: tuple[str, ...] = ("sum", "mean")
+DEFAULT_BETA = 1.0
+# Constructor arguments of BetaVAE before objectives were objects: models saved then, and
+# TrainConfig.model_kwargs until it passes objective_args, still give them.
+LEGACY_CAPACITY_ARGS = ("gamma", "capacity_min", "capacity_max", "capacity_steps")
 
 
-def capacity_schedule(step, capacity_min: float, capacity_max: float, capacity_steps: int):
-    """The target KL C at optimizer ``step``: linear from C_min to C_max, then constant."""
-    step = ops.cast(step, "float32")
-    if capacity_steps <= 0:
-        return ops.cast(capacity_max, "float32") + 0.0 * step
-    progress = ops.minimum(step / float(capacity_steps), 1.0)
-    return capacity_min + (capacity_max - capacity_min) * progress
+def normalised_beta(beta: float, latent_dim: int, pixels: int, reconstruction: str = "sum"):
+    """β on the scale of Higgins et al. (2017): β_norm = β·M/N for M latents, N pixels.
+
+    The paper normalises β by the input size because the reconstruction term of its loss
+    is the log-likelihood summed over the N pixels. With ``reconstruction="sum"`` that is
+    our loss, so β_norm = β·z/pixels. With ``"mean"`` the reconstruction is divided by N;
+    multiplying the loss by N gives the summed form with weight N·β, so
+    β_norm = N·β·z/N = β·z.
+
+    Example:
+        >>> normalised_beta(4.0, 10, 4096), normalised_beta(4.0, 10, 4096, "mean")
+        (0.009765625, 40.0)
+    """
+    check_weight("beta", beta)
+    check_latent_dim(latent_dim)
+    if isinstance(pixels, bool) or not isinstance(pixels, int | np.integer) or pixels < 1:
+        raise InputError(f"pixels must be an integer >= 1, got {pixels!r}")
+    check_choice("reconstruction", reconstruction, RECONSTRUCTIONS)
+    scale = latent_dim / pixels if reconstruction == "sum" else latent_dim
+    return float(beta) * scale
 
 
 def kl_divergence(mu, logvar):
     """KL(N(μ, σ²) ‖ N(0, 1)) per example and latent, in nats (closed form)."""
     return 0.5 * (ops.exp(logvar) + ops.square(mu) - 1.0 - logvar)
+
+
+def build_objective(
+    objective: str | Objective,
+    objective_args: dict | None = None,
+    *,
+    beta: float = DEFAULT_BETA,
+    seed: int | None = None,
+) -> Objective:
+    """The objective of a BetaVAE: ``objective`` itself, or the one of that name.
+
+    ``beta`` (BetaVAE's first argument) feeds an objective that has a β; for one without,
+    it must stay at its default. ``seed`` seeds an objective that draws noise.
+    """
+    beta = check_weight("beta", beta)
+    if isinstance(objective, Objective):
+        if objective_args:
+            raise InputError("objective_args is for an objective given by name, not an Objective")
+        if beta != DEFAULT_BETA and beta != getattr(objective, "beta", None):
+            raise InputError(f"beta={beta} differs from the objective's own ({objective.key!r})")
+        return objective
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
+        raise InputError(f"objective must be one of {tuple(OBJECTIVES)}, got {objective!r}")
+    args = dict(objective_args or {})
+    accepted = parameters(OBJECTIVES[objective])
+    if "beta" in accepted:
+        if beta != DEFAULT_BETA and args.get("beta", beta) != beta:
+            raise InputError(f"beta={beta} and objective_args beta={args['beta']} disagree")
+        args.setdefault("beta", beta)
+    elif beta != DEFAULT_BETA:
+        raise InputError(
+            f"beta must be {DEFAULT_BETA} for objective {objective!r}, which has no β, "
+            f"got {beta}; its main weight is {OBJECTIVES[objective].main_weight!r} "
+            "(set it in objective_args)"
+        )
+    if "seed" in accepted:
+        args.setdefault("seed", seed)
+    return make_objective(objective, **args)
 
 
 class PerLatentMean(keras.metrics.Metric):
@@ -78,23 +140,25 @@ class PerLatentMean(keras.metrics.Metric):
 
 @keras.saving.register_keras_serializable(package="kbetavae")
 class BetaVAE(keras.Model):
-    """A VAE whose ``train_step`` optimises the β-VAE or the controlled-capacity objective.
+    """A VAE whose ``train_step`` optimises an objective of :mod:`kbetavae.model.objectives`.
 
     Args:
-        beta: weight β ≥ 0 of the KL term (objective ``"beta"``).
+        beta: β ≥ 0 of an objective that has one (``"beta"``, ``"btcvae"``); must stay 1
+            for the others.
         latent_dim: number of latents z ≥ 1 (used to build the default networks).
-        objective: ``"beta"`` or ``"capacity"``.
-        gamma: weight γ ≥ 0 of |KL − C| (objective ``"capacity"``).
-        capacity_min, capacity_max: C at step 0 and after ``capacity_steps`` steps, in nats.
-        capacity_steps: optimizer steps over which C rises.
+        objective: a name in ``OBJECTIVES`` or an :class:`Objective`.
+        objective_args: parameters of an objective given by name, e.g.
+            ``{"capacity_max": 25.0}`` or ``{"dataset_size": 50_000}`` for ``"btcvae"``.
+        reconstruction: ``"sum"`` (default) or ``"mean"`` of the per-pixel Bernoulli NLL.
         encoder: images → (N, 2·z) (μ then log σ²); default :func:`build_encoder`.
         decoder: z → logits of the image shape; default :func:`build_decoder`.
-        seed: seed of the reparameterisation noise (weight init is seeded separately, e.g.
-            by ``keras.utils.set_random_seed``).
+        seed: seed of the reparameterisation noise and of an objective's own noise (weight
+            init is seeded separately, e.g. by ``keras.utils.set_random_seed``).
 
     Logs of ``fit``/``evaluate``: ``loss``, ``reconstruction``, ``kl``, ``kl_0`` … ``kl_{z-1}``
-    (per-example means over the epoch), and ``capacity`` (the current C) for the capacity
-    objective.
+    (per-example means over the epoch) and the objective's own: ``capacity`` (the current
+    C), ``mi``/``tc``/``dimwise_kl`` (β-TCVAE), ``covariance_penalty`` (DIP-VAE),
+    ``tc``/``discriminator_loss`` (FactorVAE).
 
     Example:
         >>> import keras
@@ -103,40 +167,31 @@ class BetaVAE(keras.Model):
         >>> mu, logvar = model.encode(np.zeros((2, 64, 64, 1), "float32"))
         >>> tuple(mu.shape), tuple(model.sample(3, seed=0).shape)
         ((2, 10), (3, 64, 64, 1))
+        >>> BetaVAE(objective="capacity", objective_args={"capacity_max": 10.0}).objective.key
+        'capacity'
     """
 
     def __init__(
         self,
-        beta: float = 1.0,
+        beta: float = DEFAULT_BETA,
         latent_dim: int = 10,
         *,
-        objective: str = "beta",
-        gamma: float = 1000.0,
-        capacity_min: float = 0.0,
-        capacity_max: float = 25.0,
-        capacity_steps: int = 100_000,
+        objective: str | Objective = "beta",
+        objective_args: dict | None = None,
+        reconstruction: str = "sum",
         encoder: keras.Model | None = None,
         decoder: keras.Model | None = None,
         seed: int | None = None,
         **kwargs,
     ):
+        legacy = {name: kwargs.pop(name) for name in LEGACY_CAPACITY_ARGS if name in kwargs}
         super().__init__(**kwargs)
-        self.beta = check_weight("beta", beta)
+        if objective == "capacity":
+            objective_args = {**legacy, **(objective_args or {})}
         self.latent_dim = check_latent_dim(latent_dim)
-        if objective not in OBJECTIVES:
-            raise InputError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-        self.objective = objective
-        self.gamma = check_weight("gamma", gamma)
-        self.capacity_min = check_weight("capacity_min", capacity_min)
-        self.capacity_max = check_weight("capacity_max", capacity_max)
-        if (
-            isinstance(capacity_steps, bool)
-            or not isinstance(capacity_steps, int)
-            or capacity_steps < 0
-        ):
-            raise InputError(f"capacity_steps must be an integer >= 0, got {capacity_steps!r}")
-        self.capacity_steps = capacity_steps
+        self.reconstruction = check_choice("reconstruction", reconstruction, RECONSTRUCTIONS)
         self.seed = seed
+        self.objective = build_objective(objective, objective_args, beta=beta, seed=seed)
         self.encoder = encoder if encoder is not None else build_encoder(latent_dim)
         self.decoder = decoder if decoder is not None else build_decoder(latent_dim)
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -144,9 +199,15 @@ class BetaVAE(keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.kl_per_latent_tracker = PerLatentMean(latent_dim, name="kl")
+        self.objective_trackers = [keras.metrics.Mean(name=n) for n in self.objective.epoch_means]
         # Built at construction: save/export right after fit then never meets an unbuilt
         # subclassed model (the usual Keras pitfall).
         self.build((None, *self.encoder.input_shape[1:]))
+
+    @property
+    def beta(self) -> float:
+        """The objective's β, or 1 for an objective without one."""
+        return getattr(self.objective, "beta", DEFAULT_BETA)
 
     def build(self, input_shape):
         self.image_shape = tuple(int(d) for d in input_shape[1:])
@@ -163,6 +224,8 @@ class BetaVAE(keras.Model):
                 f"decoder must output logits of the image shape {self.image_shape}, "
                 f"got {tuple(logits.shape[1:])}"
             )
+        if not self.objective.built:  # deserialising builds it from its build config
+            self.objective.build((None, self.latent_dim))
 
     @property
     def metrics(self):
@@ -172,6 +235,7 @@ class BetaVAE(keras.Model):
             self.reconstruction_tracker,
             self.kl_tracker,
             self.kl_per_latent_tracker,
+            *self.objective_trackers,
         ]
 
     # -- the model as users call it ------------------------------------------------------
@@ -200,11 +264,6 @@ class BetaVAE(keras.Model):
 
     # -- the objective -------------------------------------------------------------------
 
-    def capacity(self):
-        """The current target KL C (capacity objective), driven by ``optimizer.iterations``."""
-        step = self.optimizer.iterations if self.optimizer is not None else 0
-        return capacity_schedule(step, self.capacity_min, self.capacity_max, self.capacity_steps)
-
     def reparameterize(self, mu, logvar, rows=None):
         """z = μ + σ · ε with ε ~ N(0, I) seeded by the model's SeedGenerator.
 
@@ -222,39 +281,48 @@ class BetaVAE(keras.Model):
         return mu + ops.exp(0.5 * logvar) * epsilon[offset : offset + size]
 
     def compute_terms(self, images) -> dict:
-        """Loss terms of a batch: per-example means of reconstruction, kl and the loss.
-
-        ``batch_share`` is this replica's fraction of the global batch (1 on one device).
+        """Loss terms of a batch: per-example means of reconstruction, kl and the loss,
+        the objective's logs, the codes ``z``, and ``batch_share``, this replica's
+        fraction of the global batch (1 on one device).
         """
         images = ops.cast(images, "float32")
         mu, logvar = self.encode(images)
         rows = replica_rows(tf.shape(images)[0])
-        logits = ops.cast(self.decoder(self.reparameterize(mu, logvar, rows)), "float32")
+        z = self.reparameterize(mu, logvar, rows)
+        logits = ops.cast(self.decoder(z), "float32")
         pixel_nll = ops.binary_crossentropy(images, logits, from_logits=True)
+        per_image = ops.sum if self.reconstruction == "sum" else ops.mean
         # Sums divided by at least one: the last partial batch of a distributed epoch can
         # leave a replica without examples, whose terms are then 0, not NaN.
         size = ops.cast(tf.shape(images)[0], "float32")
-        reconstruction = ops.sum(ops.sum(pixel_nll, axis=(1, 2, 3))) / ops.maximum(size, 1.0)
+        reconstruction = ops.sum(per_image(pixel_nll, axis=(1, 2, 3))) / ops.maximum(size, 1.0)
         kl_per_latent = ops.sum(kl_divergence(mu, logvar), axis=0) / ops.maximum(size, 1.0)
         kl = ops.sum(kl_per_latent)
-        terms = {"reconstruction": reconstruction, "kl": kl, "kl_per_latent": kl_per_latent}
-        if self.objective == "capacity":
-            terms["capacity"] = self.capacity()
-            terms["loss"] = reconstruction + self.gamma * ops.abs(kl - terms["capacity"])
-        else:
-            terms["loss"] = reconstruction + self.beta * kl
-        terms["batch_share"] = 1.0 if rows is None else size / ops.cast(rows[1], "float32")
-        return terms
+        optimizer = getattr(self, "optimizer", None)  # None before compile
+        step = optimizer.iterations if optimizer is not None else 0
+        regulariser, logs = self.objective.regularizer(kl, mu, logvar, z, step)
+        return {
+            "loss": reconstruction + regulariser,
+            "reconstruction": reconstruction,
+            "kl": kl,
+            "kl_per_latent": kl_per_latent,
+            **logs,
+            "z": z,
+            "batch_share": 1.0 if rows is None else size / ops.cast(rows[1], "float32"),
+        }
 
     def train_step(self, data):
         images = _images_of(data)
-        with tf.GradientTape() as tape:
+        auxiliary = self.objective.auxiliary_weights  # FactorVAE's discriminator
+        with tf.GradientTape(persistent=bool(auxiliary)) as tape:
+            tape.watch([weight.value for weight in auxiliary])  # not trainable: not watched
             terms = self.compute_terms(images)
             # Keras sums the replicas' gradients, so each replica optimises its examples'
             # share of the global batch mean (a last partial batch splits unevenly).
             loss = self.optimizer.scale_loss(terms["loss"] * terms["batch_share"])
         gradients = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
+        self.objective.update(tape, terms)
         return self._track(terms, ops.shape(images)[0])
 
     def test_step(self, data):
@@ -266,10 +334,11 @@ class BetaVAE(keras.Model):
         self.reconstruction_tracker.update_state(terms["reconstruction"], sample_weight=batch_size)
         self.kl_tracker.update_state(terms["kl"], sample_weight=batch_size)
         self.kl_per_latent_tracker.update_state(terms["kl_per_latent"], batch_size)
+        for tracker in self.objective_trackers:
+            tracker.update_state(terms[tracker.name], sample_weight=batch_size)
         logs = self.get_metrics_result()
-        if "capacity" in terms:
-            logs["capacity"] = terms["capacity"]
-        return _reducible_across_workers(logs)
+        logs.update({name: terms[name] for name in self.objective.current_logs})
+        return reducible_across_workers(logs)
 
     # -- input checks and serialisation --------------------------------------------------
 
@@ -331,11 +400,8 @@ class BetaVAE(keras.Model):
         config.update(
             beta=self.beta,
             latent_dim=self.latent_dim,
-            objective=self.objective,
-            gamma=self.gamma,
-            capacity_min=self.capacity_min,
-            capacity_max=self.capacity_max,
-            capacity_steps=self.capacity_steps,
+            objective=keras.saving.serialize_keras_object(self.objective),
+            reconstruction=self.reconstruction,
             seed=self.seed,
             encoder=keras.saving.serialize_keras_object(self.encoder),
             decoder=keras.saving.serialize_keras_object(self.decoder),
@@ -345,8 +411,9 @@ class BetaVAE(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+        for key in ("encoder", "decoder", "objective"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
 
@@ -357,14 +424,6 @@ def check_epochs(epochs) -> int:
     return int(epochs)
 
 
-def check_weight(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise InputError(f"{name} must be a number >= 0, got {value!r}")
-    if math.isnan(value) or value < 0 or math.isinf(value):
-        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
 def _check_binary(images: np.ndarray, name: str) -> None:
     if images.size and not np.all((images == 0) | (images == 1)):
         lo, hi = np.nanmin(images), np.nanmax(images)
@@ -372,37 +431,6 @@ def _check_binary(images: np.ndarray, name: str) -> None:
             f"{name} must hold binary images (pixel values 0 and 1), got values in "
             f"[{lo}, {hi}]; binarise with `images > 0`, do not divide by 255"
         )
-
-
-def replica_rows(size):
-    """``(offset, global_size)`` of this replica's ``size`` examples in the global batch,
-    or None outside a multi-replica step.
-
-    ``tf.distribute`` splits each global batch into contiguous parts in replica order
-    (across workers too: the pipeline shards by element, AutoShardPolicy.DATA), so the
-    offset is the number of examples held by the replicas before this one.
-    """
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return None
-    sizes = context.all_gather(tf.reshape(tf.cast(size, tf.int64), [1]), axis=0)
-    sizes = tf.cast(sizes, tf.int32)
-    return tf.reduce_sum(sizes[: context.replica_id_in_sync_group]), tf.reduce_sum(sizes)
-
-
-def _reducible_across_workers(logs: dict) -> dict:
-    """Logs shaped so Keras 3 can reduce them across workers.
-
-    Under a multi-worker strategy Keras reduces each log with
-    ``strategy.reduce(MEAN, value, axis=0)``, which fails on scalars
-    (tensorflow/tensorflow#72388); a leading axis of one, which that reduction removes,
-    avoids it. Elsewhere the logs stay scalars.
-    """
-    strategy = tf.distribute.get_strategy()
-    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    if not (multi_worker and strategy.extended._in_multi_worker_mode()):
-        return logs
-    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
 
 
 def _images_of(data):

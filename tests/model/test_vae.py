@@ -149,7 +149,7 @@ def test_call_encode_decode_and_sample_have_the_documented_shapes():
 
 
 def test_keras_round_trip_right_after_fit_gives_identical_outputs(tmp_path):
-    model = BetaVAE(beta=4.0, objective="capacity", capacity_max=5.0, seed=3)
+    model = BetaVAE(objective="capacity", objective_args={"capacity_max": 5.0}, seed=3)
     model.compile(keras.optimizers.Adam(1e-3))
     images = squares(32)
     model.fit(images, batch_size=16, epochs=1, verbose=0)
@@ -267,8 +267,10 @@ def test_mirrored_strategy_over_two_devices_gives_the_single_device_update():
         ({"beta": "4"}, "beta"),
         ({"latent_dim": 0}, "latent_dim"),
         ({"objective": "elbo"}, "objective"),
-        ({"gamma": -1.0}, "gamma"),
-        ({"capacity_steps": -5}, "capacity_steps"),
+        ({"objective": "capacity", "objective_args": {"gamma": -1.0}}, "gamma"),
+        ({"objective": "capacity", "capacity_steps": -5}, "capacity_steps"),
+        ({"objective": "capacity", "beta": 4.0}, "beta"),
+        ({"reconstruction": "max"}, "reconstruction"),
     ],
 )
 def test_bad_constructor_arguments_are_input_errors_naming_them(kwargs, name):
