@@ -47,6 +47,15 @@ def check_positive_number(name: str, value) -> float:
     return float(value)
 
 
+# Keeps a typo such as latent_dim=100000 from allocating for minutes before failing.
+MAX_LATENT_DIM = 1024
+
+
+def check_latent_dim(latent_dim) -> int:
+    """``latent_dim`` as an int in [1, 1024], or InputError naming it."""
+    return check_int("latent_dim", latent_dim, minimum=1, maximum=MAX_LATENT_DIM)
+
+
 def as_rng(rng: RngLike) -> np.random.Generator:
     """A numpy Generator from a Generator, a seed or None (fresh entropy)."""
     if isinstance(rng, np.random.Generator):

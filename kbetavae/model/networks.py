@@ -24,6 +24,7 @@ import keras
 from keras import layers
 
 from kbetavae.errors import InputError
+from kbetavae.validation import check_latent_dim
 
 IMAGE_SHAPE: tuple[int, int, int] = (64, 64, 1)
 
@@ -79,13 +80,6 @@ def build_decoder(
         x = layers.Conv2DTranspose(n, kernel_size, strides=2, padding="same", activation="relu")(x)
     logits = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same")(x)
     return keras.Model(codes, logits, name=name)
-
-
-def check_latent_dim(latent_dim: int) -> int:
-    """``latent_dim`` as an int ≥ 1, or InputError naming it."""
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
-        raise InputError(f"latent_dim must be an integer >= 1, got {latent_dim!r}")
-    return latent_dim
 
 
 def _check_image_shape(image_shape: Sequence[int], num_convs: int) -> tuple[int, int, int]:

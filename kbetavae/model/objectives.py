@@ -40,28 +40,12 @@ import math
 from typing import Any, ClassVar
 
 import keras
-import numpy as np
 from keras import ops
 
 from kbetavae.errors import InputError
+from kbetavae.validation import check_int, check_weight
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-def check_weight(name: str, value) -> float:
-    """``value`` as a finite float ≥ 0, or InputError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise InputError(f"{name} must be a number >= 0, got {value!r}")
-    if math.isnan(value) or value < 0 or math.isinf(value):
-        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def check_count(name: str, value, minimum: int) -> int:
-    """``value`` as an int ≥ ``minimum``, or InputError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def check_choice(name: str, value, choices: tuple[str, ...]) -> str:
@@ -168,7 +152,7 @@ class Capacity(Objective):
         self.gamma = check_weight("gamma", gamma)
         self.capacity_min = check_weight("capacity_min", capacity_min)
         self.capacity_max = check_weight("capacity_max", capacity_max)
-        self.capacity_steps = check_count("capacity_steps", capacity_steps, 0)
+        self.capacity_steps = check_int("capacity_steps", capacity_steps, minimum=0)
 
     def regularizer(self, kl, mu, logvar, z, step):
         capacity = capacity_schedule(
@@ -230,7 +214,7 @@ class BetaTC(Objective):
             raise InputError(
                 "dataset_size (the number of training images) is required by objective 'btcvae'"
             )
-        self.dataset_size = check_count("dataset_size", dataset_size, 1)
+        self.dataset_size = check_int("dataset_size", dataset_size, minimum=1)
         self.alpha = check_weight("alpha", alpha)
         self.gamma = check_weight("gamma", gamma)
         self.estimator = check_choice("estimator", estimator, self.ESTIMATORS)
@@ -388,8 +372,10 @@ class Factor(Objective):
     ):
         super().__init__(**kwargs)
         self.gamma = check_weight("gamma", gamma)
-        self.discriminator_units = check_count("discriminator_units", discriminator_units, 1)
-        self.discriminator_layers = check_count("discriminator_layers", discriminator_layers, 0)
+        self.discriminator_units = check_int("discriminator_units", discriminator_units, minimum=1)
+        self.discriminator_layers = check_int(
+            "discriminator_layers", discriminator_layers, minimum=0
+        )
         self.discriminator_lr = check_weight("discriminator_lr", discriminator_lr)
         for name, value in (
             ("discriminator_beta_1", discriminator_beta_1),

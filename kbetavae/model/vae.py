@@ -30,15 +30,15 @@ from keras import ops
 
 from kbetavae.errors import InputError
 from kbetavae.model.distributed import reducible_across_workers, replica_rows
-from kbetavae.model.networks import build_decoder, build_encoder, check_latent_dim
+from kbetavae.model.networks import build_decoder, build_encoder
 from kbetavae.model.objectives import (
     OBJECTIVES,
     Objective,
     check_choice,
-    check_weight,
     make_objective,
     parameters,
 )
+from kbetavae.validation import check_int, check_latent_dim, check_weight
 
 RECONSTRUCTIONS: tuple[str, ...] = ("sum", "mean")
 DEFAULT_BETA = 1.0
@@ -344,7 +344,7 @@ class BetaVAE(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """``keras.Model.fit`` after checking the images and ``epochs`` (InputError if bad)."""
-        check_epochs(epochs)
+        check_int("epochs", epochs, minimum=1)
         self.check_images(x, "x")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # Keras cannot shuffle a Dataset, only warns
@@ -415,13 +415,6 @@ class BetaVAE(keras.Model):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
-
-
-def check_epochs(epochs) -> int:
-    """``epochs`` as an int ≥ 1, or InputError naming it."""
-    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
-        raise InputError(f"epochs must be an integer >= 1, got {epochs!r}")
-    return int(epochs)
 
 
 def _check_binary(images: np.ndarray, name: str) -> None:

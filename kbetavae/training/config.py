@@ -13,12 +13,15 @@ import dataclasses
 from typing import Any
 
 from kbetavae.errors import InputError
-from kbetavae.validation import check_int, check_positive_number, check_weight
+from kbetavae.validation import (
+    check_int,
+    check_latent_dim,
+    check_positive_number,
+    check_weight,
+)
 
 PRECISIONS: tuple[str, ...] = ("float32", "mixed_bfloat16")
 RECONSTRUCTIONS: tuple[str, ...] = ("sum", "mean")
-# Keeps a typo such as --latent-dim 100000 from allocating for minutes before failing.
-MAX_LATENT_DIM = 1024
 # Fields of configs written before objectives became objects (kept readable).
 _LEGACY_OBJECTIVE_FIELDS = ("gamma", "capacity_min", "capacity_max", "capacity_steps")
 
@@ -64,7 +67,7 @@ class TrainConfig:
         check_int("epochs", self.epochs, minimum=1)
         check_int("batch_size", self.batch_size, minimum=1)
         check_positive_number("lr", self.lr)
-        check_int("latent_dim", self.latent_dim, minimum=1, maximum=MAX_LATENT_DIM)
+        check_latent_dim(self.latent_dim)
         check_int("subset", self.subset, minimum=1)
         check_int("validation", self.validation, minimum=0)
         check_int("steps_per_execution", self.steps_per_execution, minimum=1)
@@ -114,27 +117,47 @@ class TrainConfig:
             "beta": self.beta,
             "latent_dim": self.latent_dim,
             "objective": self.objective,
-            **self.objective_args,
+            "objective_args": {**self.objective_args, **_dataset_args(self)},
+            "reconstruction": self.reconstruction,
             "seed": self.seed,
         }
 
 
-# TEMPORARY until model/objectives.py lands (helper branch h-objectives).
-_CAPACITY = {"gamma": 1000.0, "capacity_min": 0.0, "capacity_max": 25.0, "capacity_steps": 100_000}
-
-
 def _objective_args(config: TrainConfig) -> dict:
-    if config.objective == "beta":
-        if config.objective_args:
-            raise InputError(f"objective beta takes no objective_args, got {config.objective_args}")
-        return {}
-    if config.objective == "capacity":
-        unknown = set(config.objective_args) - set(_CAPACITY)
-        if unknown:
-            raise InputError(f"unknown capacity arguments {sorted(unknown)}")
-        return {**_CAPACITY, **config.objective_args}
-    raise InputError(f"objective must be one of ('beta', 'capacity'), got {config.objective!r}")
+    """The objective's parameters other than β, validated by the objective itself and
+    completed with its defaults (so equal runs have equal configs)."""
+    from kbetavae.model.objectives import OBJECTIVES, make_objective, parameters
+
+    if config.objective not in OBJECTIVES:
+        raise InputError(
+            f"objective must be one of {', '.join(OBJECTIVES)}, got {config.objective!r}"
+        )
+    given = {k: v for k, v in config.objective_args.items() if k not in _MODEL_PROVIDED}
+    names = parameters(OBJECTIVES[config.objective])
+    if "beta" in given:
+        raise InputError("give β as beta (--beta/--betas), not in objective_args")
+    if "beta" not in names and config.beta != 1.0:
+        raise InputError(
+            f"objective {config.objective} has no β; vary its main weight "
+            f"{OBJECTIVES[config.objective].main_weight} in objective_args instead"
+        )
+    objective = make_objective(
+        config.objective,
+        **given,
+        **({"beta": config.beta} if "beta" in names else {}),
+        **_dataset_args(config),
+    )
+    stored = objective.get_config()
+    return {k: stored[k] for k in names if k not in ("beta", *_MODEL_PROVIDED) and k in stored}
+
+
+# Parameters the model or the data provide, never the user.
+_MODEL_PROVIDED = ("dataset_size", "seed")
 
 
 def _dataset_args(config: TrainConfig) -> dict:
-    return {}
+    """What an objective learns from the data rather than the user (β-TCVAE's N)."""
+    from kbetavae.model.objectives import OBJECTIVES, parameters
+
+    names = parameters(OBJECTIVES[config.objective])
+    return {"dataset_size": config.subset} if "dataset_size" in names else {}

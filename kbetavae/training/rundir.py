@@ -74,12 +74,27 @@ class TrainResult:
 
 
 def run_name(config: TrainConfig) -> str:
-    """The run's directory name: ``beta=4_seed=0``; other objectives lead with their name
-    and main weight (``capacity=25_gamma=1000_seed=0``)."""
+    """The run's directory name: ``beta=4_seed=0`` for the β-VAE; other objectives lead with
+    their name and main weight (``btcvae_beta=6_seed=0``, ``factorvae_gamma=10_seed=0``,
+    and ``capacity=25_gamma=1000_seed=0`` as Burgess et al. name their runs)."""
+    args, seed = config.objective_args, config.seed
+    if config.objective == "beta":
+        return f"beta={config.beta:g}_seed={seed}"
     if config.objective == "capacity":
-        args = config.objective_args
-        return f"capacity={args['capacity_max']:g}_gamma={args['gamma']:g}_seed={config.seed}"
-    return f"beta={config.beta:g}_seed={config.seed}"
+        return f"capacity={args['capacity_max']:g}_gamma={args['gamma']:g}_seed={seed}"
+    weight = _MAIN_WEIGHTS.get(config.objective, "beta")
+    value = config.beta if weight == "beta" else args[weight]
+    return f"{config.objective}_{weight}={value:g}_seed={seed}"
+
+
+# Each objective's main weight (kbetavae.model.objectives' classes say the same; read
+# here without importing TensorFlow). tests/training/test_rundir.py keeps the two equal.
+_MAIN_WEIGHTS = {
+    "btcvae": "beta",
+    "dipvae_i": "lambda_od",
+    "dipvae_ii": "lambda_od",
+    "factorvae": "gamma",
+}
 
 
 def is_finished(run_dir: str) -> bool:

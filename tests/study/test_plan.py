@@ -81,11 +81,15 @@ def test_train_and_sweep_give_a_run_the_same_name(tmp_path, monkeypatch):
         return TrainResult(run_dir, "done", 1, 8, {"loss": 1.0})
 
     monkeypatch.setattr(kbetavae.training.loop, "train", fake_train)
-    for objective_flags in ([], ["--objective", "capacity", "--objective-args", "gamma=10"]):
-        args = ["train", "--beta", "4", "--seed", "2", "--out", str(tmp_path), "--quiet"]
+    for objective_flags in (
+        ["--beta", "4"],
+        ["--beta", "4", "--objective", "btcvae"],
+        ["--objective", "capacity", "--objective-args", "gamma=10"],
+    ):
+        args = ["train", "--seed", "2", "--out", str(tmp_path), "--quiet"]
         result = CliRunner().invoke(app, [*args, *objective_flags])
         assert result.exit_code == 0, result.output
         config, run_dir = trained[-1]
-        plan = SweepPlan(betas=(4.0,), seeds=(2,), base=config)
+        plan = SweepPlan(betas=(config.beta,), seeds=(2,), base=config)
         ((_, _, swept_dir),) = sweep_run_dirs(str(tmp_path), plan)
         assert swept_dir == run_dir
