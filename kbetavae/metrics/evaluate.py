@@ -105,6 +105,17 @@ class EvaluationInputs:
         return self._points[2]
 
     @functools.cached_property
+    def active_latents(self) -> dict[str, Any]:
+        """``active_latents`` (count), ``active_latents_method`` and ``kl_per_latent`` of
+        the points (see the module docstring)."""
+        return _active_latents(self.codes, self.logvars)
+
+    @property
+    def active(self) -> np.ndarray:
+        """(z,) bool: the latents whose mean KL over the points exceeds 0.01 nats."""
+        return self.active_latents["kl_per_latent"] > ACTIVE_KL_NATS
+
+    @functools.cached_property
     def mutual_info(self) -> np.ndarray:
         return code_factor_mutual_info(self.codes, self.factors)
 
@@ -233,7 +244,7 @@ def evaluate(
         "metrics": list(names),
         "factor_names": list(ground_truth.factor_names),
         "num_latents": int(inputs.codes.shape[1]),
-        **_active_latents(inputs.codes, inputs.logvars),
+        **inputs.active_latents,
     }
     images_drawn = 0
     for name in names:

@@ -176,7 +176,9 @@ def _register_builtins() -> None:
         MetricSpec(
             "modularity",
             "Modularity",
-            lambda x: modularity_from_mutual_info(x.mutual_info),
+            lambda x: modularity_from_mutual_info(x.mutual_info, x.active),
+            columns=(("modularity", "score"), ("modularity_active", "active_score")),
+            column_titles=("Modularity", "Modularity (active latents)"),
             default=True,
         )
     )
