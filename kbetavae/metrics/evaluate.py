@@ -42,6 +42,7 @@ from kbetavae.metrics.representation import (
     as_encode_fn,
 )
 from kbetavae.metrics.results import jsonable
+from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER, check_classifier
 
 CODE_TABLE_MODES = ("lazy", "grid", "none")
 ACTIVE_KL_NATS = 0.01
@@ -103,6 +104,17 @@ class EvaluationInputs:
     @property
     def logvars(self) -> np.ndarray | None:
         return self._points[2]
+
+    @functools.cached_property
+    def active_latents(self) -> dict[str, Any]:
+        """``active_latents`` (count), ``active_latents_method`` and ``kl_per_latent`` of
+        the points (see the module docstring)."""
+        return _active_latents(self.codes, self.logvars)
+
+    @property
+    def active(self) -> np.ndarray:
+        """(z,) bool: the latents whose mean KL over the points exceeds 0.01 nats."""
+        return self.active_latents["kl_per_latent"] > ACTIVE_KL_NATS
 
     @functools.cached_property
     def mutual_info(self) -> np.ndarray:
@@ -179,6 +191,7 @@ def evaluate(
     num_variance_points: int = 10_000,
     batch_size: int = ENCODE_BATCH_SIZE,
     code_table: str = "lazy",
+    zdiff_classifier: str = DEFAULT_CLASSIFIER,
 ) -> dict[str, Any]:
     """Every requested metric of an encoder, as a JSON-serialisable dict.
 
@@ -198,6 +211,7 @@ def evaluate(
         num_variance_points: FactorVAE's global-variance sample (10,000).
         batch_size: images per encoder call.
         code_table: ``"lazy"``, ``"grid"`` or ``"none"`` (see the module docstring).
+        zdiff_classifier: ``"lbfgs"`` or ``"liblinear_ovr"`` (see :mod:`.zdiff`).
 
     Returns:
         ``{metric: result.to_dict(), ..., "active_latents", "kl_per_latent",
@@ -219,6 +233,7 @@ def evaluate(
         "pair_batch_size": check_positive(pair_batch_size, "pair_batch_size", minimum=2),
         "num_variance_points": check_positive(num_variance_points, "num_variance_points", 2),
         "num_bins": 20,
+        "zdiff_classifier": check_classifier(zdiff_classifier),
     }
     batch_size = check_positive(batch_size, "batch_size")
     encode_fn = as_encode_fn(model_or_encode_fn)
@@ -233,7 +248,7 @@ def evaluate(
         "metrics": list(names),
         "factor_names": list(ground_truth.factor_names),
         "num_latents": int(inputs.codes.shape[1]),
-        **_active_latents(inputs.codes, inputs.logvars),
+        **inputs.active_latents,
     }
     images_drawn = 0
     for name in names:

@@ -150,7 +150,7 @@ def _register_builtins() -> None:
     from kbetavae.metrics.mig import mig_from_mutual_info
     from kbetavae.metrics.modularity import modularity_from_mutual_info
     from kbetavae.metrics.sap import sap
-    from kbetavae.metrics.zdiff import zdiff
+    from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER, zdiff
 
     def pairs(protocol: Mapping[str, int]) -> int:
         return protocol["pair_batch_size"] * (protocol["num_train"] + protocol["num_eval"])
@@ -167,7 +167,13 @@ def _register_builtins() -> None:
         MetricSpec(
             "zdiff",
             "Z-diff (β-VAE score)",
-            lambda x: zdiff(x.ground_truth, x.encoder, x.rng("zdiff"), **x.pair_sizes),
+            lambda x: zdiff(
+                x.ground_truth,
+                x.encoder,
+                x.rng("zdiff"),
+                **x.pair_sizes,
+                classifier=x.protocol.get("zdiff_classifier", DEFAULT_CLASSIFIER),
+            ),
             default=True,
             images_drawn=lambda p: 2 * pairs(p),
         )
@@ -176,7 +182,9 @@ def _register_builtins() -> None:
         MetricSpec(
             "modularity",
             "Modularity",
-            lambda x: modularity_from_mutual_info(x.mutual_info),
+            lambda x: modularity_from_mutual_info(x.mutual_info, x.active),
+            columns=(("modularity", "score"), ("modularity_active", "active_score")),
+            column_titles=("Modularity", "Modularity (active latents)"),
             default=True,
         )
     )

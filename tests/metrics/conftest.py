@@ -110,6 +110,26 @@ class WithConstantLatents:
         return mu, np.zeros_like(mu)
 
 
+class WithSwitchedOffLatents:
+    """Another encoder's latents, made confident (logvar -6, so KL >= 2.5 nats: active),
+    followed by ``count`` latents the KL term switched off: mu is ``jitter`` times fixed
+    per-image N(0, 1) noise and logvar 0, so their KL is about jitter^2 / 2 (inactive)."""
+
+    def __init__(self, encoder, count, jitter=1e-3, seed=5):
+        self.encoder, self.count, self.jitter, self.seed = encoder, count, jitter, seed
+
+    def mu(self, images):
+        mu = self.encoder.mu(images)
+        index = np.asarray(images, dtype=np.int64) @ STRIDES
+        jitter = self.jitter * _noise_table(self.seed, self.count)[index]
+        return np.hstack([mu, jitter.astype(mu.dtype)])
+
+    def __call__(self, images):
+        mu = self.mu(images)
+        width = mu.shape[1] - self.count
+        return mu, np.hstack([np.full((len(mu), width), -6.0), np.zeros((len(mu), self.count))])
+
+
 def identity_encoder(noise_scale=0.1):
     """codes = factors + N(0, noise_scale^2) noise (fixed per image), one latent each."""
     return FakeEncoder(np.eye(5), noise_scale)
@@ -118,6 +138,11 @@ def identity_encoder(noise_scale=0.1):
 def padded_encoder(noise_scale=0.1):
     """The identity encoder followed by five exactly constant latents (10 in all)."""
     return WithConstantLatents(identity_encoder(noise_scale), 5)
+
+
+def switched_off_encoder(noise_scale=0.1, count=5):
+    """The identity encoder (active) followed by ``count`` switched-off jitter latents."""
+    return WithSwitchedOffLatents(identity_encoder(noise_scale), count)
 
 
 def rotated_encoder(noise_scale=0.1, seed=1):

@@ -157,3 +157,18 @@ def test_something_that_cannot_encode_is_an_input_error(fakes):
         evaluate("runs/beta=4_seed=0/model.keras", fakes.FactorImages())
     with pytest.raises(InputError, match="expected a model with .encode"):
         evaluate(42, fakes.FactorImages())
+
+
+def test_evaluate_passes_the_zdiff_classifier_and_records_it(fakes):
+    sizes = {"num_points": 200, "num_test_points": 100, "num_train": 300, "num_eval": 100}
+    report = evaluate(
+        fakes.identity_encoder(),
+        fakes.FactorImages(),
+        ["zdiff"],
+        zdiff_classifier="liblinear_ovr",
+        **sizes,
+    )
+    assert report["protocol"]["zdiff_classifier"] == "liblinear_ovr"
+    assert report["zdiff"]["classifier"]["solver"] == "liblinear"
+    with pytest.raises(InputError, match="^zdiff_classifier must be one of lbfgs, liblinear_ovr"):
+        evaluate(fakes.identity_encoder(), fakes.FactorImages(), ["zdiff"], zdiff_classifier="x")

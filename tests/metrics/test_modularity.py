@@ -79,3 +79,67 @@ def test_modularity_equals_disentanglement_lib_on_the_same_arrays(fakes, referen
         mi = utils.discrete_mutual_info(utils.make_discretizer(codes.T), factors.T)
         expected = reference["modularity_explicitness"].modularity(mi)
     assert modularity(codes, factors).score == pytest.approx(expected, abs=1e-6)
+
+
+# --- modularity over the active latents only ---------------------------------------------
+
+
+def evaluated(fakes, encoder, num_points=10_000, seed=0):
+    """Modularity's registry entry as evaluate computes it, and the inputs it saw."""
+    from kbetavae.metrics import registry
+    from kbetavae.metrics.evaluate import EvaluationInputs
+
+    inputs = EvaluationInputs(fakes.FactorImages(), encoder, {"num_points": num_points}, seed, 1024)
+    return registry.spec("modularity").compute(inputs), inputs
+
+
+def test_active_score_ignores_switched_off_latents(fakes):
+    # Five identity latents (each ~1, see the first test) and five switched-off ones whose
+    # jitter is binned over its own range: random codes, ~0.66 each (see the random-codes
+    # test). All ten: (5 * 1 + 5 * 0.66) / 10 ~ 0.83. Binning is per latent, so the active
+    # five score exactly what the identity code alone scores on the same points.
+    result, inputs = evaluated(fakes, fakes.switched_off_encoder())
+    np.testing.assert_array_equal(result.active, [True] * 5 + [False] * 5)
+    assert 0.78 < result.score < 0.88
+    alone = modularity(inputs.codes[:, :5], inputs.factors)
+    assert alone.score > 0.99
+    assert result.active_score == alone.score
+
+
+def test_the_mu_variance_rule_finds_the_same_active_latents(fakes):
+    # Without log-variances the rule is 0.5 * Var(mu) > 0.01: jitter 1e-3 gives 5e-7.
+    encoder = fakes.switched_off_encoder()
+    result, _ = evaluated(fakes, encoder.mu)
+    np.testing.assert_array_equal(result.active, [True] * 5 + [False] * 5)
+    assert result.active_score > 0.99
+
+
+@pytest.mark.parametrize("encoder", ["random", "rotated"])
+def test_active_score_equals_the_score_when_every_latent_is_active(fakes, encoder):
+    # Random codes: logvar 0 and mu ~ N(0, 1), mean KL = E[mu^2] / 2 ~ 0.5 nats; rotated
+    # codes move by whole factor ranges: every latent is active, the two means coincide.
+    result, _ = evaluated(fakes, getattr(fakes, f"{encoder}_encoder")())
+    assert result.active.all()
+    assert result.active_score == result.score
+
+
+def test_active_score_of_a_collapsed_encoder_is_undefined(fakes):
+    # mu = 0 and logvar = 0 for every image: KL exactly 0, no latent is active, no mean.
+    result, _ = evaluated(fakes, fakes.collapsed_encoder())
+    assert not result.active.any()
+    assert result.score == 0.0
+    assert np.isnan(result.active_score)
+    assert json.loads(json.dumps(result.to_dict(), allow_nan=False))["active_score"] is None
+
+
+def test_active_score_from_a_hand_made_matrix():
+    # Per latent 1, 0, 0.875 (see above); latents 0 and 2 active: (1 + 0.875) / 2.
+    mi = np.array([[3.0, 0, 0], [1, 1, 1], [2, 1, 0]])
+    result = modularity_from_mutual_info(mi, np.array([True, False, True]))
+    assert result.active_score == pytest.approx(0.9375)
+    assert result.score == pytest.approx(1.875 / 3)
+
+
+def test_an_active_mask_of_the_wrong_shape_is_an_input_error():
+    with pytest.raises(InputError, match="active must be a bool mask of shape \\(3,\\)"):
+        modularity_from_mutual_info(np.ones((3, 2)), np.array([True, False]))

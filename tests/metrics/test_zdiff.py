@@ -110,3 +110,63 @@ def test_zdiff_agrees_with_disentanglement_lib_within_0_02(fakes, reference, enc
     )["eval_accuracy"]
     ours = zdiff(fakes.FactorImages(), make(), rng=0).score
     assert ours == pytest.approx(expected, abs=0.02)
+
+
+# --- the classifier -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "solver", "scheme"),
+    [("lbfgs", "lbfgs", "multinomial"), ("liblinear_ovr", "liblinear", "one-vs-rest")],
+)
+def test_the_result_names_its_classifier_and_the_sklearn_version(fakes, name, solver, scheme):
+    import sklearn
+
+    result = zdiff(fakes.FactorImages(), fakes.identity_encoder(), 0, classifier=name, **SMALL)
+    assert result.to_dict()["classifier"] == {
+        "name": name,
+        "solver": solver,
+        "multi_class": scheme,
+        "sklearn_version": sklearn.__version__,
+    }
+    assert result.score > 0.99  # factors + small noise: either classifier reads k off
+
+
+def test_liblinear_ovr_is_one_binary_liblinear_fit_per_factor(fakes):
+    # The old default, spelled out: for each factor k a binary liblinear logistic
+    # regression "k or not", prediction = the k with the largest decision function.
+    from sklearn.linear_model import LogisticRegression
+
+    from kbetavae.metrics.zdiff import zdiff_points
+
+    ground_truth, encoder = fakes.FactorImages(), fakes.rotated_encoder()
+    result = zdiff(ground_truth, encoder, 4, classifier="liblinear_ovr", **SMALL)
+    rng = np.random.default_rng(4)
+    train_x, train_y = zdiff_points(ground_truth, encoder, SMALL["num_train"], rng)
+    eval_x, eval_y = zdiff_points(ground_truth, encoder, SMALL["num_eval"], rng)
+    decisions = np.stack(
+        [
+            LogisticRegression(solver="liblinear")
+            .fit(train_x, train_y == k)
+            .decision_function(eval_x)
+            for k in range(5)
+        ],
+        axis=1,
+    )
+    assert result.score == np.mean(np.argmax(decisions, axis=1) == eval_y)
+
+
+def test_both_classifiers_score_the_same_features(fakes):
+    ground_truth, encoder = fakes.FactorImages(), fakes.rotated_encoder()
+    lbfgs = zdiff(ground_truth, encoder, 2, **SMALL)
+    ovr = zdiff(ground_truth, encoder, 2, classifier="liblinear_ovr", **SMALL)
+    np.testing.assert_array_equal(lbfgs.matrix, ovr.matrix)
+    np.testing.assert_array_equal(lbfgs.points_per_factor, ovr.points_per_factor)
+    assert lbfgs.classifier["name"] == "lbfgs"  # the default is unchanged
+
+
+def test_an_unknown_classifier_is_an_input_error_naming_the_argument(fakes):
+    from kbetavae.errors import InputError
+
+    with pytest.raises(InputError, match="classifier must be one of lbfgs, liblinear_ovr"):
+        zdiff(fakes.FactorImages(), fakes.identity_encoder(), 0, classifier="svm", **SMALL)
