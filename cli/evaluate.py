@@ -13,8 +13,10 @@ import time
 
 import typer
 
+from cli import options
 from cli.common import user_errors, whole_number
 from kbetavae.metrics import registry
+from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.models_io import load_encoder_decoder, resolve_model
 from kbetavae.study.plan import PROTOCOL_POINTS
 from kbetavae.training.rundir import METRICS_FILE, read_config
@@ -50,6 +52,7 @@ def evaluate(
         help="points for MIG/Modularity, Z-diff/FactorVAE training points; test and "
         "evaluation sets are half (10,000 = the disentanglement_lib protocol)",
     ),
+    zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
     batch_size: int = typer.Option(1024, "--batch-size", help="images per encoder call"),
     code_table: str = typer.Option(
         "lazy", "--code-table", help="lazy (encode each image once), grid (all 737,280) or none"
@@ -79,6 +82,7 @@ def evaluate(
         metrics=names,
         seed=seed,
         **sizes,
+        zdiff_classifier=zdiff_classifier,
         batch_size=batch_size,
         code_table=code_table,
     )

@@ -53,6 +53,14 @@ Subset = Annotated[
     typer.Option("--subset", parser=whole_number, help="training images (seeded random subset)"),
 ]
 Source = Annotated[str, typer.Option("--source", help="replica, dsprites, or a .npz/.hdf5 path")]
+ZdiffClassifier = Annotated[
+    str,
+    typer.Option(
+        "--zdiff-classifier",
+        help="Z-diff's classifier: lbfgs (multinomial; today's scikit-learn default) or "
+        "liblinear_ovr (one-vs-rest liblinear, disentanglement_lib's era)",
+    ),
+]
 Precision = Annotated[str, typer.Option("--precision", help="float32 or mixed_bfloat16")]
 
 

@@ -11,6 +11,7 @@ from cli.common import user_errors, whole_number
 from cli.options import DEFAULTS
 from kbetavae.errors import InputError
 from kbetavae.metrics import registry
+from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.study.plan import PROTOCOL_POINTS, STUDY_BETAS
 
 
@@ -53,6 +54,7 @@ def sweep(
         parser=whole_number,
         help=f"metric sample size (protocol: {PROTOCOL_POINTS:,}); less is faster",
     ),
+    zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
     traverse_beta: float = typer.Option(5.0, help="β whose traversal figure is drawn"),
     # str, not Path: a Path would turn gs://bucket into gs:/bucket.
     out: str = typer.Option("runs", help="root of sweep directories (local or gs://)"),
@@ -92,6 +94,7 @@ def sweep(
         base=base,
         metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
         eval_points=eval_points,
+        zdiff_classifier=zdiff_classifier,
     )
     progress = TerminalProgress(quiet)
     rows = run_sweep(plan, out, saved_models, force=force, progress=progress)

@@ -60,6 +60,7 @@ def train(
         parser=whole_number,
         help="with --evaluate: metric sample size (protocol: 10,000)",
     ),
+    zdiff_classifier: options.ZdiffClassifier = "lbfgs",
     hypertune_metric: str = typer.Option(
         DEFAULT_HYPERTUNE_METRIC,
         "--hypertune-metric",
@@ -102,7 +103,7 @@ def train(
     evaluate = vertex.on_vertex if evaluate is None else evaluate
     if evaluate:  # bad metric options fail here, before anything is trained
         names = [m.strip() for m in metrics.split(",") if m.strip()]
-        plan = trial.evaluation_plan(config, names, eval_points, hypertune_metric)
+        plan = trial.evaluation_plan(config, names, eval_points, hypertune_metric, zdiff_classifier)
     run = name or run_name(config)
     run_dir = os.path.join(out or vertex.out_root(), run)
     result = train_run(

@@ -53,7 +53,7 @@ def load_model(path: str | os.PathLike):
     """The ``BetaVAE`` of a run directory or a ``.keras`` file."""
     import keras
 
-    import kbetavae.model  # noqa: F401 - registers BetaVAE for deserialisation
+    import kbetavae.model.vae  # noqa: F401 - registers BetaVAE for deserialisation
 
     kind, resolved = resolve_model(path)
     if kind != "keras":

@@ -269,12 +269,16 @@ def evaluate(
 
 def metric_row(record: dict) -> dict[str, Any]:
     """The results-table cells of a ``metrics.json`` record: active latents, every
-    registered metric's columns it holds, and the evaluation time."""
+    registered metric's columns it holds, the held-out ELBO's terms and the evaluation
+    time."""
     row: dict[str, Any] = {"active_latents": record.get("active_latents")}
     if isinstance(row["active_latents"], dict):
         row["active_latents"] = row["active_latents"].get("count")
     for name in registry.names():
         if record.get(name):
             row.update(registry.spec(name).row(record[name]))
+    heldout = record.get("heldout") or {}
+    row["heldout_reconstruction"] = heldout.get("reconstruction")
+    row["heldout_kl"] = heldout.get("kl")
     row["eval_seconds"] = (record.get("timing") or {}).get("total_seconds")
     return row

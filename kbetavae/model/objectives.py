@@ -23,6 +23,9 @@ The main weight is the parameter a sweep varies (disentanglement_lib's study swe
 same ones: ``vae.beta``, ``annealed_vae.c_max``, ``beta_tc_vae.beta``, ``dip_vae.lambda_od``,
 ``factor_vae.gamma``).
 
+The module is long because it holds all six objectives side by side — each a small class
+with its paper's formula — so that they read against each other and share their helpers.
+
 Objectives are Keras layers so that a model saves and restores them with itself: their
 parameters through ``get_config``, FactorVAE's discriminator and its optimizer through the
 weights (``.keras`` files and ``save_weights``, hence ``BackupAndRestore``).

@@ -11,6 +11,10 @@ term by the number of pixels, so the same β weighs the KL term 4096× more on 6
 images; :func:`normalised_beta` puts both on one scale). ``kl`` is KL(q(z|x) ‖ N(0, I))
 summed over latents.
 
+The module is long because a Keras model's contract is: besides the dozen-line train
+step, ``fit``/``evaluate`` input checks with one-line errors, ``get_config`` and legacy
+configs, and logs shaped for multi-worker reduction.
+
 Example:
     >>> import keras, numpy as np
     >>> images = (np.random.default_rng(0).random((64, 64, 64, 1)) > 0.5).astype("float32")
@@ -38,35 +42,14 @@ from kbetavae.model.objectives import (
     make_objective,
     parameters,
 )
+from kbetavae.model.scale import RECONSTRUCTIONS
+from kbetavae.model.trackers import PerLatentMean
 from kbetavae.validation import check_int, check_latent_dim, check_weight
 
-RECONSTRUCTIONS: tuple[str, ...] = ("sum", "mean")
 DEFAULT_BETA = 1.0
 # Constructor arguments of BetaVAE before objectives were objects: models saved then, and
 # TrainConfig.model_kwargs until it passes objective_args, still give them.
 LEGACY_CAPACITY_ARGS = ("gamma", "capacity_min", "capacity_max", "capacity_steps")
-
-
-def normalised_beta(beta: float, latent_dim: int, pixels: int, reconstruction: str = "sum"):
-    """β on the scale of Higgins et al. (2017): β_norm = β·M/N for M latents, N pixels.
-
-    The paper normalises β by the input size because the reconstruction term of its loss
-    is the log-likelihood summed over the N pixels. With ``reconstruction="sum"`` that is
-    our loss, so β_norm = β·z/pixels. With ``"mean"`` the reconstruction is divided by N;
-    multiplying the loss by N gives the summed form with weight N·β, so
-    β_norm = N·β·z/N = β·z.
-
-    Example:
-        >>> normalised_beta(4.0, 10, 4096), normalised_beta(4.0, 10, 4096, "mean")
-        (0.009765625, 40.0)
-    """
-    check_weight("beta", beta)
-    check_latent_dim(latent_dim)
-    if isinstance(pixels, bool) or not isinstance(pixels, int | np.integer) or pixels < 1:
-        raise InputError(f"pixels must be an integer >= 1, got {pixels!r}")
-    check_choice("reconstruction", reconstruction, RECONSTRUCTIONS)
-    scale = latent_dim / pixels if reconstruction == "sum" else latent_dim
-    return float(beta) * scale
 
 
 def kl_divergence(mu, logvar):
@@ -110,32 +93,6 @@ def build_objective(
     if "seed" in accepted:
         args.setdefault("seed", seed)
     return make_objective(objective, **args)
-
-
-class PerLatentMean(keras.metrics.Metric):
-    """Per-example mean of a vector over an epoch, reported as ``<name>_0``, ``<name>_1``, …
-
-    One tracker (two variables) instead of one ``Mean`` per latent keeps the step cheap;
-    Keras flattens the dict result into the logs, so CSVLogger writes one column per latent.
-    """
-
-    def __init__(self, size: int, name: str = "kl", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.size = size
-        self.total = self.add_variable(shape=(size,), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
-
-    def update_state(self, values, num_examples):
-        num_examples = ops.cast(num_examples, self.dtype)
-        self.total.assign_add(ops.cast(values, self.dtype) * num_examples)
-        self.count.assign_add(num_examples)
-
-    def result(self):
-        means = ops.divide_no_nan(self.total, self.count)
-        return {f"{self.name}_{i}": means[i] for i in range(self.size)}
-
-    def get_config(self):
-        return {**super().get_config(), "size": self.size}
 
 
 @keras.saving.register_keras_serializable(package="kbetavae")

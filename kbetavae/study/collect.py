@@ -31,6 +31,7 @@ from typing import Any
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
+from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.provenance import provenance
 from kbetavae.study.plan import SweepPlan
 from kbetavae.study.results import PLAN_FILE, RUNS_KEY, run_row, sweep_run_dirs, write_results
@@ -180,7 +181,12 @@ def plan_of(runs: Sequence[Run], name: str) -> SweepPlan:
                 f"and {other}); evaluate them alike (kbetavae evaluate --metrics --eval-points)"
             )
         metrics, protocol = first_protocol
-        settings = {"metrics": metrics, "eval_points": json.loads(protocol)["num_points"]}
+        protocol = json.loads(protocol)
+        settings = {
+            "metrics": metrics,
+            "eval_points": protocol["num_points"],
+            "zdiff_classifier": protocol.get("zdiff_classifier", DEFAULT_CLASSIFIER),
+        }
     return SweepPlan(
         base=runs[0].config,
         betas=tuple(sorted({run.config.beta for run in runs})),

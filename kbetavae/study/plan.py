@@ -19,12 +19,14 @@ from typing import Any
 
 from kbetavae.errors import InputError
 from kbetavae.metrics import protocol_sizes, registry
+from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER, check_classifier
 from kbetavae.training.config import TrainConfig
 
 STUDY_BETAS: tuple[float, ...] = (0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 50.0)
 # The disentanglement_lib protocol's sample size; smaller values trade precision for time.
 PROTOCOL_POINTS = 10_000
 MIN_EVAL_POINTS = 100
+HELDOUT_IMAGES = 5_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +45,7 @@ class SweepPlan:
     base: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     metrics: tuple[str, ...] = dataclasses.field(default_factory=registry.default_names)
     eval_points: int = PROTOCOL_POINTS
+    zdiff_classifier: str = DEFAULT_CLASSIFIER
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in "/\\") or self.name.startswith("."):
@@ -78,6 +81,7 @@ class SweepPlan:
             raise InputError(
                 f"--eval-points must be at least {MIN_EVAL_POINTS}, got {self.eval_points}"
             )
+        check_classifier(self.zdiff_classifier, "--zdiff-classifier")
         self.configs()  # every run's config validates
 
     @classmethod
@@ -105,6 +109,12 @@ class SweepPlan:
         """Sample sizes passed to ``kbetavae.metrics.evaluate``."""
         return protocol_sizes(self.eval_points)
 
+    @property
+    def heldout_images(self) -> int:
+        """Images of the held-out ELBO: 5,000 under the full protocol, fewer with fewer
+        evaluation points."""
+        return min(HELDOUT_IMAGES, self.eval_points // 2)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -113,6 +123,7 @@ class SweepPlan:
             "base": self.base.to_dict(),
             "metrics": list(self.metrics),
             "eval_points": self.eval_points,
+            "zdiff_classifier": self.zdiff_classifier,
         }
 
     @classmethod
@@ -120,7 +131,7 @@ class SweepPlan:
         """The plan of a ``sweep.json``, including those written before plans held a base
         config (their training settings were fields of the plan)."""
         record = dict(record)
-        own = {"name", "betas", "seeds", "metrics", "eval_points"}
+        own = {f.name for f in dataclasses.fields(cls)} - {"base"}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in own}
         if "base" in record:
             base = TrainConfig.from_dict(record["base"])

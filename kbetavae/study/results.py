@@ -36,17 +36,29 @@ REPORT_FILE = "report.html"
 RUNS_KEY = "runs"
 BASE_COLUMNS = (
     "beta",
+    "beta_norm",
     "seed",
     "status",
     "epochs",
     "loss",
     "reconstruction",
     "kl",
+    "heldout_reconstruction",
+    "heldout_kl",
     "active_latents",
 )
 TAIL_COLUMNS = ("train_seconds", "eval_seconds", "reason")
 # Columns that describe a run rather than score it.
-_NOT_SCORES = ("beta", "seed", "status", "reason", "epochs", "train_seconds", "eval_seconds")
+_NOT_SCORES = (
+    "beta",
+    "beta_norm",
+    "seed",
+    "status",
+    "reason",
+    "epochs",
+    "train_seconds",
+    "eval_seconds",
+)
 
 
 # -- one row per run -----------------------------------------------------------------------
@@ -60,6 +72,7 @@ def run_row(config, result) -> dict[str, Any]:
     """
     row: dict[str, Any] = {
         "beta": config.beta,
+        "beta_norm": config.normalised_beta,
         "seed": config.seed,
         "status": result.status,
         "epochs": len(rundir.read_history(result.run_dir)),
@@ -77,10 +90,12 @@ def run_row(config, result) -> dict[str, Any]:
 
 
 def table_columns(rows: Sequence[dict]) -> list[str]:
-    """Base columns, then the metric columns any row has, then timings and reason."""
-    present = {key for row in rows for key in row}
+    """Base columns (those any row has, β always), then the metric columns any row has,
+    then timings and reason."""
+    present = {key for row in rows for key in row if row.get(key) is not None}
+    base = [c for c in BASE_COLUMNS if c in present or c in ("beta", "seed", "status")]
     metric_cols = [c for c in registry.columns() if c in present]
-    return [*BASE_COLUMNS, *metric_cols, *TAIL_COLUMNS]
+    return [*base, *metric_cols, *TAIL_COLUMNS]
 
 
 def score_columns(columns: Sequence[str]) -> list[str]:

@@ -15,7 +15,7 @@ import os
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.export import SAVED_MODEL_VERSION
-from kbetavae.models_io import graph_encoder, load_model
+from kbetavae.models_io import graph_decoder, graph_encoder, load_model
 from kbetavae.provenance import provenance
 from kbetavae.study.plan import SweepPlan
 from kbetavae.study.results import PLAN_FILE, RUNS_KEY, run_row, write_results
@@ -104,7 +104,7 @@ def _run_one(plan, config, run_dir, export_dir, data, progress, index, total) ->
         model = model or load_model(result.model_path)
         progress.stage("evaluating")
         try:
-            record = evaluate_model(model, data, plan, seed=config.seed)
+            record = evaluate_model(model, data, plan, config)
         except InputError as exc:  # e.g. NaN codes from weights that diverged at the end
             return {**run_row(config, result), "status": "failed", "reason": f"evaluation: {exc}"}
         kio.write_json_atomic(metrics_path, record)
@@ -115,13 +115,34 @@ def _run_one(plan, config, run_dir, export_dir, data, progress, index, total) ->
     return run_row(config, result)
 
 
-def evaluate_model(model, data, plan: SweepPlan, seed: int) -> dict:
-    """The sweep's metrics of one model, as stored in ``metrics.json``."""
+def evaluate_model(model, data, plan: SweepPlan, config) -> dict:
+    """The sweep's evaluation of one model, as stored in ``metrics.json``: the plan's
+    metrics on the whole grid, and the held-out ELBO on grid images outside the run's
+    training subset."""
+    from kbetavae.data.pipeline import subset_indices
     from kbetavae.metrics import evaluate
+    from kbetavae.metrics.heldout import heldout_elbo
 
-    metrics = tuple(plan.metrics)
     encode = graph_encoder(model)
-    return evaluate(encode, data, metrics=metrics, seed=seed, **plan.metric_sizes())
+    record = evaluate(
+        encode,
+        data,
+        metrics=plan.metrics,
+        seed=config.seed,
+        zdiff_classifier=plan.zdiff_classifier,
+        **plan.metric_sizes(),
+    )
+    train_indices, _ = subset_indices(data, config.subset, config.seed, config.validation)
+    heldout = heldout_elbo(
+        encode,
+        graph_decoder(model),
+        data,
+        train_indices,
+        num_images=plan.heldout_images,
+        seed=config.seed,
+    )
+    record["heldout"] = heldout.to_dict()
+    return record
 
 
 # -- the plan on disk --------------------------------------------------------------------

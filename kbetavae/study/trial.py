@@ -20,6 +20,7 @@ from typing import Any
 from kbetavae import io as kio
 from kbetavae.cloud import metric_to_compute
 from kbetavae.export import SAVED_MODEL_VERSION
+from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.models_io import load_model
 from kbetavae.study.plan import SweepPlan
 from kbetavae.study.sweep import evaluate_model
@@ -27,7 +28,11 @@ from kbetavae.training.rundir import METRICS_FILE
 
 
 def evaluation_plan(
-    config, metrics: Sequence[str], eval_points: int, hypertune_metric: str | None = None
+    config,
+    metrics: Sequence[str],
+    eval_points: int,
+    hypertune_metric: str | None = None,
+    zdiff_classifier: str = DEFAULT_CLASSIFIER,
 ) -> SweepPlan:
     """The one-run sweep plan of ``config`` whose protocol evaluates it.
 
@@ -45,6 +50,7 @@ def evaluation_plan(
         name="trial",
         metrics=tuple(metrics),
         eval_points=eval_points,
+        zdiff_classifier=zdiff_classifier,
     )
 
 
@@ -63,7 +69,7 @@ def evaluate_run(result, plan: SweepPlan, source=None) -> dict[str, Any]:
 
     data = source if source is not None else open_source(plan.base.source)
     model = result.model or load_model(result.model_path)
-    record = evaluate_model(model, data, plan, seed=plan.seeds[0])
+    record = evaluate_model(model, data, plan, plan.configs()[0])
     kio.write_json_atomic(path, record)
     return record
 

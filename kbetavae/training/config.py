@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from kbetavae.errors import InputError
+from kbetavae.model.scale import RECONSTRUCTIONS, normalised_beta
 from kbetavae.validation import (
     check_int,
     check_latent_dim,
@@ -21,7 +22,6 @@ from kbetavae.validation import (
 )
 
 PRECISIONS: tuple[str, ...] = ("float32", "mixed_bfloat16")
-RECONSTRUCTIONS: tuple[str, ...] = ("sum", "mean")
 # Fields of configs written before objectives became objects (kept readable).
 _LEGACY_OBJECTIVE_FIELDS = ("gamma", "capacity_min", "capacity_max", "capacity_steps")
 
@@ -110,6 +110,14 @@ class TrainConfig:
     def pixels(self) -> int:
         """Pixels per image (dSprites: 64 × 64)."""
         return 64 * 64
+
+    @property
+    def normalised_beta(self) -> float | None:
+        """β on Higgins et al.'s (2017) scale, β·z/pixels for a summed reconstruction (see
+        :func:`kbetavae.model.scale.normalised_beta`); None for objectives without β."""
+        if self.objective not in ("beta", "btcvae"):
+            return None
+        return normalised_beta(self.beta, self.latent_dim, self.pixels, self.reconstruction)
 
     def model_kwargs(self) -> dict[str, Any]:
         """The BetaVAE constructor arguments of this run."""

@@ -105,7 +105,7 @@ def test_two_workers_take_the_single_process_steps_on_the_same_global_batch(trai
 
 
 def test_final_weights_equal_the_single_process_run(trained):
-    import kbetavae.model  # noqa: F401 - registers BetaVAE
+    import kbetavae.model.vae  # noqa: F401 - registers BetaVAE
 
     multi = keras.models.load_model(trained / "multi" / "run" / "model.keras").get_weights()
     single = keras.models.load_model(trained / "single" / "run" / "model.keras").get_weights()
