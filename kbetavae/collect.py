@@ -11,6 +11,7 @@ with the sweep's own code (:func:`kbetavae.sweep.run_row`, ``write_results``,
     <out>/sweep.json            the plan the runs span, and where each run lives
     <out>/results.csv, .md      one row per (β, seed) ordered by β then seed; mean ± sd per β
     <out>/figures/              as a sweep's
+    <out>/report.html           as a sweep's: every table and figure on one page
 
 The runs are not copied: ``sweep.json`` lists their directories, which the figures (and
 ``kbetavae plot``) read.
@@ -127,9 +128,11 @@ def collect(
     write_results(out, rows)
     written: list[str] = []
     if figures:
+        from kbetavae.viz.html_report import write_report
         from kbetavae.viz.report import render_sweep_figures
 
         written = render_sweep_figures(out, data=data, traverse_beta=traverse_beta)
+        write_report(out)
     return Collected(out=out, plan=plan, rows=rows, unfinished=unfinished, figures=written)
 
 

@@ -23,6 +23,18 @@ from kbetavae import io as kio
 
 SIGNATURES = ("encode", "decode", "reconstruct")
 SAVED_MODEL_FILE = "saved_model.pb"
+SWEEP_PLAN_FILE = "sweep.json"  # kbetavae.sweep.PLAN_FILE (not imported: no cycle)
+
+
+def export_dir(run_dir: str, saved_models: str, version: int | str = 1) -> str:
+    """Where a run's SavedModel goes: the sweep's layout for a run inside a sweep
+    (``<saved_models>/<sweep>/<run>/<version>``, its parent holds ``sweep.json``), else
+    ``<saved_models>/<run>/<version>`` as a single trial exports (kbetavae.trial)."""
+    path = run_dir.rstrip("/") if kio.is_remote(run_dir) else os.path.abspath(run_dir)
+    parent, run = os.path.dirname(path), os.path.basename(path)
+    if kio.exists(os.path.join(parent, SWEEP_PLAN_FILE)):
+        return os.path.join(saved_models, os.path.basename(parent), run, str(version))
+    return os.path.join(saved_models, run, str(version))
 
 
 def is_exported(path: str | os.PathLike) -> bool:

@@ -6,6 +6,7 @@ Layout (DESIGN.md)::
     <out>/<name>/beta=<β>_seed=<s>/         config.json, history.csv, model.keras, metrics.json
     <out>/<name>/results.csv, results.md    one row per run, then mean ± sd per β
     <out>/<name>/figures/                   see kbetavae.viz.report
+    <out>/<name>/report.html                everything above on one page (kbetavae.viz.html_report)
     <saved_models>/<name>/beta=<β>_seed=<s>/1/   SavedModel (TF Serving layout)
 
 Every step leaves a file behind that says it is done (``done.json``, ``metrics.json``, the
@@ -233,10 +234,13 @@ def run_sweep(
         write_results(sweep_dir, rows)
         progress.run_finished(row)
     if figures:
+        from kbetavae.viz.html_report import write_report
         from kbetavae.viz.report import render_sweep_figures
 
         progress.stage("rendering figures")
         render_sweep_figures(sweep_dir, data=data, traverse_beta=traverse_beta)
+        progress.stage("writing report.html")
+        write_report(sweep_dir)
     return rows
 
 

@@ -77,7 +77,7 @@ def render_sweep_figures(
         written.append(path)
 
     first_ok = _first_done_run_per_beta(runs, done)
-    records = _metric_records(runs, done)
+    records = metric_records(runs, done)
     table, caption = kl_table({beta: [r for _, r in found] for beta, found in records.items()})
     if table:
         path = os.path.join(figures, KL_FIGURE)
@@ -160,7 +160,7 @@ def _first_done_run_per_beta(runs, done) -> dict[float, str]:
     return first
 
 
-def _metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
+def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
     """β -> [(seed, metrics.json record)] of the finished runs, in seed order."""
     from kbetavae.sweep import METRICS_FILE
 
