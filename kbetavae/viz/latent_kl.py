@@ -42,11 +42,12 @@ def sample_kl(
     None when the encoder returns no log-variances."""
     from kbetavae.metrics import evaluate
 
-    # MIG is the cheapest metric; evaluate() draws the KL sample before any metric.
+    # evaluate() draws the KL sample before any metric; Modularity is the cheapest one that
+    # accepts any sample (MIG refuses a sample where a factor is constant).
     record = evaluate(
         encode,
         data,
-        metrics=("mig",),
+        metrics=("modularity",),
         seed=seed,
         num_points=num_points,
         num_test_points=1,
