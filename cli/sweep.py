@@ -144,7 +144,7 @@ def traverse(
     """
     from kbetavae.viz.model_traversal import render_model_traversal
 
-    png, gif = render_model_traversal(
+    drawn = render_model_traversal(
         model_path,
         out,
         source=source,
@@ -154,7 +154,10 @@ def traverse(
         kl_points=kl_points,
         seed=seed,
     )
-    typer.echo(f"wrote {png} and {gif}")
+    typer.echo(f"wrote {drawn.png} and {drawn.gif}: traversals of {drawn.title}")
+    if drawn.kl is not None:
+        labels = "  ".join(f"z{i} {value:.4g}" for i, value in enumerate(drawn.kl))
+        typer.echo(f"row labels ({drawn.kl_caption}): {labels}")
 
 
 @user_errors

@@ -57,6 +57,7 @@ def test_a_sweep_to_remote_storage_writes_everything_there_and_nothing_locally(s
         assert names == RUN_FILES  # the backup was removed from the bucket too
         assert kio.exists(f"{swept['root']}/sm/t/{run}/1/saved_model.pb")
     assert {"figures/loss_kl.png", "figures/metrics_vs_beta.png"} <= set(figure_names(sweep))
+    assert 'data-figure="metrics_vs_beta"' in kio.read_text(f"{sweep}/report.html")
 
 
 def test_a_remote_saved_model_serves_its_signatures(swept):
@@ -76,6 +77,8 @@ def test_collect_over_the_run_dirs_reproduces_the_sweep_table_and_figures(swept)
     for name in figure_names(sweep):  # drawn by the same code from the same files
         assert kio.read_bytes(f"{out}/{name}") == kio.read_bytes(f"{sweep}/{name}"), name
     assert merged.unfinished == []
+    report = kio.read_text(f"{out}/report.html")
+    assert "merged by <code>kbetavae collect</code>" in report and runs[0] in report
     record = json.loads(kio.read_text(f"{out}/sweep.json"))
     assert [r["run_dir"] for r in record["runs"]] == runs[::-1]  # ordered by β
     planned = json.loads(kio.read_text(f"{sweep}/sweep.json"))["plan"]

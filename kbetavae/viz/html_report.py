@@ -79,6 +79,7 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
         {beta: [r for _, r in found] for beta, found in metric_records(runs, done).items()}
     )
     figures = os.path.join(sweep_dir, "figures")
+    summary = _summary(rows, columns, plan.get("latent_dim"))
     return {
         "name": plan.get("name") or os.path.basename(sweep_dir.rstrip("/")),
         "sweep_dir": sweep_dir,
@@ -90,8 +91,8 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
         "merged": RUNS_KEY in record,
         "pixels": PIXELS,
         "columns": columns,
-        "summary": _summary(rows, columns, plan.get("latent_dim")),
-        "seed_counts": sorted({s["done"] for s in summary_rows(rows, [])}),
+        "summary": summary,
+        "seed_counts": sorted({s["done"] for s in summary if s["done"]}),
         "runs": _run_rows(rows, metric_columns),
         "run_columns": [*metric_columns, *RUN_COLUMNS],
         "failed": [r for r in rows if r.get("status") != "done"],

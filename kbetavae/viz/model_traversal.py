@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
@@ -14,6 +15,17 @@ from kbetavae.errors import InputError
 from kbetavae.viz.latent_kl import kl_caption, sample_kl
 
 DEFAULT_KL_POINTS = 10_000  # the evaluation protocol's sample (DESIGN.md, metrics)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelTraversal:
+    """What :func:`render_model_traversal` wrote and the numbers on its row labels."""
+
+    png: str
+    gif: str
+    title: str
+    kl: np.ndarray | None  # per latent; None for an encoder without log-variances
+    kl_caption: str
 
 
 def model_title(model_path: str) -> str:
@@ -53,8 +65,8 @@ def render_model_traversal(
     steps: int = 10,
     kl_points: int = DEFAULT_KL_POINTS,
     seed: int | None = None,
-) -> tuple[str, str]:
-    """Write the traversal figure ``out`` (PNG) and an animated GIF beside it; return both.
+) -> ModelTraversal:
+    """Write the traversal figure ``out`` (PNG) and an animated GIF beside it.
 
     Rows are labelled with the mean KL per latent over ``kl_points`` images of the grid
     drawn with ``seed`` (default: the run's training seed, else 0) — the sample
@@ -84,11 +96,9 @@ def render_model_traversal(
     mu, _ = encode(image)
     grid, values = traversal_grid(lambda z: decode(z)[..., 0], mu[0], limit=limit, steps=steps)
     kl = sample_kl(encode, data, kl_points, seed)
-    title = f"Latent traversals of {model_title(resolved)}, image {image_index}"
-    figure = traversal_figure(
-        grid, values, kl, title, image[0], kl_caption=kl_caption(kl_points, seed)
-    )
-    save_figure(figure, out)
+    name, caption = model_title(resolved), kl_caption(kl_points, seed)
+    title = f"Latent traversals of {name}, image {image_index}"
+    save_figure(traversal_figure(grid, values, kl, title, image[0], kl_caption=caption), out)
     gif = os.path.splitext(out)[0] + ".gif"
     kio.write_bytes_atomic(gif, traversal_gif(grid))
-    return out, gif
+    return ModelTraversal(png=out, gif=gif, title=name, kl=kl, kl_caption=caption)

@@ -34,7 +34,13 @@ def kl_of(beta: float, seed: int) -> np.ndarray:
 
 def row_of(beta: float, seed: int) -> dict:
     if (beta, seed) == FAILED:
-        return {"beta": beta, "seed": seed, "status": "failed", "epochs": 2, "reason": FAILED_REASON}
+        return {
+            "beta": beta,
+            "seed": seed,
+            "status": "failed",
+            "epochs": 2,
+            "reason": FAILED_REASON,
+        }
     return {
         "beta": beta,
         "seed": seed,
@@ -93,7 +99,9 @@ def build_sweep(root: Path, with_figures: bool = True) -> Path:
     from kbetavae.provenance import provenance
     from kbetavae.sweep import SweepPlan, run_name, write_results
 
-    plan = SweepPlan(name="syn", betas=BETAS, seeds=SEEDS, epochs=EPOCHS, subset=640, eval_points=200)
+    plan = SweepPlan(
+        name="syn", betas=BETAS, seeds=SEEDS, epochs=EPOCHS, subset=640, eval_points=200
+    )
     sweep_dir = root / plan.name
     sweep_dir.mkdir(parents=True)
     (sweep_dir / "sweep.json").write_text(json.dumps({"plan": plan.to_dict(), **provenance()}))

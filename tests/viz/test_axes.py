@@ -18,7 +18,7 @@ def test_beta_tick_labels_do_not_overlap_when_drawn():
     beta_axis(ax, betas)
     fig.canvas.draw()
     boxes = [label.get_window_extent() for label in ax.get_xticklabels()]
-    for left, right in zip(boxes, boxes[1:]):
+    for left, right in zip(boxes[:-1], boxes[1:], strict=True):
         assert not left.overlaps(right), (left, right)
     plt.close(fig)
 

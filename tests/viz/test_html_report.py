@@ -128,7 +128,7 @@ def test_settings_and_provenance_are_shown(html, synthetic_sweep):
     record = json.loads((synthetic_sweep / "sweep.json").read_text())
     assert record["git_revision"] is None or record["git_revision"] in html
     for package, version in record["versions"].items():
-        assert f"<th class=\"text\">{package}</th>" in html and str(version) in html
+        assert f'<th class="text">{package}</th>' in html and str(version) in html
     assert "eval_points" in html and "1.0, 4.0, 7.5, 10.0" in html
 
 

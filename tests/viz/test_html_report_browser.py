@@ -65,9 +65,7 @@ def test_the_browser_loads_every_image_and_shows_every_beta(synthetic_sweep, tmp
     html = (synthetic_sweep / REPORT_FILE).read_text()
     page = tmp_path / "checked.html"
     page.write_text(html.replace("</body>", IMAGE_CHECK + "</body>"))
-    dom = _chromium(
-        tmp_path, "--virtual-time-budget=20000", "--dump-dom", page.as_uri()
-    ).stdout
+    dom = _chromium(tmp_path, "--virtual-time-budget=20000", "--dump-dom", page.as_uri()).stdout
     marker = re.search(r'<div id="image-check" data-total="(\d+)" data-broken="([^"]*)"', dom)
     assert marker, dom[-2000:]
     assert int(marker.group(1)) == html.count("<img ") > 0
