@@ -57,7 +57,7 @@ def metrics_vs_beta(
             ax.plot(betas, [stats[b].mean for b in betas], color="0.6", linewidth=1, zorder=1)
         for beta in betas:
             stat = stats[beta]
-            if stat.one_seed:
+            if stat.n == 1:
                 ax.plot(beta, stat.mean, "o", ms=7, color=colors[beta], zorder=2)
             else:
                 bar = [[stat.mean - stat.low], [stat.high - stat.mean]]

@@ -1,8 +1,20 @@
 """Per-β statistics that figures and the HTML report show: the ONE place viz gets them.
 
-LEAD: re-point :func:`summary_rows` to the results layer's summary
-(``kbetavae.study.results``, issue 12/13) once it lands, and delete the interim
-computation below; figures and the report only read the fields of :class:`Stat`.
+LEAD: main now has ``kbetavae.study.statistics.summarise`` (same rule, same bootstrap:
+10,000 resamples, seed 0, percentiles 2.5/97.5; its ``Estimate`` has the fields of
+:class:`Stat`). Re-point by replacing the body of :func:`summary_rows` with::
+
+    from kbetavae.study.statistics import summarise
+
+    columns = _numeric_columns(rows) if columns is None else list(columns)
+    return [
+        {**{k: s[k] for k in ("beta", "runs", "done")},
+         "stats": {c: s[c] for c in columns if c in s}}
+        for s in summarise(rows, columns)
+    ]
+
+and deleting :class:`Stat` and :func:`_stat`. Figures and the report read only ``n``,
+``mean``, ``sd``, ``low`` and ``high``.
 
 Interim rule (DESIGN.md, "Statistics and claims"): with n > 1 finished seeds a β gets its
 mean, sd and a 95 % percentile-bootstrap interval of the mean; with n = 1 only the value,
@@ -31,11 +43,6 @@ class Stat:
     sd: float | None = None
     low: float | None = None
     high: float | None = None
-
-    @property
-    def one_seed(self) -> bool:
-        """Whether the number is a single run's value (no spread to show)."""
-        return self.n == 1
 
 
 def summary_rows(rows: Sequence[Mapping], columns: Sequence[str] | None = None) -> list[dict]:

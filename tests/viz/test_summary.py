@@ -18,7 +18,7 @@ def _rows(values_by_beta):
 def test_one_seed_is_its_value_with_no_spread():
     (entry,) = summary_rows(_rows({4.0: [0.25]}), ["mig"])
     stat = entry["stats"]["mig"]
-    assert stat.one_seed and stat.n == 1 and stat.mean == 0.25
+    assert stat.n == 1 and stat.mean == 0.25
     assert stat.sd is None and stat.low is None and stat.high is None
 
 
@@ -26,7 +26,7 @@ def test_several_seeds_get_mean_sd_and_a_bootstrap_interval_inside_their_range()
     values = [0.1, 0.2, 0.4]
     (entry,) = summary_rows(_rows({4.0: values}), ["mig"])
     stat = entry["stats"]["mig"]
-    assert stat.n == 3 and not stat.one_seed
+    assert stat.n == 3
     assert math.isclose(stat.mean, np.mean(values))
     assert math.isclose(stat.sd, np.std(values, ddof=1))
     # The mean of a resample lies between the smallest and largest value (up to rounding).
