@@ -6,9 +6,24 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SWEEP_ARGS ?=
 
-.PHONY: install test lint sweep bench clean
+.PHONY: install browser test lint sweep bench clean
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# Headless Chromium renders report.html in its test. Installed only when no browser is on
+# PATH, and only where apt-get can (root on Debian, as in CI); elsewhere the test skips.
+BROWSERS := chromium-headless-shell chromium chromium-browser
+browser:
+	@for b in $(BROWSERS); do command -v $$b >/dev/null 2>&1 && exit 0; done; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		export DEBIAN_FRONTEND=noninteractive; log=$$(mktemp); \
+		{ apt-get update -qq && \
+		  apt-get install -y -qq --no-install-recommends chromium-headless-shell; } >$$log 2>&1 \
+			|| { cat $$log; rm -f $$log; exit 1; }; \
+		rm -f $$log; \
+	else \
+		echo "note: no headless Chromium (install chromium-headless-shell); the report's browser test will skip"; \
+	fi
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)

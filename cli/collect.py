@@ -25,11 +25,13 @@ def collect(
     """Merge runs (e.g. the trials of a Vertex AI tuning job) as one sweep would have."""
     from cli.progress import echo_summary
     from kbetavae.study.collect import collect as collect_runs
+    from kbetavae.viz.html_report import write_report
     from kbetavae.viz.report import render_sweep_figures
 
     merged = collect_runs(dirs, out)
     if figures:
         render_sweep_figures(out, traverse_beta=traverse_beta)
+        write_report(out)
     plan = merged.plan
     typer.echo(
         f"collected {len(merged.rows)} runs: β {', '.join(f'{b:g}' for b in plan.betas)}; "

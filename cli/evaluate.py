@@ -31,6 +31,23 @@ def run_settings(path: str) -> dict:
     return config.to_dict() if config is not None else {}
 
 
+def default_output(kind: str, model_path: str) -> str:
+    """Where metrics.json goes: into a run directory, but beside a SavedModel's TF Serving
+    model directory (a file inside it would be served, or read as a model version).
+
+    ``saved_models/s/beta=4_seed=0/1`` -> ``saved_models/s/beta=4_seed=0_v1_metrics.json``;
+    an unversioned SavedModel ``exported/`` -> ``exported_metrics.json``.
+    """
+    if kind != "saved_model":
+        return os.path.join(os.path.dirname(model_path), METRICS_FILE)
+    path = model_path.rstrip("/")
+    name = os.path.basename(path)
+    if name.isdigit():
+        serving = os.path.dirname(path)
+        return f"{serving}_v{name}_{METRICS_FILE}"
+    return f"{path}_{METRICS_FILE}"
+
+
 @user_errors
 def evaluate(
     path: str = typer.Argument(
@@ -58,7 +75,11 @@ def evaluate(
         "lazy", "--code-table", help="lazy (encode each image once), grid (all 737,280) or none"
     ),
     output: str = typer.Option(
-        None, "--output", "-o", help="where to write (default: <model dir>/metrics.json)"
+        None,
+        "--output",
+        "-o",
+        help="where to write (default: <run dir>/metrics.json; for a SavedModel, beside its "
+        "serving directory, never inside it: <model>_v<version>_metrics.json)",
     ),
 ) -> None:
     """Compute MIG, Z-diff and Modularity (or --metrics) of a model; write metrics.json."""
@@ -88,8 +109,7 @@ def evaluate(
     )
     report = {"model": os.fspath(model_path), "source": source, **report}
     report["timing"]["command_seconds"] = time.perf_counter() - started
-    directory = model_path if kind == "saved_model" else os.path.dirname(model_path)
-    target = output or os.path.join(directory, METRICS_FILE)
+    target = output or default_output(kind, model_path)
     write_json_atomic(target, report)
     scores = "  ".join(f"{name} {report[name]['score']:.3f}" for name in names)
     typer.echo(

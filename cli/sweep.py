@@ -73,6 +73,7 @@ def sweep(
     from cli.progress import TerminalProgress, echo_summary
     from kbetavae.study.plan import SweepPlan
     from kbetavae.study.sweep import run_sweep
+    from kbetavae.viz.html_report import write_report
     from kbetavae.viz.report import render_sweep_figures
 
     base = options.train_config(
@@ -101,6 +102,8 @@ def sweep(
     sweep_dir = os.path.join(out, name)
     progress.stage("rendering figures")
     render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)
+    progress.stage("writing report.html")
+    write_report(sweep_dir)
     echo_summary(rows, sweep_dir)
 
 
@@ -110,16 +113,38 @@ def plot(
     traverse_beta: float = typer.Option(5.0, help="β whose traversal figure is drawn"),
     image_index: int = typer.Option(None, help="dataset index of the traversal's input image"),
 ) -> None:
-    """Re-render a sweep's figures from its saved results."""
+    """Re-render a sweep's figures and report.html from its saved results."""
+    from kbetavae.viz.html_report import write_report
+    from kbetavae.viz.report import render_sweep_figures
+
+    _check_sweep_dir(sweep_dir)
+    written = render_sweep_figures(sweep_dir, traverse_beta=traverse_beta, image_index=image_index)
+    typer.echo(f"wrote {len(written)} figures under {os.path.join(sweep_dir, 'figures')}")
+    typer.echo(f"wrote {write_report(sweep_dir)}")
+
+
+@user_errors
+def report(
+    runs_dir: str = typer.Argument(..., help="a sweep directory (runs/<name>; or gs://)"),
+) -> None:
+    """Rebuild <sweep>/report.html: one self-contained page (figures embedded, no network).
+
+    It shows the figures already under <sweep>/figures; `kbetavae plot` re-renders them
+    (and the report).
+    """
+    from kbetavae.viz.html_report import write_report
+
+    _check_sweep_dir(runs_dir)
+    typer.echo(f"wrote {write_report(runs_dir)}")
+
+
+def _check_sweep_dir(sweep_dir: str) -> None:
     from kbetavae import io as kio
     from kbetavae.study.results import is_sweep_dir
-    from kbetavae.viz.report import render_sweep_figures
 
     kio.check_reachable(sweep_dir, "sweep directory")
     if not is_sweep_dir(sweep_dir):
         raise InputError(f"{sweep_dir} is not a sweep directory (no sweep.json/results.csv)")
-    written = render_sweep_figures(sweep_dir, traverse_beta=traverse_beta, image_index=image_index)
-    typer.echo(f"wrote {len(written)} figures under {os.path.join(sweep_dir, 'figures')}")
 
 
 @user_errors
@@ -130,45 +155,35 @@ def traverse(
     out: str = typer.Option("traversal.png", help="PNG to write (a .gif beside it)"),
     limit: float = typer.Option(3.0, help="sweep each latent over [-limit, limit]"),
     steps: int = typer.Option(10, min=2, max=50, help="columns per row"),
+    kl_points: int = typer.Option(
+        10_000,
+        help="grid images behind each row's KL label (as `kbetavae evaluate --eval-points`)",
+    ),
+    seed: int = typer.Option(
+        None, help="seed of the KL sample (default: the run's seed, else 0; as evaluate)"
+    ),
 ) -> None:
-    """Render latent traversals of any trained or exported model."""
-    import numpy as np
+    """Render latent traversals of any trained or exported model.
 
-    from kbetavae import io as kio
-    from kbetavae.data import open_source
-    from kbetavae.models_io import load_encoder_decoder
-    from kbetavae.viz.figures import save_figure
-    from kbetavae.viz.report import DEFAULT_TRAVERSAL_FACTORS
-    from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
+    Each row is labelled with the latent's mean KL over --kl-points grid images, the
+    number `kbetavae evaluate` records in metrics.json for the same points and seed.
+    """
+    from kbetavae.viz.model_traversal import render_model_traversal
 
-    kio.check_reachable(model_path, "model")
-    encode, decode = load_encoder_decoder(model_path)
-    if decode is None:
-        raise InputError(f"{model_path} has no decode signature, so it cannot be traversed")
-    data = open_source(source)
-    index = (
-        image_index
-        if image_index is not None
-        else int(data.index(np.array([DEFAULT_TRAVERSAL_FACTORS]))[0])
-    )
-    image = data.images_at(np.array([index])).astype(np.float32)
-    mu, logvar = encode(image)
-    kl = None if logvar is None else 0.5 * (np.exp(logvar[0]) + mu[0] ** 2 - 1.0 - logvar[0])
-    grid, values = traversal_grid(lambda z: decode(z)[..., 0], mu[0], limit=limit, steps=steps)
-    save_figure(
-        traversal_figure(
-            grid,
-            values,
-            kl,
-            f"Latent traversals of {os.path.basename(model_path.rstrip('/'))}, image {index} "
-            "(row labels: this image's KL)",
-            image[0],
-        ),
+    drawn = render_model_traversal(
+        model_path,
         out,
+        source=source,
+        image_index=image_index,
+        limit=limit,
+        steps=steps,
+        kl_points=kl_points,
+        seed=seed,
     )
-    gif = os.path.splitext(out)[0] + ".gif"
-    kio.write_bytes_atomic(gif, traversal_gif(grid))
-    typer.echo(f"wrote {out} and {gif}")
+    typer.echo(f"wrote {drawn.png} and {drawn.gif}: traversals of {drawn.title}")
+    if drawn.kl is not None:
+        labels = "  ".join(f"z{i} {value:.4g}" for i, value in enumerate(drawn.kl))
+        typer.echo(f"row labels ({drawn.kl_caption}): {labels}")
 
 
 @user_errors
@@ -177,16 +192,16 @@ def export(
     saved_models: str = typer.Option("saved_models", help="root of SavedModel exports"),
     version: int = typer.Option(1, min=1, help="the TF Serving version directory"),
 ) -> None:
-    """Export one run as a SavedModel under <saved_models>/<sweep>/<run>/<version>/."""
+    """Export one run as a SavedModel: <saved_models>/<sweep>/<run>/<version>/ for a run of
+    a sweep, <saved_models>/<run>/<version>/ for a run trained on its own."""
     from kbetavae import io as kio
     from kbetavae.export import export_saved_model
     from kbetavae.models_io import load_model
+    from kbetavae.study.results import export_dir
 
     kio.check_reachable(run_dir, "run directory")
     kio.check_reachable(saved_models, "--saved-models")
     model = load_model(run_dir)
-    path = run_dir.rstrip("/") if kio.is_remote(run_dir) else os.path.abspath(run_dir)
-    sweep, run = os.path.basename(os.path.dirname(path)), os.path.basename(path)
-    target = os.path.join(saved_models, sweep, run, str(version))
+    target = export_dir(run_dir, saved_models, version)
     export_saved_model(model, target)
     typer.echo(f"wrote {target}")

@@ -11,6 +11,7 @@ figures and the report as after a sweep::
     <out>/sweep.json            the plan the runs span, and where each run lives
     <out>/results.csv, .md      one row per (β, seed) ordered by β then seed; mean ± sd per β
     <out>/figures/              as a sweep's
+    <out>/report.html           as a sweep's: every table and figure on one page
 
 The runs are not copied: ``sweep.json`` lists their directories, which the figures (and
 ``kbetavae plot``) read.

@@ -204,6 +204,17 @@ def sweep_run_dirs(sweep_dir: str, plan: SweepPlan | None = None) -> list[tuple[
     ]
 
 
+def export_dir(run_dir: str, saved_models: str, version: int | str = 1) -> str:
+    """Where a run's SavedModel goes: the sweep's layout for a run inside a sweep
+    (``<saved_models>/<sweep>/<run>/<version>``: its parent holds ``sweep.json``), else
+    ``<saved_models>/<run>/<version>``, as a single trial exports (kbetavae.study.trial)."""
+    path = run_dir.rstrip("/") if kio.is_remote(run_dir) else os.path.abspath(run_dir)
+    parent, run = os.path.dirname(path), os.path.basename(path)
+    if kio.exists(os.path.join(parent, PLAN_FILE)):
+        return os.path.join(saved_models, os.path.basename(parent), run, str(version))
+    return os.path.join(saved_models, run, str(version))
+
+
 def _cell(value: Any) -> str:
     """A markdown cell: 4 decimals, fewer for large numbers; β as written."""
     if value is None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from kbetavae.data.factors import FACTOR_NAMES
+from kbetavae.viz.axes import cell_format
 from kbetavae.viz.figures import plt
 
 
@@ -15,11 +16,12 @@ def _heatmap(ax, matrix: np.ndarray, title: str, factor_names: Sequence[str], yl
     ax.set_xticks(range(matrix.shape[1]), factor_names, rotation=35, ha="right", fontsize=8)
     ax.set_yticks(range(matrix.shape[0]), ylabels, fontsize=8)
     ax.set_title(title, fontsize=9)
+    spec = cell_format(matrix)
     for (i, k), value in np.ndenumerate(matrix):
         ax.text(
             k,
             i,
-            f"{value:.2f}",
+            format(value, spec),
             ha="center",
             va="center",
             fontsize=6,

@@ -1,26 +1,34 @@
-"""Disentanglement metrics against β, with the baseline VAE (β = 1) as a red dashed line."""
+"""Disentanglement metrics against β, with the baseline VAE (β = 1) as a red dashed line.
+
+The title says what the points are: one seed's value (no bars), or the mean with its 95 %
+bootstrap interval over n seeds (statistics from :mod:`kbetavae.viz.summary`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from kbetavae.metrics import registry
+from kbetavae.viz.axes import beta_axis
 from kbetavae.viz.figures import plt
-from kbetavae.viz.palette import BASELINE_BETA, BASELINE_STYLE, beta_colors
+from kbetavae.viz.palette import BASELINE_BETA, BASELINE_STYLE, beta_colors, beta_label
+from kbetavae.viz.summary import summary_rows
 
 
-def summarise(rows: Sequence[Mapping], key: str) -> dict[float, tuple[float, float, int]]:
-    """Per β: (mean, sd, n) of ``key`` over the rows (seeds) with a finite value."""
-    out: dict[float, tuple[float, float, int]] = {}
-    for beta in sorted({float(r["beta"]) for r in rows}):
-        values = [r.get(key) for r in rows if float(r["beta"]) == beta]
-        finite = np.array([v for v in values if v is not None and np.isfinite(v)], dtype=float)
-        if finite.size:
-            sd = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
-            out[beta] = (float(finite.mean()), sd, int(finite.size))
-    return out
+def seeds_caption(counts: Sequence[int]) -> str:
+    """What a point is, given the number of seeds behind each point."""
+    counts = sorted(set(counts))
+    if not counts:
+        return "no finished runs"
+    if counts == [1]:
+        return "one seed per β, no error bars"
+    if counts[0] == 1:
+        return (
+            f"mean and 95 % bootstrap interval over {counts[-1]} seeds where n > 1; "
+            "β with one seed: its value, no bar"
+        )
+    n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+    return f"mean and 95 % bootstrap interval over {n} seeds"
 
 
 def metrics_vs_beta(
@@ -28,30 +36,51 @@ def metrics_vs_beta(
     metrics: Sequence[str] = ("mig", "zdiff", "modularity"),
     colors: Mapping[float, tuple] | None = None,
 ) -> plt.Figure:
-    """One panel per metric: mean ± sd over seeds per β, β on a log axis."""
+    """One panel per metric, β on a log axis; bars only where a β has more than one seed."""
     colors = colors or beta_colors(float(r["beta"]) for r in rows)
+    summaries = summary_rows(rows, metrics)
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4), squeeze=False)
+    counts = []
     for ax, key in zip(axes[0], metrics, strict=True):
-        stats = summarise(rows, key)
-        betas = np.array(sorted(stats))
-        if betas.size:
-            means = np.array([stats[b][0] for b in betas])
-            sds = np.array([stats[b][1] for b in betas])
-            ax.plot(betas, means, color="0.5", linewidth=1, zorder=1)
-            for b, m, s in zip(betas, means, sds, strict=True):
+        stats = {s["beta"]: s["stats"][key] for s in summaries if key in s["stats"]}
+        betas = sorted(stats)
+        counts += [stats[b].n for b in betas]
+        if betas:
+            ax.plot(betas, [stats[b].mean for b in betas], color="0.6", linewidth=1, zorder=1)
+        for beta in betas:
+            stat = stats[beta]
+            if stat.n == 1:
+                ax.plot(beta, stat.mean, "o", ms=7, color=colors[beta], zorder=2)
+            else:
+                bar = [[stat.mean - stat.low], [stat.high - stat.mean]]
                 ax.errorbar(
-                    b, m, yerr=s, fmt="o", ms=7, capsize=4, color=colors[float(b)], zorder=2
+                    beta,
+                    stat.mean,
+                    yerr=bar,
+                    fmt="o",
+                    ms=7,
+                    capsize=4,
+                    color=colors[beta],
+                    zorder=2,
                 )
-            if BASELINE_BETA in stats:
-                ax.axhline(stats[BASELINE_BETA][0], label="baseline VAE (β = 1)", **BASELINE_STYLE)
-                ax.legend(fontsize=8, loc="best")
-        ax.set_xscale("log")
-        ax.set_xticks(betas if betas.size else [1])
-        ax.set_xticklabels([f"{b:g}" for b in (betas if betas.size else [1])])
-        ax.minorticks_off()
-        ax.set_xlabel("β")
+        if BASELINE_BETA in stats:
+            ax.axhline(stats[BASELINE_BETA].mean, **BASELINE_STYLE)
+        beta_axis(ax, betas or [1.0])
         ax.set_title(registry.column_title(key))
         ax.grid(alpha=0.3)
-    fig.suptitle("Disentanglement against β (mean ± sd over seeds)", fontsize=11)
-    fig.tight_layout()
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", ms=7, color=colors[b], label=beta_label(b))
+        for b in sorted(colors)
+    ]
+    if any(s["beta"] == BASELINE_BETA for s in summaries):
+        handles.append(plt.Line2D([], [], label="baseline VAE (β = 1)", **BASELINE_STYLE))
+    fig.suptitle(f"Disentanglement against β ({seeds_caption(counts)})", fontsize=11)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncols=min(len(handles), 6),
+        fontsize=8,
+        frameon=False,
+    )
     return fig

@@ -4,10 +4,10 @@ Files under ``<sweep>/figures/``:
 
 - ``loss_kl.png``, ``loss_reconstruction.png``, ``loss_total.png``: curves per β;
 - ``metrics_vs_beta.png``: MIG, Z-diff, Modularity (and extras) against β, baseline dashed;
-- ``matrices_beta=<β>.png``: latent × factor matrices for the baseline and the best-MIG β;
+- ``kl_per_latent.png``: β × latent mean KL (metrics.json ``kl_per_latent``);
+- ``matrices_beta=<β>.png``: latent × factor matrices of every β (its first finished seed);
 - ``traversals_beta=<β>.png`` and ``traversals/<run>.gif`` for every model;
-- ``reconstructions.png``: inputs over reconstructions, one row per β.
-"""
+- ``reconstructions.png``: inputs over reconstructions, one row per β."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from kbetavae.study.results import read_plan, read_results, sweep_run_dirs
 from kbetavae.training.rundir import METRICS_FILE, read_history
 from kbetavae.viz.curves import loss_curves
 from kbetavae.viz.figures import save_figure
+from kbetavae.viz.kl_heatmap import kl_heatmap
+from kbetavae.viz.latent_kl import kl_caption, kl_table, recorded_kl
 from kbetavae.viz.matrices import metric_matrices
 from kbetavae.viz.metric_plots import metrics_vs_beta
 from kbetavae.viz.palette import BASELINE_BETA, beta_colors
@@ -30,6 +32,7 @@ from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_g
 
 # A heart in mid-canvas at the middle scale, tilted a little: every factor is visible.
 DEFAULT_TRAVERSAL_FACTORS = (2, 3, 5, 16, 16)
+KL_FIGURE = "kl_per_latent.png"
 LOSS_FIGURES = {
     "kl": "loss_kl.png",
     "reconstruction": "loss_reconstruction.png",
@@ -71,11 +74,21 @@ def render_sweep_figures(
         written.append(path)
 
     first_ok = _first_done_run_per_beta(runs, done)
-    for beta in _matrix_betas(done):
-        record = kio.read_json(os.path.join(first_ok[beta], METRICS_FILE))
-        label = "baseline VAE" if beta == BASELINE_BETA else "best MIG"
+    records = metric_records(runs, done)
+    table, caption = kl_table({beta: [r for _, r in found] for beta, found in records.items()})
+    if table:
+        path = os.path.join(figures, KL_FIGURE)
+        save_figure(kl_heatmap(table, caption), path)
+        written.append(path)
+
+    best = _best_mig_beta(done)
+    for beta in sorted(first_ok):
+        seed, record = records[beta][0]
+        notes = ["baseline VAE"] if beta == BASELINE_BETA else []
+        notes += ["best MIG"] if beta == best else []
+        title = f"β = {beta:g}, seed {seed}" + (f" ({', '.join(notes)})" if notes else "")
         path = os.path.join(figures, f"matrices_beta={beta:g}.png")
-        save_figure(metric_matrices(record, f"β = {beta:g} ({label})"), path)
+        save_figure(metric_matrices(record, title), path)
         written.append(path)
 
     if first_ok:
@@ -121,11 +134,12 @@ def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_ind
         if run_dir == first_ok.get(beta):
             reconstructions[beta] = decode(encode(inputs))
             if beta == chosen:
-                history = read_history(run_dir)
-                kl = [history[-1].get(f"kl_{i}", np.nan) for i in range(len(mu))]
+                found = recorded_kl(kio.read_json(os.path.join(run_dir, METRICS_FILE)))
+                kl, caption = (None, None) if found is None else (found[0], kl_caption(*found[1:]))
                 title = f"Latent traversals, β = {beta:g} (seed {seed}), image {index}"
                 path = os.path.join(figures, f"traversals_beta={beta:g}.png")
-                save_figure(traversal_figure(grid, values, kl, title, original=image[0]), path)
+                figure = traversal_figure(grid, values, kl, title, image[0], kl_caption=caption)
+                save_figure(figure, path)
                 written.append(path)
     path = os.path.join(figures, "reconstructions.png")
     save_figure(reconstruction_grid(inputs, reconstructions), path)
@@ -142,20 +156,25 @@ def _first_done_run_per_beta(runs, done) -> dict[float, str]:
     return first
 
 
-def _matrix_betas(done: Sequence[dict]) -> list[float]:
-    """The baseline (if it finished) and the β with the best mean MIG."""
-    betas = []
-    if any(r["beta"] == BASELINE_BETA for r in done):
-        betas.append(BASELINE_BETA)
-    scored = {}
+def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
+    """β -> [(seed, metrics.json record)] of the finished runs, in seed order."""
+
+    ok = {(r["beta"], r["seed"]) for r in done}
+    records: dict[float, list[tuple[int, dict]]] = {}
+    for beta, seed, run_dir in runs:
+        if (beta, seed) in ok:
+            record = kio.read_json(os.path.join(run_dir, METRICS_FILE))
+            records.setdefault(beta, []).append((seed, record))
+    return records
+
+
+def _best_mig_beta(done: Sequence[dict]) -> float | None:
+    """The β with the best mean MIG over its finished seeds."""
+    scored: dict[float, list[float]] = {}
     for row in done:
         if row.get("mig") is not None:
             scored.setdefault(row["beta"], []).append(row["mig"])
-    if scored:
-        best = max(scored, key=lambda b: float(np.mean(scored[b])))
-        if best not in betas:
-            betas.append(best)
-    return betas
+    return max(scored, key=lambda b: float(np.mean(scored[b]))) if scored else None
 
 
 def _plan_source(sweep_dir: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from kbetavae.viz.axes import significant
 from kbetavae.viz.figures import plt
 
 DecodeFn = Callable[[np.ndarray], np.ndarray]
@@ -37,8 +38,13 @@ def traversal_figure(
     kl_per_latent: Sequence[float] | None = None,
     title: str = "Latent traversals",
     original: np.ndarray | None = None,
+    kl_caption: str | None = None,
 ) -> plt.Figure:
-    """Rows = latents (labelled with their KL), columns = swept values."""
+    """Rows = latents (labelled with their KL), columns = swept values.
+
+    ``kl_caption`` says what the KL numbers are (:func:`kbetavae.viz.latent_kl.kl_caption`);
+    it is added to the title.
+    """
     rows, cols = images.shape[:2]
     top = 1 if original is not None else 0  # the input image gets a row of its own
     fig, axes = plt.subplots(
@@ -58,14 +64,16 @@ def traversal_figure(
                 ax.set_xlabel(f"{values[c]:+.1f}", fontsize=7)
         label = f"z{r}"
         if kl_per_latent is not None:
-            label += f"\nKL {kl_per_latent[r]:.2f}"
+            label += f"\nKL {significant(kl_per_latent[r])}"
         axes[r + top, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
     if top:
         for ax in axes[0]:
             ax.axis("off")
         axes[0, 0].imshow(original.squeeze(), cmap="gray", vmin=0, vmax=1)
         axes[0, 0].set_title("input", fontsize=7)
-    fig.suptitle(title, fontsize=10)
+    if kl_per_latent is not None and kl_caption:
+        title += f"\nrow labels: {kl_caption}"
+    fig.suptitle(title, fontsize=9)
     return fig
 
 

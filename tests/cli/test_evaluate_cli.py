@@ -33,14 +33,17 @@ def saved_model(tmp_path_factory):
     return path
 
 
-def test_evaluate_a_saved_model_writes_metrics_json_beside_it(saved_model):
+def test_evaluate_a_saved_model_writes_beside_its_serving_directory_not_into_it(saved_model):
+    before = sorted(p.name for p in saved_model.parent.rglob("*"))
     result = runner.invoke(app, ["evaluate", str(saved_model), *SMALL])
     assert result.exit_code == 0, result.output
-    report = json.loads((saved_model / "metrics.json").read_text())
+    # TF Serving polls strips/ for version directories: nothing new may appear in it.
+    assert sorted(p.name for p in saved_model.parent.rglob("*")) == before
+    report = json.loads((saved_model.parent.parent / "strips_v3_metrics.json").read_text())
     assert report["metrics"] == ["mig", "zdiff", "modularity"]
     assert report["source"] == "replica" and report["num_latents"] == 8
     assert report["protocol"]["num_points"] == 100 and report["protocol"]["num_eval"] == 50
-    assert "mig " in result.output and "metrics.json" in result.output
+    assert "mig " in result.output and "strips_v3_metrics.json" in result.output
 
 
 def test_a_serving_directory_evaluates_its_highest_version(saved_model, tmp_path):

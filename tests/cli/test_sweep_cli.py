@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ EXPECTED_FIGURES = [
     "loss_reconstruction.png",
     "loss_total.png",
     "metrics_vs_beta.png",
+    "kl_per_latent.png",
     "matrices_beta=1.png",
     "reconstructions.png",
 ]
@@ -155,12 +157,15 @@ def test_saved_model_cli_lists_the_three_signatures(swept):
         assert f"signature_def['{name}']" in out.stdout
 
 
-def test_plot_rerenders_the_figures_from_saved_results(swept):
+def test_plot_rerenders_the_figures_and_the_report_from_saved_results(swept):
     figures = swept / "runs" / "t" / "figures"
+    report = swept / "runs" / "t" / "report.html"
     before = (figures / "metrics_vs_beta.png").stat().st_mtime_ns
+    report_before = report.stat().st_mtime_ns
     result = CliRunner().invoke(app, ["plot", str(swept / "runs" / "t"), "--traverse-beta", "1"])
     assert result.exit_code == 0, result.output
     assert (figures / "metrics_vs_beta.png").stat().st_mtime_ns > before
+    assert report.stat().st_mtime_ns > report_before
     assert (figures / "traversals_beta=1.png").is_file()
 
 
@@ -175,10 +180,49 @@ def test_traverse_renders_any_exported_model(swept, tmp_path):
             str(out),
             "--image-index",
             "12345",
+            "--kl-points",
+            "300",  # the sweep's --eval-points, with its seed (0): metrics.json's sample
+            "--seed",
+            "0",
         ],
     )
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 10_000 and out.with_suffix(".gif").is_file()
+    # Titled by its run, not by the SavedModel's version directory "1".
+    assert "traversals of beta=1_seed=0 (SavedModel version 1)" in result.output
+    # Row labels are metrics.json's kl_per_latent, not one image's KL.
+    record = json.loads((swept / "runs" / "t" / "beta=1_seed=0" / "metrics.json").read_text())
+    expected = "  ".join(f"z{i} {v:.4g}" for i, v in enumerate(record["kl_per_latent"]))
+    assert "row labels (mean KL over 300 grid images (seed 0), nats): " + expected in result.output
+
+
+def test_sweep_writes_report_html_and_report_rebuilds_it(swept):
+    report = swept / "runs" / "t" / "report.html"
+    html = report.read_text()
+    assert html.count('<tr data-beta="1"') >= 2 and html.count('<tr data-beta="4"') >= 2
+    assert 'data-figure="metrics_vs_beta"' in html and "data-missing" not in html
+    report.unlink()
+    done = subprocess.run(
+        [*KBETAVAE, "report", str(swept / "runs" / "t")],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"wrote {report}"
+    assert report.read_text().count("<img ") == html.count("<img ")
+
+
+def test_report_of_a_directory_that_is_not_a_sweep_is_one_line_exit_2(tmp_path):
+    done = subprocess.run(
+        [*KBETAVAE, "report", str(tmp_path)], capture_output=True, text=True, env=ENV, timeout=300
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"kbetavae: error: {tmp_path} is not a sweep directory (no sweep.json/results.csv)"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_export_writes_one_run_as_a_saved_model(swept, tmp_path):
@@ -195,6 +239,15 @@ def test_export_writes_one_run_as_a_saved_model(swept, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "t" / "beta=4_seed=0" / "2" / "saved_model.pb").is_file()
+
+
+def test_export_of_a_run_outside_a_sweep_goes_to_saved_models_run_version(swept, tmp_path):
+    solo = tmp_path / "runs" / "beta=4_seed=0"  # as `kbetavae train` leaves it: no sweep.json
+    shutil.copytree(swept / "runs" / "t" / "beta=4_seed=0", solo)
+    result = CliRunner().invoke(app, ["export", str(solo), "--saved-models", str(tmp_path / "sm")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sm" / "beta=4_seed=0" / "1" / "saved_model.pb").is_file()
+    assert not (tmp_path / "sm" / "runs").exists()
 
 
 def test_a_killed_sweep_resumes_without_retraining_finished_runs(tmp_path):

@@ -20,6 +20,7 @@ from cli.main import app
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.study.collect import collect
+from kbetavae.viz.html_report import write_report
 from kbetavae.viz.report import render_sweep_figures
 
 SWEEP = ["--betas", "1,4", "--seeds", "0", "--epochs", "1", "--subset", "500"]
@@ -58,6 +59,7 @@ def test_a_sweep_to_remote_storage_writes_everything_there_and_nothing_locally(s
         assert names == RUN_FILES  # the backup was removed from the bucket too
         assert kio.exists(f"{swept['root']}/sm/t/{run}/1/saved_model.pb")
     assert {"figures/loss_kl.png", "figures/metrics_vs_beta.png"} <= set(figure_names(sweep))
+    assert 'data-figure="metrics_vs_beta"' in kio.read_text(f"{sweep}/report.html")
 
 
 def test_a_remote_saved_model_serves_its_signatures(swept):
@@ -72,12 +74,15 @@ def test_collect_over_the_run_dirs_reproduces_the_sweep_table_and_figures(swept)
     merged = collect(runs, f"{swept['root']}/collected")
     out = merged.out
     render_sweep_figures(out, traverse_beta=4.0)
+    write_report(out)
     assert kio.read_text(f"{out}/results.csv") == kio.read_text(f"{sweep}/results.csv")
     assert kio.read_text(f"{out}/results.md") == kio.read_text(f"{sweep}/results.md")
     assert figure_names(out) == figure_names(sweep)
     for name in figure_names(sweep):  # drawn by the same code from the same files
         assert kio.read_bytes(f"{out}/{name}") == kio.read_bytes(f"{sweep}/{name}"), name
     assert merged.unfinished == []
+    report = kio.read_text(f"{out}/report.html")
+    assert "merged by <code>kbetavae collect</code>" in report and runs[0] in report
     record = json.loads(kio.read_text(f"{out}/sweep.json"))
     assert [r["run_dir"] for r in record["runs"]] == runs[::-1]  # ordered by β
     planned = json.loads(kio.read_text(f"{sweep}/sweep.json"))["plan"]

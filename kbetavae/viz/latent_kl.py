@@ -1,0 +1,81 @@
+"""Per-latent KL with one definition for every output that shows it.
+
+The number is ``kl_per_latent`` of ``metrics.json``: the mean over the evaluation sample
+(``protocol.num_points`` images drawn from the whole factor grid with the run's seed) of
+KL(q(z_i|x) ‖ N(0, 1)) in nats. Traversal figures, the per-latent KL figure and the HTML
+report all show this number, labelled with N. (The traversal figure used to show the last
+epoch's training mean of ``history.csv`` — a running mean over the training subset while
+the weights change — and ``kbetavae traverse`` the KL of its single input image; neither
+matched metrics.json.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+
+def kl_caption(num_points: int, seed: int | None = None) -> str:
+    """How the KL numbers were made, for a title or a table caption."""
+    drawn = f"{num_points:,} grid images" + ("" if seed is None else f" (seed {seed})")
+    return f"mean KL over {drawn}, nats"
+
+
+def recorded_kl(record: Mapping) -> tuple[np.ndarray, int, int | None] | None:
+    """``(kl_per_latent, num_points, seed)`` of a ``metrics.json`` record; None if it has
+    no per-latent KL (an encoder without log-variances records Var(μ)/2 instead)."""
+    if record.get("active_latents_method", "kl") != "kl" or "kl_per_latent" not in record:
+        return None
+    kl = np.asarray(record["kl_per_latent"], dtype=float)
+    return kl, int(record["protocol"]["num_points"]), record.get("seed")
+
+
+def sample_kl(
+    encode: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]],
+    data,
+    num_points: int,
+    seed: int,
+) -> np.ndarray | None:
+    """The per-latent KL of an encoder as ``kbetavae evaluate`` records it: the same
+    sample for the same ``seed`` and ``num_points``, so the numbers equal metrics.json's.
+    None when the encoder returns no log-variances."""
+    from kbetavae.metrics import evaluate
+
+    # evaluate() draws the KL sample before any metric; Modularity is the cheapest one that
+    # accepts any sample (MIG refuses a sample where a factor is constant).
+    record = evaluate(
+        encode,
+        data,
+        metrics=("modularity",),
+        seed=seed,
+        num_points=num_points,
+        num_test_points=1,
+        num_train=1,
+        num_eval=1,
+        num_variance_points=2,
+    )
+    found = recorded_kl(record)
+    return None if found is None else found[0]
+
+
+def kl_table(records: Mapping[float, Sequence[Mapping]]) -> tuple[dict[float, np.ndarray], str]:
+    """β -> mean over seeds of each latent's KL, and the caption saying how it was made.
+
+    ``records`` maps β to the ``metrics.json`` records of its finished seeds.
+    """
+    table: dict[float, np.ndarray] = {}
+    points, seeds = set(), 0
+    for beta in sorted(records):
+        found = [f for f in (recorded_kl(r) for r in records[beta]) if f is not None]
+        if found:
+            table[beta] = np.mean([kl for kl, _, _ in found], axis=0)
+            points |= {n for _, n, _ in found}
+            seeds = max(seeds, len(found))
+    if not table:
+        return table, ""
+    n = min(points) if len(points) == 1 else None
+    caption = kl_caption(n) if n is not None else "mean KL over each run's evaluation sample, nats"
+    if seeds > 1:
+        caption += f"; mean over up to {seeds} seeds per β"
+    return table, caption

@@ -1,0 +1,104 @@
+"""Traversals of any one model (run directory, ``.keras`` file or SavedModel), as
+``kbetavae traverse`` draws them: titled by the run, rows labelled with the KL that
+``metrics.json`` records (:mod:`kbetavae.viz.latent_kl`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+
+import numpy as np
+
+from kbetavae import io as kio
+from kbetavae.errors import InputError
+from kbetavae.viz.latent_kl import kl_caption, sample_kl
+
+DEFAULT_KL_POINTS = 10_000  # the evaluation protocol's sample (DESIGN.md, metrics)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelTraversal:
+    """What :func:`render_model_traversal` wrote and the numbers on its row labels."""
+
+    png: str
+    gif: str
+    title: str
+    kl: np.ndarray | None  # per latent; None for an encoder without log-variances
+    kl_caption: str
+
+
+def model_title(model_path: str) -> str:
+    """What a model is called in a title: its run, not a SavedModel's version directory.
+
+    ``saved_models/study/beta=4_seed=0/1`` -> ``beta=4_seed=0 (SavedModel version 1)``;
+    ``runs/study/beta=4_seed=0/model.keras`` -> ``beta=4_seed=0``.
+    """
+    path = model_path.rstrip("/")
+    name = os.path.basename(path)
+    if name.endswith(".keras"):
+        parent = os.path.basename(os.path.dirname(path))
+        return parent if name == "model.keras" and parent else name
+    if re.fullmatch(r"\d+", name) and os.path.basename(os.path.dirname(path)):
+        return f"{os.path.basename(os.path.dirname(path))} (SavedModel version {name})"
+    return name
+
+
+def run_seed(model_path: str) -> int | None:
+    """The training seed in the run directory holding ``model_path`` (None elsewhere)."""
+    directory = model_path if kio.is_dir(model_path) else os.path.dirname(model_path)
+    path = os.path.join(directory, "config.json")
+    if not kio.exists(path):
+        return None
+    record = kio.read_json(path)
+    seed = (record.get("config") or {}).get("seed") if isinstance(record, dict) else None
+    return int(seed) if seed is not None else None
+
+
+def render_model_traversal(
+    model_path: str,
+    out: str,
+    *,
+    source: str = "replica",
+    image_index: int | None = None,
+    limit: float = 3.0,
+    steps: int = 10,
+    kl_points: int = DEFAULT_KL_POINTS,
+    seed: int | None = None,
+) -> ModelTraversal:
+    """Write the traversal figure ``out`` (PNG) and an animated GIF beside it.
+
+    Rows are labelled with the mean KL per latent over ``kl_points`` images of the grid
+    drawn with ``seed`` (default: the run's training seed, else 0) — the sample
+    ``kbetavae evaluate`` draws, so with the same points and seed the labels equal
+    ``metrics.json``'s ``kl_per_latent``.
+    """
+    from kbetavae.data import open_source
+    from kbetavae.models_io import load_encoder_decoder, resolve_model
+    from kbetavae.viz.figures import save_figure
+    from kbetavae.viz.report import DEFAULT_TRAVERSAL_FACTORS
+    from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
+
+    if kl_points < 2:
+        raise InputError(f"--kl-points must be at least 2, got {kl_points}")
+    kio.check_reachable(model_path, "model")
+    _, resolved = resolve_model(model_path)
+    encode, decode = load_encoder_decoder(resolved)
+    if decode is None:
+        raise InputError(f"{model_path} has no decode signature, so it cannot be traversed")
+    data = open_source(source)
+    if image_index is None:
+        image_index = int(data.index(np.array([DEFAULT_TRAVERSAL_FACTORS]))[0])
+    if not 0 <= image_index < data.num_images:
+        raise InputError(f"--image-index must be in [0, {data.num_images}), got {image_index}")
+    seed = seed if seed is not None else (run_seed(resolved) or 0)
+    image = data.images_at(np.array([image_index])).astype(np.float32)
+    mu, _ = encode(image)
+    grid, values = traversal_grid(lambda z: decode(z)[..., 0], mu[0], limit=limit, steps=steps)
+    kl = sample_kl(encode, data, kl_points, seed)
+    name, caption = model_title(resolved), kl_caption(kl_points, seed)
+    title = f"Latent traversals of {name}, image {image_index}"
+    save_figure(traversal_figure(grid, values, kl, title, image[0], kl_caption=caption), out)
+    gif = os.path.splitext(out)[0] + ".gif"
+    kio.write_bytes_atomic(gif, traversal_gif(grid))
+    return ModelTraversal(png=out, gif=gif, title=name, kl=kl, kl_caption=caption)

@@ -1,0 +1,62 @@
+"""One per-latent KL everywhere: metrics.json's mean over the evaluation sample."""
+
+import numpy as np
+import pytest
+
+from kbetavae.data import open_source
+from kbetavae.metrics import evaluate
+from kbetavae.viz.latent_kl import kl_caption, kl_table, recorded_kl, sample_kl
+
+
+def strip_encoder(images: np.ndarray):
+    """mu: mean of 4 row strips (position-like); logvar varies with the image, so the KL
+    differs between images and a single image's KL differs from the sample mean."""
+    rows = images.reshape(len(images), 4, 16, 64).mean(axis=(2, 3))
+    return 10.0 * rows, -rows
+
+
+@pytest.fixture(scope="module")
+def replica():
+    return open_source("replica")
+
+
+def test_sample_kl_equals_the_kl_evaluate_records_whatever_the_metrics(replica):
+    record = evaluate(
+        strip_encoder,
+        replica,
+        metrics=("mig", "zdiff", "modularity"),
+        seed=3,
+        num_points=300,
+        num_train=100,
+        num_eval=50,
+    )
+    kl = sample_kl(strip_encoder, replica, num_points=300, seed=3)
+    np.testing.assert_array_equal(kl, record["kl_per_latent"])
+
+
+def test_sample_kl_is_a_mean_over_the_sample_not_one_image(replica):
+    kl = sample_kl(strip_encoder, replica, num_points=300, seed=3)
+    one = sample_kl(strip_encoder, replica, num_points=2, seed=3)
+    assert kl.shape == (4,) and np.all(kl > 0)
+    assert not np.allclose(kl, one)
+
+
+def test_an_encoder_without_logvar_has_no_kl(replica):
+    def mu_only(images):
+        return images.reshape(len(images), 4, -1).mean(axis=2)
+
+    assert sample_kl(mu_only, replica, num_points=200, seed=0) is None
+    assert recorded_kl({"active_latents_method": "mu_variance", "kl_per_latent": [1.0]}) is None
+
+
+def test_kl_table_averages_seeds_and_its_caption_names_the_sample():
+    def record(kl, seed):
+        return {"kl_per_latent": kl, "protocol": {"num_points": 10_000}, "seed": seed}
+
+    table, caption = kl_table(
+        {4.0: [record([1.0, 0.0], 0), record([3.0, 0.002], 1)], 1.0: [record([5.0, 1.0], 0)]}
+    )
+    assert list(table) == [1.0, 4.0]
+    np.testing.assert_allclose(table[4.0], [2.0, 0.001])
+    assert caption == "mean KL over 10,000 grid images, nats; mean over up to 2 seeds per β"
+    assert kl_caption(200, 0) == "mean KL over 200 grid images (seed 0), nats"
