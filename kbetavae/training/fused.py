@@ -163,6 +163,9 @@ def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup)
         for member, run_dir in zip(members, run_dirs, strict=True)
     ]
     io.remove_tree(backup)
+    parent = os.path.dirname(backup)
+    if not io.is_remote(parent) and os.path.isdir(parent) and not os.listdir(parent):
+        os.rmdir(parent)  # the last group's backup leaves no empty .fused-backup behind
     return results
 
 
