@@ -80,7 +80,7 @@ class TerminalProgress(Progress):
             return None
         rate = self.steps_done / self.train_seconds
         later_runs = max(0, self.remaining_runs - 1)
-        steps = steps_left_in_run + later_runs * self.plan.epochs * self.steps_per_epoch
+        steps = steps_left_in_run + later_runs * self.plan.base.epochs * self.steps_per_epoch
         evals = (self.eval_seconds[-1] if self.eval_seconds else 0.0) * self.remaining_runs
         return steps / rate + evals
 
