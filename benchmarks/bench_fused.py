@@ -50,12 +50,10 @@ def _members(betas, seed: int = 0):
 
 
 def _fused(betas):
-    import keras
-
     from kbetavae.model.fused import FusedVAE
 
     fused = FusedVAE(_members(betas))
-    fused.compile(keras.optimizers.Adam(1e-3), steps_per_execution=STEPS_PER_EXECUTION)
+    fused.compile(steps_per_execution=STEPS_PER_EXECUTION)
     return fused
 
 

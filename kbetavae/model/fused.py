@@ -22,7 +22,7 @@ Example:
     ...     member.compile(keras.optimizers.Adam(1e-3))
     ...     members.append(member)
     >>> fused = FusedVAE(members)
-    >>> fused.compile(keras.optimizers.Adam())  # Keras needs one; members use their own
+    >>> fused.compile()  # members step their own optimizers
     >>> fused.fit(images, batch_size=32, verbose=0)  # doctest: +SKIP
 """
 
@@ -75,6 +75,12 @@ class FusedVAE(keras.Model):
         )
         self._trackers = [_MemberTrackers(m.latent_dim, k) for k, m in enumerate(members)]
         self.built = True
+
+    def compile(self, optimizer="adam", **kwargs):
+        """``keras.Model.compile``; ``optimizer`` is Keras' required one, left empty: each
+        member steps its own (so the backup holds no unused Adam moments)."""
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build([])
 
     @property
     def metrics(self):

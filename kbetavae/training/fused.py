@@ -136,7 +136,6 @@ def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup)
             members.append(member)
         fused = FusedVAE(members)
         fused.compile(
-            keras.optimizers.Adam(config.lr),  # unused: each member has its own
             jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution,
         )
