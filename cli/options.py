@@ -13,6 +13,7 @@ import typer
 from cli.common import whole_number
 from kbetavae.errors import InputError
 from kbetavae.training.config import TrainConfig
+from kbetavae.training.precision import precision_warning
 
 DEFAULTS = TrainConfig()
 
@@ -87,4 +88,8 @@ def train_config(**values) -> TrainConfig:
     """A ``TrainConfig`` of parsed option values; ``objective_args`` may be a string."""
     if isinstance(values.get("objective_args"), str):
         values["objective_args"] = parse_objective_args(values["objective_args"])
-    return TrainConfig(**values)
+    config = TrainConfig(**values)
+    warning = precision_warning(config.precision)
+    if warning:
+        typer.echo(warning, err=True)
+    return config

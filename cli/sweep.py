@@ -63,6 +63,12 @@ def sweep(
     ),
     name: str = typer.Option("study", help="the sweep's directory name under --out"),
     force: bool = typer.Option(False, "--force", help="replace runs whose settings changed"),
+    fuse: bool = typer.Option(
+        True, "--fuse/--no-fuse", help="train the βs of a seed together in one fused step"
+    ),
+    max_group: int = typer.Option(
+        None, "--max-group", min=1, help="most runs per fused group (default: all βs of a seed)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="log lines only, no live status"),
 ) -> None:
     """Train, evaluate and export a model per (β, seed), then tabulate and plot.
@@ -98,7 +104,9 @@ def sweep(
         zdiff_classifier=zdiff_classifier,
     )
     progress = TerminalProgress(quiet)
-    rows = run_sweep(plan, out, saved_models, force=force, progress=progress)
+    rows = run_sweep(
+        plan, out, saved_models, force=force, progress=progress, fuse=fuse, max_group=max_group
+    )
     sweep_dir = os.path.join(out, name)
     progress.stage("rendering figures")
     render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)

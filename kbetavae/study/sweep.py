@@ -10,17 +10,24 @@ failed and the sweep goes on. The sweep directory's files are
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.export import SAVED_MODEL_VERSION
-from kbetavae.models_io import graph_decoder, graph_encoder, load_model
+from kbetavae.models_io import load_model
 from kbetavae.provenance import provenance
+from kbetavae.study.claims import holder, try_claim, wait_for_claim
+from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan
 from kbetavae.study.results import PLAN_FILE, RUNS_KEY, run_row, write_results
 from kbetavae.training import rundir
 from kbetavae.training.cluster import is_multi_worker, read_tf_config
+from kbetavae.validation import check_int
+
+logger = logging.getLogger(__name__)
 
 
 class Progress:
@@ -44,15 +51,26 @@ def run_sweep(
     *,
     force: bool = False,
     progress: Progress | None = None,
+    fuse: bool = True,
+    max_group: int | None = None,
 ) -> list[dict]:
     """Run (or resume) the sweep ``plan`` under ``out``; return the results rows.
 
     Refuses (InputError) to reuse a sweep directory that holds another plan unless
     ``force``; with ``force`` the runs whose settings changed are started afresh.
+
+    With ``fuse`` (the default) the runs of one seed train together in one fused step
+    (:func:`kbetavae.training.fused.train_group`), at most ``max_group`` at a time (default:
+    all the seed's βs); runs that cannot be fused (an objective with an adversary,
+    TensorBoard logs) train one by one. Each run is claimed (:mod:`kbetavae.study.claims`)
+    while this process works on it: a run another sweep holds is skipped, then waited
+    for at the end, so two sweeps of one ``--name`` never train a run twice.
     """
     from kbetavae.data import open_source
 
     progress = progress or Progress()
+    if max_group is not None:
+        check_int("--max-group", max_group, minimum=1)
     sweep_dir = os.path.join(os.fspath(out), plan.name)
     export_root = os.path.join(os.fspath(saved_models), plan.name)
     # Everything that can be wrong with the input is checked before anything is written.
@@ -69,80 +87,148 @@ def run_sweep(
     kio.check_writable(os.fspath(out), "--out")
     kio.check_writable(os.fspath(saved_models), "--saved-models")
     _claim_sweep_dir(sweep_dir, plan, force)
+    if kio.is_remote(sweep_dir):
+        logger.warning(
+            "runs under %s are not claimed (no file locks on a bucket): do not run two "
+            "sweeps of one --name at once",
+            sweep_dir,
+        )
 
     configs = plan.configs()
     todo = sum(
         not rundir.is_evaluated(os.path.join(sweep_dir, rundir.run_name(c))) for c in configs
     )
     progress.sweep_started(plan, todo)
-    rows = []
-    for index, config in enumerate(configs):
-        name = rundir.run_name(config)
-        run_dir = os.path.join(sweep_dir, name)
-        export_dir = os.path.join(export_root, name, SAVED_MODEL_VERSION)
-        if force:
-            _discard_if_changed(run_dir, config, export_dir)
-        row = _run_one(plan, config, run_dir, export_dir, data, progress, index, len(configs))
-        rows.append(row)
-        write_results(sweep_dir, rows)
-        progress.run_finished(row)
-    return rows
-
-
-def _run_one(plan, config, run_dir, export_dir, data, progress, index, total) -> dict:
-    from kbetavae.export import export_saved_model, is_exported
-    from kbetavae.training.loop import train
-
-    metrics_path = os.path.join(run_dir, rundir.METRICS_FILE)
-    done = kio.exists(metrics_path) and is_exported(export_dir)
-    callbacks = progress.run_started(index, total, config, "finished" if done else "running")
-    result = train(config, run_dir, source=data, callbacks=callbacks, verbose=0)
-    if not result.ok:
-        return run_row(config, result)
-    model = result.model
-    if not kio.exists(metrics_path):
-        model = model or load_model(result.model_path)
-        progress.stage("evaluating")
+    sweep = _Sweep(plan, sweep_dir, export_root, data, progress, force, configs)
+    waiting = []
+    for group in run_groups(configs, max_group) if fuse else [[c] for c in configs]:
+        claims, mine = [], []
+        for config in group:
+            claim = try_claim(sweep.run_dir(config))
+            if claim is None:
+                waiting.append(config)
+                logger.warning(
+                    "%s is being worked on by %s; it is waited for at the end",
+                    rundir.run_name(config),
+                    holder(sweep.run_dir(config)),
+                )
+            else:
+                claims.append(claim)
+                mine.append(config)
         try:
-            record = evaluate_model(model, data, plan, config)
-        except InputError as exc:  # e.g. NaN codes from weights that diverged at the end
-            return {**run_row(config, result), "status": "failed", "reason": f"evaluation: {exc}"}
-        kio.write_json_atomic(metrics_path, record)
-    if not is_exported(export_dir):
-        model = model or load_model(result.model_path)
-        progress.stage("exporting SavedModel")
-        export_saved_model(model, export_dir)
-    return run_row(config, result)
+            sweep.run_group(mine)
+        finally:
+            for claim in claims:
+                claim.release()
+    for config in waiting:
+        logger.warning(
+            "waiting for %s (held by %s)",
+            rundir.run_name(config),
+            holder(sweep.run_dir(config)),
+        )
+        with wait_for_claim(sweep.run_dir(config)):
+            sweep.run_group([config])  # finished by its holder by now: read, not retrained
+    return sweep.ordered_rows()
 
 
-def evaluate_model(model, data, plan: SweepPlan, config) -> dict:
-    """The sweep's evaluation of one model, as stored in ``metrics.json``: the plan's
-    metrics on the whole grid, and the held-out ELBO on grid images outside the run's
-    training subset."""
-    from kbetavae.data.pipeline import subset_indices
-    from kbetavae.metrics import evaluate
-    from kbetavae.metrics.heldout import heldout_elbo
+def run_groups(configs: list, max_group: int | None = None) -> list[list]:
+    """The plan's runs in groups that may train fused: same settings but β (one seed),
+    in plan order of their first run, each cut into pieces of at most ``max_group``."""
+    groups: dict[str, list] = {}
+    for config in configs:
+        key = json.dumps({**config.to_dict(), "beta": None}, sort_keys=True)
+        groups.setdefault(key, []).append(config)
+    size = max_group or max(len(g) for g in groups.values())
+    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
 
-    encode = graph_encoder(model)
-    record = evaluate(
-        encode,
-        data,
-        metrics=plan.metrics,
-        seed=config.seed,
-        zdiff_classifier=plan.zdiff_classifier,
-        **plan.metric_sizes(),
-    )
-    train_indices, _ = subset_indices(data, config.subset, config.seed, config.validation)
-    heldout = heldout_elbo(
-        encode,
-        graph_decoder(model),
-        data,
-        train_indices,
-        num_images=plan.heldout_images,
-        seed=config.seed,
-    )
-    record["heldout"] = heldout.to_dict()
-    return record
+
+class _Sweep:
+    """One sweep's runs: train a group, evaluate and export its members, keep the rows."""
+
+    def __init__(self, plan, sweep_dir, export_root, data, progress, force, configs):
+        self.plan, self.sweep_dir, self.export_root = plan, sweep_dir, export_root
+        self.data, self.progress, self.force = data, progress, force
+        self.index = {rundir.run_name(c): i for i, c in enumerate(configs)}
+        self.rows: dict[int, dict] = {}
+
+    def run_dir(self, config) -> str:
+        return os.path.join(self.sweep_dir, rundir.run_name(config))
+
+    def export_dir(self, config) -> str:
+        return os.path.join(self.export_root, rundir.run_name(config), SAVED_MODEL_VERSION)
+
+    def ordered_rows(self) -> list[dict]:
+        return [self.rows[i] for i in sorted(self.rows)]
+
+    def run_group(self, configs: list) -> None:
+        from kbetavae.export import is_exported
+        from kbetavae.training.fused import can_fuse, train_group
+        from kbetavae.training.loop import train
+
+        if not configs:
+            return
+        total = len(self.index)
+        callbacks = []
+        for config in configs:
+            run_dir = self.run_dir(config)
+            if self.force:
+                _discard_if_changed(run_dir, config, self.export_dir(config))
+            done = kio.exists(os.path.join(run_dir, rundir.METRICS_FILE)) and is_exported(
+                self.export_dir(config)
+            )
+            index = self.index[rundir.run_name(config)]
+            status = "finished" if done else "running"
+            callbacks.append(self.progress.run_started(index, total, config, status))
+        unfinished = [k for k, c in enumerate(configs) if not rundir.is_finished(self.run_dir(c))]
+        results = {}
+        if len(unfinished) > 1 and can_fuse([configs[k] for k in unfinished]):
+            trained = train_group(
+                [configs[k] for k in unfinished],
+                [self.run_dir(configs[k]) for k in unfinished],
+                source=self.data,
+                member_callbacks=[callbacks[k] for k in unfinished],
+            )
+            results = dict(zip(unfinished, trained, strict=True))
+        # Finished runs are read back by train, unfusable ones trained one by one.
+        for k, config in enumerate(configs):
+            if k not in results:
+                results[k] = train(
+                    config,
+                    self.run_dir(config),
+                    source=self.data,
+                    callbacks=callbacks[k],
+                    verbose=0,
+                )
+        # The place for evaluate_many(models of the group) once it lands: the members'
+        # models are results[k].model (None for runs finished earlier).
+        for k, config in enumerate(configs):
+            row = self._evaluate_and_export(config, results[k])
+            self.rows[self.index[rundir.run_name(config)]] = row
+            write_results(self.sweep_dir, self.ordered_rows())
+            self.progress.run_finished(row)
+
+    def _evaluate_and_export(self, config, result) -> dict:
+        from kbetavae.export import export_saved_model, is_exported
+
+        if not result.ok:
+            return run_row(config, result)
+        model = result.model
+        metrics_path = os.path.join(result.run_dir, rundir.METRICS_FILE)
+        if not kio.exists(metrics_path):
+            model = model or load_model(result.model_path)
+            self.progress.stage("evaluating")
+            try:
+                record = evaluate_model(model, self.data, self.plan, config)
+            except InputError as exc:  # e.g. NaN codes from weights that diverged at the end
+                row = run_row(config, result)
+                return {**row, "status": "failed", "reason": f"evaluation: {exc}"}
+            kio.write_json_atomic(metrics_path, record)
+        export_dir = self.export_dir(config)
+        if not is_exported(export_dir):
+            model = model or load_model(result.model_path)
+            self.progress.stage("exporting SavedModel")
+            export_saved_model(model, export_dir)
+        return run_row(config, result)
 
 
 # -- the plan on disk --------------------------------------------------------------------

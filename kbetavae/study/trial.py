@@ -1,8 +1,8 @@
 """One (β, seed) of the study run on its own: evaluate and export a trained run as a sweep does.
 
 A Vertex AI hyperparameter-tuning job runs ``kbetavae train`` once per trial. Evaluating
-the trial with the sweep's own protocol (:func:`kbetavae.study.sweep.evaluate_model`, same seed,
-same sample sizes) writes the ``metrics.json`` a local sweep would have written, so runs
+the trial with the sweep's own protocol (:func:`kbetavae.study.evaluation.evaluate_model`,
+same seed, same sample sizes) writes the ``metrics.json`` a local sweep would have written, so runs
 from many jobs merge into one results table; the SavedModel goes to the sweep's layout
 ``<saved_models>/<run>/1/``.
 
@@ -22,8 +22,8 @@ from kbetavae.cloud import metric_to_compute
 from kbetavae.export import SAVED_MODEL_VERSION
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.models_io import load_model
+from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan
-from kbetavae.study.sweep import evaluate_model
 from kbetavae.training.rundir import METRICS_FILE
 
 

@@ -1,0 +1,298 @@
+"""``train_group(configs, run_dirs)``: the runs of one seed trained together, one fused step.
+
+Each member is built as :func:`kbetavae.training.loop.train` builds it
+(``keras.utils.set_random_seed(seed)`` then ``BetaVAE(...)``, compiled with its own Adam),
+trained by :class:`~kbetavae.model.fused.FusedVAE` on the batches the seed's runs share,
+and finished as ``train`` finishes a run: its run directory holds ``config.json``, its
+own ``history.csv``, ``model.keras`` and ``done.json``
+(:mod:`kbetavae.training.rundir`). The group's resume backup is one
+:class:`~kbetavae.training.callbacks.AtomicBackupAndRestore` of the fused model (every
+member's weights, Adam state, noise state and whether it is still alive), so a group
+killed with ``kill -9`` resumes where an uninterrupted one would be.
+
+A member whose loss becomes NaN fails alone: its ``done.json`` says
+``"loss became NaN or infinite in epoch E"`` as ``train`` would, and the others go on.
+
+Example:
+    >>> configs = [TrainConfig(beta=b, seed=0, epochs=1, subset=256) for b in (1.0, 4.0)]
+    >>> results = train_group(configs, ["runs/g/beta=1_seed=0", "runs/g/beta=4_seed=0"])
+    >>> [r.status for r in results]  # doctest: +SKIP
+    ['done', 'done']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import time
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+
+from kbetavae import io
+from kbetavae.errors import InputError
+from kbetavae.model.fused import FusedVAE, is_fusable, member_logs
+from kbetavae.model.vae import BetaVAE
+from kbetavae.training import rundir
+from kbetavae.training.callbacks import (
+    AtomicBackupAndRestore,
+    PipelineEpoch,
+    ResumableCSVLogger,
+)
+from kbetavae.training.config import TrainConfig
+from kbetavae.training.rundir import TrainResult
+
+
+def can_fuse(configs: Sequence[TrainConfig]) -> bool:
+    """True if ``configs`` may share one fused step: same settings but β, and an objective
+    without an adversary. TensorBoard logs (one writer per model) need separate runs."""
+    if len(configs) < 2:
+        return False
+    shared = [_without_beta(c) for c in configs]
+    if any(s != shared[0] for s in shared) or configs[0].tensorboard:
+        return False
+    with _dtype_policy(configs[0].precision):
+        probe = BetaVAE(**configs[0].model_kwargs())
+    return is_fusable(probe)
+
+
+def train_group(
+    configs: Sequence[TrainConfig],
+    run_dirs: Sequence[str | os.PathLike],
+    *,
+    source=None,
+    member_callbacks: Sequence[Sequence[keras.callbacks.Callback]] | None = None,
+    verbose: str | int = 0,
+    backup_dir: str | os.PathLike | None = None,
+) -> list[TrainResult]:
+    """Train (or resume, or return the finished) runs of ``configs`` in ``run_dirs`` together.
+
+    Args:
+        configs: the members' configs; equal except for β (see :func:`can_fuse`).
+        run_dirs: one run directory per config.
+        source: the ``GroundTruthData`` to train on (default: open ``configs[0].source``).
+        member_callbacks: per member, Keras callbacks that see that member as
+            ``self.model`` and its own logs (``loss``, ``kl`` …), as under ``train``.
+        verbose: passed to ``fit``.
+        backup_dir: the group's resume backup (default :func:`group_backup_dir`), removed
+            when the group finishes.
+
+    Returns one ``TrainResult`` per member, in order; finished members are read, not trained.
+    """
+    configs = list(configs)
+    run_dirs = [os.fspath(d) for d in run_dirs]
+    if len(configs) != len(run_dirs) or not configs:
+        raise InputError("configs and run_dirs must be non-empty and of the same length")
+    if not all(isinstance(c, TrainConfig) for c in configs):
+        raise InputError("configs must be TrainConfigs")
+    if any(_without_beta(c) != _without_beta(configs[0]) for c in configs):
+        raise InputError("configs of a fused group must differ in beta only")
+    member_callbacks = list(member_callbacks or [[] for _ in configs])
+    backup = os.fspath(backup_dir or group_backup_dir(run_dirs))
+    for run_dir in run_dirs:
+        io.check_reachable(run_dir, "run directory")
+    results: list[TrainResult | None] = []
+    for config, run_dir in zip(configs, run_dirs, strict=True):
+        finished = rundir.is_finished(run_dir)
+        if finished:
+            rundir.check_same_config(run_dir, config)
+        results.append(rundir.read_result(run_dir) if finished else None)
+    todo = [k for k, result in enumerate(results) if result is None]
+    if todo:
+        trained = _train_members(
+            [configs[k] for k in todo],
+            [run_dirs[k] for k in todo],
+            source,
+            [member_callbacks[k] for k in todo],
+            verbose,
+            backup,
+        )
+        for k, result in zip(todo, trained, strict=True):
+            results[k] = result
+    return results
+
+
+def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup):
+    config = configs[0]
+    epoch = PipelineEpoch()
+    train_data, validation_data = _datasets(config, source, epoch.variable)
+    for member_config, run_dir in zip(configs, run_dirs, strict=True):
+        rundir.write_config(run_dir, member_config)
+    started = time.monotonic()
+    members = []
+    with _dtype_policy(config.precision):
+        for member_config in configs:
+            # As train() does for each run: the member's init is its seed's.
+            keras.utils.set_random_seed(member_config.seed)
+            member = BetaVAE(**member_config.model_kwargs())
+            member.compile(
+                keras.optimizers.Adam(member_config.lr),
+                jit_compile=config.jit_compile,
+                steps_per_execution=config.steps_per_execution,
+            )
+            members.append(member)
+        fused = FusedVAE(members)
+        fused.compile(
+            jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution,
+        )
+    views = [
+        MemberView(
+            k,
+            [ResumableCSVLogger(os.path.join(run_dir, rundir.HISTORY_FILE)), *extra],
+        )
+        for k, (run_dir, extra) in enumerate(zip(run_dirs, member_callbacks, strict=True))
+    ]
+    fused.fit(
+        train_data,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        validation_data=validation_data,
+        # Histories before the backup: an epoch is backed up only once its rows exist.
+        callbacks=[epoch, *views, StopWhenAllFailed(), AtomicBackupAndRestore(backup)],
+        verbose=verbose,
+        shuffle=False,
+    )
+    seconds = time.monotonic() - started
+    results = [
+        _finish_member(member, run_dir, seconds)
+        for member, run_dir in zip(members, run_dirs, strict=True)
+    ]
+    io.remove_tree(backup)
+    parent = os.path.dirname(backup)
+    if not io.is_remote(parent) and os.path.isdir(parent) and not os.listdir(parent):
+        os.rmdir(parent)  # the last group's backup leaves no empty .fused-backup behind
+    return results
+
+
+class MemberView(keras.callbacks.Callback):
+    """Runs ``callbacks`` as if they were in member ``k``'s own ``fit``: ``self.model`` is
+    the member, logs are its own. Once the member has failed (NaN), they hear nothing
+    more, so its ``history.csv`` ends with the epoch that went NaN, as under ``train``."""
+
+    def __init__(self, k: int, callbacks: Sequence[keras.callbacks.Callback]):
+        super().__init__()
+        self.k = k
+        self.callbacks = list(callbacks)
+        self._alive = True
+
+    def set_params(self, params):
+        super().set_params(params)
+        for callback in self.callbacks:
+            callback.set_params(params)
+
+    def set_model(self, model):
+        super().set_model(model)
+        for callback in self.callbacks:
+            callback.set_model(model.members[self.k])
+
+    def _alive_now(self) -> bool:
+        return bool(self.model.alive.numpy()[self.k])
+
+    def _call(self, hook: str, *args, logs=None):
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args, logs=member_logs(logs, self.k))
+
+    def on_train_begin(self, logs=None):
+        self._alive = self._alive_now()  # a resumed group restores who is alive
+        if self._alive:
+            self._call("on_train_begin", logs=logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._alive:
+            self._call("on_epoch_begin", epoch, logs=logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._alive:
+            self._call("on_train_batch_begin", batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._alive:
+            self._call("on_train_batch_end", batch, logs=logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._alive:
+            self._call("on_epoch_end", epoch, logs=logs)
+        self._alive = self._alive_now()
+
+    def on_train_end(self, logs=None):
+        if self._alive:
+            self._call("on_train_end", logs=logs)
+
+
+class StopWhenAllFailed(keras.callbacks.Callback):
+    """Ends the fused fit once every member has failed: nothing is left to train."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.model.alive.numpy().any():
+            self.model.stop_training = True
+
+
+def group_backup_dir(run_dirs: Sequence[str]) -> str:
+    """``<parent of the runs>/.fused-backup/<hash of the run names>``: a group of other
+    members (another --max-group, runs finished meanwhile) never restores this backup."""
+    names = "\n".join(os.path.basename(os.path.normpath(d)) for d in run_dirs)
+    digest = hashlib.sha256(names.encode()).hexdigest()[:12]
+    return os.path.join(os.path.dirname(os.path.normpath(run_dirs[0])), ".fused-backup", digest)
+
+
+def _finish_member(member: BetaVAE, run_dir: str, seconds: float) -> TrainResult:
+    """The member's end of the run, as ``train`` ends one: model.keras, then done.json."""
+    rows = rundir.read_history(run_dir)
+    bad = next((row for row in rows if not math.isfinite(row.get("loss", math.nan))), None)
+    if rows and bad is None:
+        status, reason = "done", None
+    else:
+        status = "failed"
+        failed_epoch = int(bad["epoch"]) + 1 if bad else None
+        reason = (
+            f"loss became NaN or infinite in epoch {failed_epoch}"
+            if failed_epoch
+            else "no epoch logged"
+        )
+    result = TrainResult(
+        run_dir=run_dir,
+        status=status,
+        epochs=len(rows),
+        steps=int(member.optimizer.iterations.numpy()),
+        metrics={k: v for k, v in rows[-1].items() if k != "epoch"} if rows else {},
+        reason=reason,
+        seconds=round(seconds, 3),  # the group's time, shared by its members
+        model=member,
+    )
+    if result.ok:
+        rundir.save_model_atomic(member, result.model_path)
+    rundir.write_result(result)
+    return result
+
+
+def _datasets(config: TrainConfig, source, epoch: tf.Variable):
+    """The seed's training (and validation) batches: the same ones ``train`` feeds a run."""
+    from kbetavae.data import open_source, training_dataset, validation_dataset
+
+    source = source if source is not None else open_source(config.source)
+    common = {"subset": config.subset, "batch_size": config.batch_size, "seed": config.seed}
+    train_data = training_dataset(source, validation=config.validation, epoch=epoch, **common)
+    validation_data = None
+    if config.validation:
+        validation_data = validation_dataset(source, validation=config.validation, **common)
+    return train_data, validation_data
+
+
+def _without_beta(config: TrainConfig) -> dict:
+    record = config.to_dict()
+    record.pop("beta")
+    return record
+
+
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
