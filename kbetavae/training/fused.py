@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -158,7 +157,7 @@ def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup)
     )
     seconds = time.monotonic() - started
     results = [
-        _finish_member(member, run_dir, seconds)
+        rundir.finish(member, run_dir, seconds)  # seconds: the group's, shared
         for member, run_dir in zip(members, run_dirs, strict=True)
     ]
     io.remove_tree(backup)
@@ -237,36 +236,6 @@ def group_backup_dir(run_dirs: Sequence[str]) -> str:
     names = "\n".join(os.path.basename(os.path.normpath(d)) for d in run_dirs)
     digest = hashlib.sha256(names.encode()).hexdigest()[:12]
     return os.path.join(os.path.dirname(os.path.normpath(run_dirs[0])), ".fused-backup", digest)
-
-
-def _finish_member(member: BetaVAE, run_dir: str, seconds: float) -> TrainResult:
-    """The member's end of the run, as ``train`` ends one: model.keras, then done.json."""
-    rows = rundir.read_history(run_dir)
-    bad = next((row for row in rows if not math.isfinite(row.get("loss", math.nan))), None)
-    if rows and bad is None:
-        status, reason = "done", None
-    else:
-        status = "failed"
-        failed_epoch = int(bad["epoch"]) + 1 if bad else None
-        reason = (
-            f"loss became NaN or infinite in epoch {failed_epoch}"
-            if failed_epoch
-            else "no epoch logged"
-        )
-    result = TrainResult(
-        run_dir=run_dir,
-        status=status,
-        epochs=len(rows),
-        steps=int(member.optimizer.iterations.numpy()),
-        metrics={k: v for k, v in rows[-1].items() if k != "epoch"} if rows else {},
-        reason=reason,
-        seconds=round(seconds, 3),  # the group's time, shared by its members
-        model=member,
-    )
-    if result.ok:
-        rundir.save_model_atomic(member, result.model_path)
-    rundir.write_result(result)
-    return result
 
 
 def _datasets(config: TrainConfig, source, epoch: tf.Variable):

@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -166,10 +165,7 @@ def _callbacks(
 
 def _finish(model: BetaVAE, run_dir: str, seconds: float, backup: str) -> TrainResult:
     """The chief's end of a run: the model, ``done.json``, and the backup removed."""
-    result = _result(model, run_dir, rundir.read_history(run_dir), seconds)
-    if result.ok:
-        rundir.save_model_atomic(model, result.model_path)
-    rundir.write_result(result)
+    result = rundir.finish(model, run_dir, seconds)
     io.remove_tree(backup)
     return result
 
@@ -181,31 +177,11 @@ def _finish_worker(model: BetaVAE, history, run_dir: str, scratch: str, seconds:
         {"epoch": epoch, **{key: values[i] for key, values in history.history.items()}}
         for i, epoch in enumerate(history.epoch)
     ]
-    result = _result(model, run_dir, rows, seconds)
+    result = rundir.outcome(model, run_dir, rows, seconds)
     if result.ok or not rows:  # no rows: the chief's backup said every epoch was done
         result.status, result.reason = "done", None
         model.save(os.path.join(scratch, rundir.MODEL_FILE))
     return result
-
-
-def _result(model: BetaVAE, run_dir: str, rows: list[dict], seconds: float) -> TrainResult:
-    bad = next((row for row in rows if not math.isfinite(row.get("loss", math.nan))), None)
-    if rows and bad is None:
-        status, reason = "done", None
-    else:
-        epoch = int(bad["epoch"]) + 1 if bad else None
-        status = "failed"
-        reason = f"loss became NaN or infinite in epoch {epoch}" if epoch else "no epoch logged"
-    return TrainResult(
-        run_dir=run_dir,
-        status=status,
-        epochs=len(rows),
-        steps=int(model.optimizer.iterations.numpy()),
-        metrics={k: v for k, v in rows[-1].items() if k != "epoch"} if rows else {},
-        reason=reason,
-        seconds=round(seconds, 3),
-        model=model,
-    )
 
 
 @contextlib.contextmanager

@@ -194,6 +194,38 @@ def write_result(result: TrainResult) -> None:
     io.write_json_atomic(os.path.join(result.run_dir, DONE_FILE), _json_safe(record))
 
 
+def outcome(model: Any, run_dir: str, rows: list[dict], seconds: float) -> TrainResult:
+    """The ``TrainResult`` of a fit that logged ``rows`` (one per epoch): done, or failed
+    in the first epoch whose loss is NaN or infinite."""
+    bad = next((row for row in rows if not math.isfinite(row.get("loss", math.nan))), None)
+    if rows and bad is None:
+        status, reason = "done", None
+    else:
+        epoch = int(bad["epoch"]) + 1 if bad else None
+        status = "failed"
+        reason = f"loss became NaN or infinite in epoch {epoch}" if epoch else "no epoch logged"
+    return TrainResult(
+        run_dir=run_dir,
+        status=status,
+        epochs=len(rows),
+        steps=int(model.optimizer.iterations.numpy()),
+        metrics={k: v for k, v in rows[-1].items() if k != "epoch"} if rows else {},
+        reason=reason,
+        seconds=round(seconds, 3),
+        model=model,
+    )
+
+
+def finish(model: Any, run_dir: str, seconds: float) -> TrainResult:
+    """The end of a run as its chief writes it: ``model.keras`` (if it did not fail), then
+    ``done.json``."""
+    result = outcome(model, run_dir, read_history(run_dir), seconds)
+    if result.ok:
+        save_model_atomic(model, result.model_path)
+    write_result(result)
+    return result
+
+
 def save_model_atomic(model: Any, path: str) -> None:
     """``model.save(path)`` that never leaves a partial file (local or ``gs://``)."""
     # Keras insists on the .keras suffix, so save under a temporary directory, then move
