@@ -22,14 +22,12 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import time
 from collections.abc import Sequence
 
 import keras
-import tensorflow as tf
 
 from kbetavae import io
 from kbetavae.errors import InputError
@@ -42,6 +40,7 @@ from kbetavae.training.callbacks import (
     ResumableCSVLogger,
 )
 from kbetavae.training.config import TrainConfig
+from kbetavae.training.loop import datasets, dtype_policy
 from kbetavae.training.rundir import TrainResult
 
 
@@ -53,7 +52,7 @@ def can_fuse(configs: Sequence[TrainConfig]) -> bool:
     shared = [_without_beta(c) for c in configs]
     if any(s != shared[0] for s in shared) or configs[0].tensorboard:
         return False
-    with _dtype_policy(configs[0].precision):
+    with dtype_policy(configs[0].precision):
         probe = BetaVAE(**configs[0].model_kwargs())
     return is_fusable(probe)
 
@@ -117,12 +116,12 @@ def train_group(
 def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup):
     config = configs[0]
     epoch = PipelineEpoch()
-    train_data, validation_data = _datasets(config, source, epoch.variable)
+    train_data, validation_data = datasets(config, source, 1, epoch.variable)
     for member_config, run_dir in zip(configs, run_dirs, strict=True):
         rundir.write_config(run_dir, member_config)
     started = time.monotonic()
     members = []
-    with _dtype_policy(config.precision):
+    with dtype_policy(config.precision):
         for member_config in configs:
             # As train() does for each run: the member's init is its seed's.
             keras.utils.set_random_seed(member_config.seed)
@@ -238,30 +237,7 @@ def group_backup_dir(run_dirs: Sequence[str]) -> str:
     return os.path.join(os.path.dirname(os.path.normpath(run_dirs[0])), ".fused-backup", digest)
 
 
-def _datasets(config: TrainConfig, source, epoch: tf.Variable):
-    """The seed's training (and validation) batches: the same ones ``train`` feeds a run."""
-    from kbetavae.data import open_source, training_dataset, validation_dataset
-
-    source = source if source is not None else open_source(config.source)
-    common = {"subset": config.subset, "batch_size": config.batch_size, "seed": config.seed}
-    train_data = training_dataset(source, validation=config.validation, epoch=epoch, **common)
-    validation_data = None
-    if config.validation:
-        validation_data = validation_dataset(source, validation=config.validation, **common)
-    return train_data, validation_data
-
-
 def _without_beta(config: TrainConfig) -> dict:
     record = config.to_dict()
     record.pop("beta")
     return record
-
-
-@contextlib.contextmanager
-def _dtype_policy(name: str):
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)

@@ -86,7 +86,7 @@ def train(
             "share each batch; it is the global batch (per-replica batch × replicas)"
         )
     epoch = PipelineEpoch()
-    train_data, validation_data = _datasets(config, source, replicas, epoch.variable)
+    train_data, validation_data = datasets(config, source, replicas, epoch.variable)
     if chief:
         rundir.write_config(run_dir, config)
 
@@ -96,7 +96,7 @@ def train(
     # multi-worker strategy's collective ops fail ("You must feed a value for placeholder"):
     # there, every step is its own call.
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    with _dtype_policy(config.precision), strategy.scope():
+    with dtype_policy(config.precision), strategy.scope():
         model = BetaVAE(**config.model_kwargs())
         model.compile(
             keras.optimizers.Adam(config.lr),
@@ -122,7 +122,7 @@ def train(
 # -- the pieces of a run ------------------------------------------------------------------
 
 
-def _datasets(config: TrainConfig, source, replicas: int, epoch: tf.Variable):
+def datasets(config: TrainConfig, source, replicas: int, epoch: tf.Variable):
     """(training data, validation data or None); each training epoch's order is fixed by
     (seed, epoch), so a run's batches do not depend on the strategy or on resumes."""
     from kbetavae.data import open_source, training_dataset, validation_dataset
@@ -185,7 +185,7 @@ def _finish_worker(model: BetaVAE, history, run_dir: str, scratch: str, seconds:
 
 
 @contextlib.contextmanager
-def _dtype_policy(name: str):
+def dtype_policy(name: str):
     """Set Keras' global dtype policy while the model is built, then restore it."""
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(name)
