@@ -46,7 +46,8 @@ def user_errors(func: F) -> F:
 def flag_names(command: Callable) -> dict[str, str]:
     """``{python parameter name: flag}`` of a Typer command, from its own declarations."""
     flags = {}
-    for name, parameter in inspect.signature(command).parameters.items():
+    # eval_str: the command modules use `from __future__ import annotations`.
+    for name, parameter in inspect.signature(command, eval_str=True).parameters.items():
         infos = [parameter.default]
         if get_origin(parameter.annotation) is Annotated:
             infos += get_args(parameter.annotation)[1:]

@@ -9,6 +9,8 @@ import typer
 
 from cli.common import user_errors
 from kbetavae.data import open_source
+from kbetavae.errors import InputError
+from kbetavae.io import check_writable
 
 app = typer.Typer(help="Inspect and export dSprites sources.", no_args_is_help=True)
 
@@ -71,8 +73,12 @@ def export_npz(
     from kbetavae.data.ground_truth import load_images
     from kbetavae.data.replica import ReplicaData
 
+    # Rendering takes over a minute: every way the write could fail is checked first.
+    if path.is_dir():
+        raise InputError(f"PATH {path} is a directory; give the .npz file to write")
     if path.suffix != ".npz":
-        raise typer.BadParameter(f"expected a .npz path, got {path}")
+        raise InputError(f"PATH must end in .npz, got {path}")
+    check_writable(str(path.parent), "PATH's directory")
     indices = np.arange(NUM_IMAGES)
     save_npz(path, factors_of(indices), load_images(ReplicaData(), indices))
     typer.echo(f"wrote {path}")

@@ -76,6 +76,7 @@ def train(
 ) -> None:
     """Train one model; rerunning resumes an interrupted run and skips a finished one."""
     from kbetavae import cloud
+    from kbetavae import io as kio
     from kbetavae.study import trial
     from kbetavae.training.cluster import is_chief
     from kbetavae.training.loop import train as train_run
@@ -103,8 +104,10 @@ def train(
     if evaluate:  # bad metric options fail here, before anything is trained
         names = [m.strip() for m in metrics.split(",") if m.strip()]
         plan = trial.evaluation_plan(config, names, eval_points, hypertune_metric)
+    root = out or vertex.out_root()
+    kio.check_writable(root, "--out")
     run = name or run_name(config)
-    run_dir = os.path.join(out or vertex.out_root(), run)
+    run_dir = os.path.join(root, run)
     result = train_run(
         config, run_dir, backup_dir=vertex.backup_dir(run), verbose=0 if quiet else "auto"
     )
