@@ -58,7 +58,8 @@ def _root(
 
 def _tidy_help(command) -> None:
     """Help as people read it: flags without a ``<bool>`` type, arguments in capitals, and
-    docstring paragraphs reflowed to the terminal (Rich keeps a docstring's own line breaks mid-sentence)."""
+    docstring paragraphs reflowed to the terminal (Rich keeps a docstring's own line
+    breaks, mid-sentence)."""
     if command.help:
         paragraphs = command.help.split("\n\n")
         command.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
