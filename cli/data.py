@@ -45,6 +45,7 @@ def stats(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Print factor sizes, image count and the mean pixel value."""
+    from cli.progress import chunked
     from kbetavae.data.ground_truth import load_images
 
     data = open_source(source)
@@ -56,7 +57,7 @@ def stats(
     else:
         indices = np.arange(data.num_images)
     total = 0
-    for start in range(0, indices.size, 65_536):
+    for start in chunked("mean pixel", indices.size, 65_536):
         total += int(load_images(data, indices[start : start + 65_536]).sum(dtype=np.int64))
     mean = total / (indices.size * int(np.prod(data.image_shape)))
     typer.echo(f"mean pixel: {mean:.6f} over {indices.size} images")
@@ -68,6 +69,7 @@ def export_npz(
     path: Path = typer.Argument(..., help="output .npz (official dSprites layout)"),
 ) -> None:
     """Render the whole replica into an official-layout .npz file."""
+    from cli.progress import chunked
     from kbetavae.data.factors import NUM_IMAGES, factors_of
     from kbetavae.data.files import save_npz
     from kbetavae.data.ground_truth import load_images
@@ -80,5 +82,10 @@ def export_npz(
         raise InputError(f"PATH must end in .npz, got {path}")
     check_writable(str(path.parent), "PATH's directory")
     indices = np.arange(NUM_IMAGES)
-    save_npz(path, factors_of(indices), load_images(ReplicaData(), indices))
+    images = np.empty((NUM_IMAGES, 64, 64, 1), np.uint8)
+    replica = ReplicaData()
+    for start in chunked("rendering", NUM_IMAGES, 16_384):
+        images[start : start + 16_384] = load_images(replica, indices[start : start + 16_384])
+    typer.echo("compressing and writing ...", err=True)
+    save_npz(path, factors_of(indices), images)
     typer.echo(f"wrote {path}")

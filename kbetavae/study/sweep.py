@@ -29,10 +29,14 @@ class Progress:
     def sweep_started(self, plan: SweepPlan, todo: int) -> None: ...
 
     def run_started(self, index: int, total: int, config, status: str) -> list:
-        """Return extra Keras callbacks for this run's training."""
+        """Return extra Keras callbacks for this run's training. ``status``: "finished"
+        (nothing to do), "trained" (evaluation or export left) or "running"."""
         return []
 
     def stage(self, message: str) -> None: ...
+
+    def evaluation(self, done: int, total: int) -> None:
+        """Images encoded so far in this run's evaluation, of ``total`` expected."""
 
     def run_finished(self, row: dict) -> None: ...
 
@@ -94,8 +98,13 @@ def _run_one(plan, config, run_dir, export_dir, data, progress, index, total) ->
     from kbetavae.training.loop import train
 
     metrics_path = os.path.join(run_dir, rundir.METRICS_FILE)
-    done = kio.exists(metrics_path) and is_exported(export_dir)
-    callbacks = progress.run_started(index, total, config, "finished" if done else "running")
+    if kio.exists(metrics_path) and is_exported(export_dir):
+        status = "finished"
+    elif rundir.is_finished(run_dir):
+        status = "trained"
+    else:
+        status = "running"
+    callbacks = progress.run_started(index, total, config, status)
     result = train(config, run_dir, source=data, callbacks=callbacks, verbose=0)
     if not result.ok:
         return run_row(config, result)
@@ -104,7 +113,9 @@ def _run_one(plan, config, run_dir, export_dir, data, progress, index, total) ->
         model = model or load_model(result.model_path)
         progress.stage("evaluating")
         try:
-            record = evaluate_model(model, data, plan, seed=config.seed)
+            record = evaluate_model(
+                model, data, plan, seed=config.seed, progress=progress.evaluation
+            )
         except InputError as exc:  # e.g. NaN codes from weights that diverged at the end
             return {**run_row(config, result), "status": "failed", "reason": f"evaluation: {exc}"}
         kio.write_json_atomic(metrics_path, record)
@@ -115,13 +126,16 @@ def _run_one(plan, config, run_dir, export_dir, data, progress, index, total) ->
     return run_row(config, result)
 
 
-def evaluate_model(model, data, plan: SweepPlan, seed: int) -> dict:
-    """The sweep's metrics of one model, as stored in ``metrics.json``."""
+def evaluate_model(model, data, plan: SweepPlan, seed: int, progress=None) -> dict:
+    """The sweep's metrics of one model, as stored in ``metrics.json``; ``progress`` as
+    :func:`kbetavae.metrics.evaluate` takes it."""
     from kbetavae.metrics import evaluate
 
     metrics = tuple(plan.metrics)
     encode = graph_encoder(model)
-    return evaluate(encode, data, metrics=metrics, seed=seed, **plan.metric_sizes())
+    return evaluate(
+        encode, data, metrics=metrics, seed=seed, progress=progress, **plan.metric_sizes()
+    )
 
 
 # -- the plan on disk --------------------------------------------------------------------
