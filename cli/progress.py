@@ -8,6 +8,7 @@ within a stage is a few milestone lines.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import rich.progress
 import typer
 from rich.console import Console
 
+from kbetavae.metrics.evaluate import ACTIVE_KL_NATS
 from kbetavae.study.plan import PROTOCOL_POINTS, SweepPlan
 from kbetavae.study.sweep import Progress
 from kbetavae.training.rundir import run_name
@@ -261,3 +263,57 @@ def echo_summary(rows: list[dict], sweep_dir: str) -> None:
         f"{done}/{len(rows)} runs finished; results in {sweep_dir}/results.md, "
         f"figures in {sweep_dir}/figures/"
     )
+
+
+def latent_summary(logs: dict) -> str:
+    """``loss … reconstruction … kl … active latents k/z`` of Keras logs; a latent is
+    active when its mean KL (the ``kl_i`` logs) exceeds 0.01 nats, as in evaluation."""
+    per_latent = [float(v) for k, v in logs.items() if re.fullmatch(r"kl_\d+", k)]
+    text = "  ".join(
+        f"{key} {float(logs[key]):.2f}" for key in ("loss", "reconstruction", "kl") if key in logs
+    )
+    if per_latent:
+        active = sum(kl > ACTIVE_KL_NATS for kl in per_latent)
+        text += f"  active latents {active}/{len(per_latent)}"
+    return text
+
+
+def train_reporter(stream=None):
+    """A Keras callback showing ``kbetavae train``'s progress in one short line: a live
+    bar on a terminal, a line per epoch always (per-latent KL stays in history.csv)."""
+    import keras
+
+    console = console_for(stream)
+
+    class _TrainReporter(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = live_bar(console) if console.is_terminal else None
+            self._last_draw = 0.0
+            if self.bar is not None:
+                self.bar.start()
+                self.task = self.bar.add_task("", total=self.params.get("steps"), detail="")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.monotonic()
+            if self.bar is None or now - self._last_draw < 0.2:
+                return
+            self._last_draw = now
+            self.bar.update(
+                self.task,
+                description=f"epoch {self.epoch + 1}/{self.params['epochs']}",
+                completed=batch + 1,
+                detail=latent_summary(logs or {}),
+            )
+
+        def on_epoch_end(self, epoch, logs=None):
+            summary = latent_summary(logs or {})
+            console.print(f"epoch {epoch + 1}/{self.params['epochs']}  {summary}")
+
+        def on_train_end(self, logs=None):
+            if self.bar is not None:
+                self.bar.stop()
+
+    return _TrainReporter()

@@ -75,6 +75,7 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Train one model; rerunning resumes an interrupted run and skips a finished one."""
+    from cli.progress import train_reporter
     from kbetavae import cloud
     from kbetavae import io as kio
     from kbetavae.study import trial
@@ -109,7 +110,11 @@ def train(
     run = name or run_name(config)
     run_dir = os.path.join(root, run)
     result = train_run(
-        config, run_dir, backup_dir=vertex.backup_dir(run), verbose=0 if quiet else "auto"
+        config,
+        run_dir,
+        backup_dir=vertex.backup_dir(run),
+        callbacks=[] if quiet else [train_reporter()],
+        verbose=0,  # Keras' own line lists every kl_i (~580 characters)
     )
     scores = "  ".join(
         f"{key} {result.metrics[key]:.4g}"

@@ -102,7 +102,7 @@ def test_data_export_to_a_directory_refuses_before_rendering(tmp_path):
         (["--precision", "fp16"], "--precision must be one of"),
         (["--objective", "elbo"], "--objective must be one of"),
         (["--epochs", "abc"], "'--epochs': 'abc' is not an integer"),
-        (["--beta", "x"], "'--beta': 'x' is not a valid float"),
+        (["--beta", "x"], "'--beta': Input should be a valid number"),
         (["--no-such-flag"], "No such option: --no-such-flag"),
     ],
 )
