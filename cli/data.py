@@ -57,7 +57,7 @@ def stats(
     else:
         indices = np.arange(data.num_images)
     total = 0
-    for start in chunked("mean pixel", indices.size, 65_536):
+    for start in chunked("reading", indices.size, 65_536):
         total += int(load_images(data, indices[start : start + 65_536]).sum(dtype=np.int64))
     mean = total / (indices.size * int(np.prod(data.image_shape)))
     typer.echo(f"mean pixel: {mean:.6f} over {indices.size} images")

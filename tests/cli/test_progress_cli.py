@@ -22,7 +22,14 @@ TINY = ["--epochs", "1", "--subset", "256", "--batch-size", "32", "--eval-points
 def test_ctrl_c_keeps_the_run_says_how_to_resume_and_the_resume_skips_training(tmp_path):
     command = [*KBETAVAE, *SWEEP, *TINY]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=tmp_path
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+        # As from a terminal: a test run in the background inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     trained = tmp_path / "runs" / "t" / "beta=1_seed=0" / "done.json"
     deadline = time.monotonic() + 600
