@@ -15,7 +15,7 @@ import importlib.util
 import sys
 
 # The modules whose import registers kbetavae's serialisable Keras classes.
-_KERAS_MODULES = ("kbetavae.model.vae",)
+_KERAS_MODULES = ("kbetavae.model",)  # the package imports every module with a Keras class
 
 
 def register_keras_classes() -> None:
