@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import inspect
+import re
 from collections.abc import Callable
-from typing import NoReturn, TypeVar
+from typing import Annotated, NoReturn, TypeVar, get_args, get_origin
 
 import typer
 
@@ -20,16 +22,56 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def user_errors(func: F) -> F:
-    """Decorate a command so bad input ends in one clear line and exit code 2."""
+    """Decorate a command so bad input ends in one clear line and exit code 2, and Ctrl-C
+    in one line and exit code 130.
+
+    Library errors name Python arguments (``batch_size must be ...``); the line names the
+    command's own flag instead (``--batch-size must be ...``).
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except (InputError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
-            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            fail(as_flags(message, flag_names(func)))
+        except KeyboardInterrupt:
+            typer.echo("kbetavae: interrupted", err=True)
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def flag_names(command: Callable) -> dict[str, str]:
+    """``{python parameter name: flag}`` of a Typer command, from its own declarations."""
+    flags = {}
+    # eval_str: the command modules use `from __future__ import annotations`.
+    for name, parameter in inspect.signature(command, eval_str=True).parameters.items():
+        infos = [parameter.default]
+        if get_origin(parameter.annotation) is Annotated:
+            infos += get_args(parameter.annotation)[1:]
+        for info in infos:
+            if isinstance(info, typer.models.OptionInfo):
+                declared = [d for d in info.param_decls or () if d.startswith("--")]
+                flags[name] = declared[0].split("/")[0] if declared else _dashed(name)
+    return flags
+
+
+def _dashed(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+# A library message starts with the argument it is about: "batch_size must be ...".
+_LEADING_NAME = re.compile(r"^([a-z][a-z0-9_]*)\b(?!-)")
+
+
+def as_flags(message: str, flags: dict[str, str]) -> str:
+    """``message`` with a leading Python argument name replaced by its command-line flag."""
+    match = _LEADING_NAME.match(message)
+    if match and match.group(1) in flags:
+        return flags[match.group(1)] + message[match.end() :]
+    return message
 
 
 def whole_number(value: str | int) -> int:
@@ -40,7 +82,7 @@ def whole_number(value: str | int) -> int:
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not an integer") from None
+        raise typer.BadParameter(f"{value!r} is not an integer") from None
     if not number.is_integer():
-        raise ValueError(f"{value!r} is not an integer")
+        raise typer.BadParameter(f"{value!r} is not an integer")
     return int(number)

@@ -9,6 +9,8 @@ import typer
 
 from cli.common import user_errors
 from kbetavae.data import open_source
+from kbetavae.errors import InputError
+from kbetavae.io import check_writable
 
 app = typer.Typer(help="Inspect and export dSprites sources.", no_args_is_help=True)
 
@@ -43,6 +45,7 @@ def stats(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Print factor sizes, image count and the mean pixel value."""
+    from cli.progress import chunked
     from kbetavae.data.ground_truth import load_images
 
     data = open_source(source)
@@ -54,7 +57,7 @@ def stats(
     else:
         indices = np.arange(data.num_images)
     total = 0
-    for start in range(0, indices.size, 65_536):
+    for start in chunked("reading", indices.size, 65_536):
         total += int(load_images(data, indices[start : start + 65_536]).sum(dtype=np.int64))
     mean = total / (indices.size * int(np.prod(data.image_shape)))
     typer.echo(f"mean pixel: {mean:.6f} over {indices.size} images")
@@ -66,13 +69,23 @@ def export_npz(
     path: Path = typer.Argument(..., help="output .npz (official dSprites layout)"),
 ) -> None:
     """Render the whole replica into an official-layout .npz file."""
+    from cli.progress import chunked
     from kbetavae.data.factors import NUM_IMAGES, factors_of
     from kbetavae.data.files import save_npz
     from kbetavae.data.ground_truth import load_images
     from kbetavae.data.replica import ReplicaData
 
+    # Rendering takes over a minute: every way the write could fail is checked first.
+    if path.is_dir():
+        raise InputError(f"PATH {path} is a directory; give the .npz file to write")
     if path.suffix != ".npz":
-        raise typer.BadParameter(f"expected a .npz path, got {path}")
+        raise InputError(f"PATH must end in .npz, got {path}")
+    check_writable(str(path.parent), "PATH's directory")
     indices = np.arange(NUM_IMAGES)
-    save_npz(path, factors_of(indices), load_images(ReplicaData(), indices))
+    images = np.empty((NUM_IMAGES, 64, 64, 1), np.uint8)
+    replica = ReplicaData()
+    for start in chunked("rendering", NUM_IMAGES, 16_384):
+        images[start : start + 16_384] = load_images(replica, indices[start : start + 16_384])
+    typer.echo("compressing and writing ...", err=True)
+    save_npz(path, factors_of(indices), images)
     typer.echo(f"wrote {path}")

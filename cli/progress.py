@@ -1,136 +1,260 @@
-"""Progress of a sweep on the terminal: which run, which epoch, and an ETA."""
+"""Progress of a sweep on the terminal: which run, which stage, and an ETA that counts
+evaluation as well as training.
+
+Lines go through a Rich console: on a terminal a live bar shows the current epoch or
+evaluation; piped, the console writes plain lines without escape sequences, and progress
+within a stage is a few milestone lines.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 import time
+from collections.abc import Iterator
 
-import keras
+import rich.progress
 import typer
+from rich.console import Console
 
-from kbetavae.study.plan import SweepPlan
+from kbetavae.metrics.evaluate import ACTIVE_KL_NATS
+from kbetavae.study.plan import PROTOCOL_POINTS, SweepPlan
 from kbetavae.study.sweep import Progress
 from kbetavae.training.rundir import run_name
 
+# Below this many training images the full evaluation protocol outweighs training.
+SMALL_SUBSET = 10_000
+# Piped output: one line per this fraction of an evaluation.
+MILESTONE = 0.25
 
-def _clock(seconds: float) -> str:
+
+def clock(seconds: float) -> str:
+    """``h:mm:ss`` of a duration."""
     seconds = max(0, int(seconds))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-class TerminalProgress(Progress):
-    """Prints one line per stage; on a terminal, a live status line while training.
+def console_for(stream=None) -> Console:
+    """A console writing plain text (no markup, no wrapping) to ``stream`` (stderr)."""
+    return Console(
+        file=stream or sys.stderr, highlight=False, markup=False, emoji=False, soft_wrap=True
+    )
 
-    The ETA counts the optimiser steps left in the sweep at the speed measured so far
-    (evaluation time is estimated from the runs already evaluated).
+
+def live_bar(console: Console) -> rich.progress.Progress:
+    """A transient bar: description, bar, n/total, and a free-text detail."""
+    return rich.progress.Progress(
+        rich.progress.TextColumn("{task.description}"),
+        rich.progress.BarColumn(),
+        rich.progress.MofNCompleteColumn(),
+        rich.progress.TextColumn("{task.fields[detail]}"),
+        console=console,
+        transient=True,
+    )
+
+
+def chunked(description: str, total: int, chunk: int, stream=None) -> Iterator[int]:
+    """The start offsets of ``total`` items in ``chunk``s, with a live bar on a terminal
+    (piped: one line saying what is being done)."""
+    console = console_for(stream)
+    starts = range(0, total, chunk)
+    if not console.is_terminal:
+        console.print(f"{description}: {total:,} images")
+        yield from starts
+        return
+    with live_bar(console) as bar:
+        task = bar.add_task(description, total=total, detail="images")
+        for start in starts:
+            yield start
+            bar.update(task, completed=min(total, start + chunk))
+
+
+class TerminalProgress(Progress):
+    """Prints one line per stage; on a terminal, a live bar while training or evaluating.
+
+    The ETA counts the optimiser steps left at the speed measured so far, plus the
+    evaluations left at the duration of the last one (or, during the first, at its speed
+    so far); before any evaluation has been timed it says "+ evaluation".
     """
 
     def __init__(self, quiet: bool = False, stream=None):
-        self.quiet = quiet
-        self.stream = stream or sys.stderr
-        self.live = not quiet and self.stream.isatty()
-        self.started = time.monotonic()
+        self.console = console_for(stream)
+        self.live = not quiet and self.console.is_terminal
+        self.bar = live_bar(self.console) if self.live else None
+        self.task = None
+        self.label = ""
         self.steps_done = 0
         self.train_seconds = 0.0
         self.steps_per_epoch: int | None = None
         self.eval_seconds: list[float] = []
+        self.eval_started: float | None = None
+        self.eval_fraction = 0.0
+        self.finished = 0
+        self._last_draw = 0.0
+        self._milestone = 0
 
-    def _say(self, text: str) -> None:
-        if self.live:
-            self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
-        self.stream.flush()
+    def say(self, text: str) -> None:
+        """One log line (above the live bar, if there is one)."""
+        self.console.print(text)
 
     def sweep_started(self, plan: SweepPlan, todo: int) -> None:
         self.plan, self.todo_runs = plan, todo
         self.remaining_runs = todo
-        self._say(
+        self.say(
             f"sweep {plan.name}: {len(plan.betas) * len(plan.seeds)} runs "
             f"({todo} to do), {plan.base.epochs} epochs each"
         )
+        if todo and plan.base.subset < SMALL_SUBSET and plan.eval_points >= PROTOCOL_POINTS:
+            self.say(
+                f"note: the full evaluation protocol (--eval-points {plan.eval_points}) costs "
+                f"minutes per model on a CPU, more than training on {plan.base.subset} images; "
+                "a smaller --eval-points (e.g. 1000) trades precision for time"
+            )
+        if self.bar is not None:
+            self.bar.start()
+            self.task = self.bar.add_task("", total=None, detail="")
 
     def run_started(self, index: int, total: int, config, status: str) -> list:
         self.label = f"[{index + 1}/{total}] {run_name(config)}"
-        self._say(f"{self.label}: {'already finished' if status == 'finished' else 'training'}")
-        return [] if status == "finished" else [_EpochReporter(self)]
+        said = {"finished": "already finished", "trained": "already trained"}
+        self.say(f"{self.label}: {said.get(status, 'training')}")
+        return [epoch_reporter(self)] if status == "running" else []
 
     def stage(self, message: str) -> None:
-        self._stage_started = time.monotonic()
         self._stage = message
-        self._say(f"{self.label}: {message}")
+        if message == "evaluating":
+            self.eval_started = time.monotonic()
+            self.eval_fraction = 0.0
+            self._milestone = 0
+        self.say(f"{self.label}: {message}" if self.label else message)
+
+    def evaluation(self, done: int, total: int) -> None:
+        if self.eval_started is None:
+            self.stage("evaluating")
+        self.eval_fraction = done / total if total else 1.0
+        eta = self.eta(0)
+        detail = f"images  sweep ETA {eta}" if eta else "images"
+        if self.bar is not None:
+            self.show(f"{self.label}: evaluating", done, total, detail)
+        elif self.eval_fraction >= (self._milestone + 1) * MILESTONE and done < total:
+            self._milestone = int(self.eval_fraction / MILESTONE)
+            self.say(f"{self.label}: evaluating, {done:,}/{total:,} {detail}")
+
+    def show(self, description: str, completed: int, total: int | None, detail: str) -> None:
+        """Redraw the live bar (at most five times a second)."""
+        now = time.monotonic()
+        if self.bar is None or self.task is None or now - self._last_draw < 0.2:
+            return
+        self._last_draw = now
+        self.bar.update(
+            self.task, description=description, completed=completed, total=total, detail=detail
+        )
 
     def run_finished(self, row: dict) -> None:
-        if getattr(self, "_stage", None) == "evaluating" and row.get("eval_seconds"):
-            self.eval_seconds.append(float(row["eval_seconds"]))
+        if self.eval_started is not None:
+            self.eval_seconds.append(time.monotonic() - self.eval_started)
+        self.eval_started = None
         self._stage = None
+        self.finished += 1
         self.remaining_runs = max(0, self.remaining_runs - 1)
         scores = ", ".join(
             f"{k} {row[k]:.3f}"
             for k in ("mig", "zdiff", "modularity")
             if isinstance(row.get(k), float)
         )
-        self._say(
+        self.say(
             f"{self.label}: {row['status']}"
             + (f" — {scores}" if scores else "")
             + (f" ({row['reason']})" if row.get("reason") else "")
         )
 
-    def eta(self, steps_left_in_run: int) -> float | None:
-        if not self.steps_done or not self.steps_per_epoch:
+    def close(self) -> None:
+        """Remove the live bar."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def _evaluation_estimate(self) -> float | None:
+        """Seconds one evaluation takes: the last one, or the current one's pace."""
+        if self.eval_seconds:
+            return self.eval_seconds[-1]
+        if self.eval_started is not None and self.eval_fraction > 0.02:
+            return (time.monotonic() - self.eval_started) / self.eval_fraction
+        return None
+
+    def eta(self, steps_left_in_run: int) -> str | None:
+        """The time left in the sweep, as ``h:mm:ss`` (``+ evaluation`` while unknown)."""
+        if not hasattr(self, "plan"):
             return None
-        rate = self.steps_done / self.train_seconds
+        seconds = 0.0
         later_runs = max(0, self.remaining_runs - 1)
-        steps = steps_left_in_run + later_runs * self.plan.base.epochs * self.steps_per_epoch
-        evals = (self.eval_seconds[-1] if self.eval_seconds else 0.0) * self.remaining_runs
-        return steps / rate + evals
+        if self.steps_done and self.steps_per_epoch:
+            rate = self.steps_done / self.train_seconds
+            steps = steps_left_in_run + later_runs * self.plan.base.epochs * self.steps_per_epoch
+            seconds += steps / rate
+        elif steps_left_in_run or later_runs:
+            return None
+        per_eval = self._evaluation_estimate()
+        if per_eval is None:
+            return f"{clock(seconds)} + evaluation"
+        if self.eval_started is not None:  # this run is evaluating: what is left of it
+            seconds += per_eval * (1 - self.eval_fraction)
+        else:  # this run's evaluation is still ahead
+            seconds += per_eval
+        return clock(seconds + later_runs * per_eval)
 
 
-class _EpochReporter(keras.callbacks.Callback):
-    """Feeds the terminal display from inside ``fit``."""
+def epoch_reporter(display: TerminalProgress):
+    """A Keras callback feeding ``display`` from inside ``fit`` (Keras imported here, so
+    that commands without training start without TensorFlow)."""
+    import keras
 
-    def __init__(self, display: TerminalProgress):
-        super().__init__()
-        self.display = display
-        self._last_draw = 0.0
+    class _EpochReporter(keras.callbacks.Callback):
+        """Feeds the terminal display from inside ``fit``."""
 
-    def on_train_begin(self, logs=None):
-        self.display.steps_per_epoch = self.params.get("steps") or self.display.steps_per_epoch
-        self._tick = time.monotonic()
+        def __init__(self, display: TerminalProgress):
+            super().__init__()
+            self.display = display
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        self._last_batch = -1
+        def on_train_begin(self, logs=None):
+            self.display.steps_per_epoch = self.params.get("steps") or self.display.steps_per_epoch
+            self._tick = time.monotonic()
 
-    def on_train_batch_end(self, batch, logs=None):
-        # With steps_per_execution > 1 Keras calls this every few steps; count the gap.
-        now = time.monotonic()
-        self.display.steps_done += batch - self._last_batch
-        self._last_batch = batch
-        self.display.train_seconds += now - self._tick
-        self._tick = now
-        if self.display.live and now - self._last_draw > 0.5:
-            self._last_draw = now
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+            self._last_batch = -1
+
+        def on_train_batch_end(self, batch, logs=None):
+            # With steps_per_execution > 1 Keras calls this every few steps; count the gap.
+            now = time.monotonic()
+            self.display.steps_done += batch - self._last_batch
+            self._last_batch = batch
+            self.display.train_seconds += now - self._tick
+            self._tick = now
+            if self.display.live:
+                steps = self.params.get("steps") or 0
+                left = (self.params["epochs"] - self.epoch - 1) * steps + max(0, steps - batch - 1)
+                eta = self.display.eta(left)
+                self.display.show(
+                    f"{self.display.label}: epoch {self.epoch + 1}/{self.params['epochs']}",
+                    batch + 1,
+                    steps or None,
+                    f"loss {(logs or {}).get('loss', float('nan')):.2f}"
+                    + (f"  sweep ETA {eta}" if eta else ""),
+                )
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
             steps = self.params.get("steps") or 0
-            left = (self.params["epochs"] - self.epoch - 1) * steps + max(0, steps - batch - 1)
-            eta = self.display.eta(left)
-            self.display.stream.write(
-                f"\r\033[K{self.display.label}: epoch {self.epoch + 1}/{self.params['epochs']}"
-                f" step {batch + 1}/{steps} loss {logs.get('loss', float('nan')):.2f}"
-                + (f"  sweep ETA {_clock(eta)}" if eta is not None else "")
+            eta = self.display.eta((self.params["epochs"] - epoch - 1) * steps)
+            self.display.say(
+                f"{self.display.label}: epoch {epoch + 1}/{self.params['epochs']} "
+                f"loss {logs.get('loss', float('nan')):.2f} "
+                f"reconstruction {logs.get('reconstruction', float('nan')):.2f} "
+                f"kl {logs.get('kl', float('nan')):.2f}" + (f" — sweep ETA {eta}" if eta else "")
             )
-            self.display.stream.flush()
 
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        steps = self.params.get("steps") or 0
-        eta = self.display.eta((self.params["epochs"] - epoch - 1) * steps)
-        self.display._say(
-            f"{self.display.label}: epoch {epoch + 1}/{self.params['epochs']} "
-            f"loss {logs.get('loss', float('nan')):.2f} "
-            f"reconstruction {logs.get('reconstruction', float('nan')):.2f} "
-            f"kl {logs.get('kl', float('nan')):.2f}"
-            + (f" — sweep ETA {_clock(eta)}" if eta is not None else "")
-        )
+    return _EpochReporter(display)
 
 
 def echo_summary(rows: list[dict], sweep_dir: str) -> None:
@@ -139,3 +263,57 @@ def echo_summary(rows: list[dict], sweep_dir: str) -> None:
         f"{done}/{len(rows)} runs finished; results in {sweep_dir}/results.md, "
         f"figures in {sweep_dir}/figures/"
     )
+
+
+def latent_summary(logs: dict) -> str:
+    """``loss … reconstruction … kl … active latents k/z`` of Keras logs; a latent is
+    active when its mean KL (the ``kl_i`` logs) exceeds 0.01 nats, as in evaluation."""
+    per_latent = [float(v) for k, v in logs.items() if re.fullmatch(r"kl_\d+", k)]
+    text = "  ".join(
+        f"{key} {float(logs[key]):.2f}" for key in ("loss", "reconstruction", "kl") if key in logs
+    )
+    if per_latent:
+        active = sum(kl > ACTIVE_KL_NATS for kl in per_latent)
+        text += f"  active latents {active}/{len(per_latent)}"
+    return text
+
+
+def train_reporter(stream=None):
+    """A Keras callback showing ``kbetavae train``'s progress in one short line: a live
+    bar on a terminal, a line per epoch always (per-latent KL stays in history.csv)."""
+    import keras
+
+    console = console_for(stream)
+
+    class _TrainReporter(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = live_bar(console) if console.is_terminal else None
+            self._last_draw = 0.0
+            if self.bar is not None:
+                self.bar.start()
+                self.task = self.bar.add_task("", total=self.params.get("steps"), detail="")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.monotonic()
+            if self.bar is None or now - self._last_draw < 0.2:
+                return
+            self._last_draw = now
+            self.bar.update(
+                self.task,
+                description=f"epoch {self.epoch + 1}/{self.params['epochs']}",
+                completed=batch + 1,
+                detail=latent_summary(logs or {}),
+            )
+
+        def on_epoch_end(self, epoch, logs=None):
+            summary = latent_summary(logs or {})
+            console.print(f"epoch {epoch + 1}/{self.params['epochs']}  {summary}")
+
+        def on_train_end(self, logs=None):
+            if self.bar is not None:
+                self.bar.stop()
+
+    return _TrainReporter()

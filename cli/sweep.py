@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 
 import typer
 
@@ -104,14 +106,27 @@ def sweep(
         zdiff_classifier=zdiff_classifier,
     )
     progress = TerminalProgress(quiet)
-    rows = run_sweep(
-        plan, out, saved_models, force=force, progress=progress, fuse=fuse, max_group=max_group
-    )
     sweep_dir = os.path.join(out, name)
-    progress.stage("rendering figures")
-    render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)
-    progress.stage("writing report.html")
-    write_report(sweep_dir)
+    try:
+        rows = run_sweep(
+            plan, out, saved_models, force=force, progress=progress, fuse=fuse, max_group=max_group
+        )
+        progress.label = ""
+        progress.stage("rendering figures")
+        render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)
+        progress.stage("writing report.html")
+        write_report(sweep_dir)
+    except KeyboardInterrupt:
+        progress.close()
+        typer.echo(
+            f"kbetavae: interrupted; {progress.finished} finished run(s) are kept in "
+            f"{sweep_dir} and an unfinished one resumes from its last epoch: "
+            f"kbetavae {shlex.join(sys.argv[1:])}",
+            err=True,
+        )
+        raise typer.Exit(130) from None
+    finally:
+        progress.close()
     echo_summary(rows, sweep_dir)
 
 

@@ -76,7 +76,9 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Train one model; rerunning resumes an interrupted run and skips a finished one."""
+    from cli.progress import train_reporter
     from kbetavae import cloud
+    from kbetavae import io as kio
     from kbetavae.study import trial
     from kbetavae.training.cluster import is_chief
     from kbetavae.training.loop import train as train_run
@@ -104,10 +106,16 @@ def train(
     if evaluate:  # bad metric options fail here, before anything is trained
         names = [m.strip() for m in metrics.split(",") if m.strip()]
         plan = trial.evaluation_plan(config, names, eval_points, hypertune_metric, zdiff_classifier)
+    root = out or vertex.out_root()
+    kio.check_writable(root, "--out")
     run = name or run_name(config)
-    run_dir = os.path.join(out or vertex.out_root(), run)
+    run_dir = os.path.join(root, run)
     result = train_run(
-        config, run_dir, backup_dir=vertex.backup_dir(run), verbose=0 if quiet else "auto"
+        config,
+        run_dir,
+        backup_dir=vertex.backup_dir(run),
+        callbacks=[] if quiet else [train_reporter()],
+        verbose=0,  # Keras' own line lists every kl_i (~580 characters)
     )
     scores = "  ".join(
         f"{key} {result.metrics[key]:.4g}"

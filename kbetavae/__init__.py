@@ -1,6 +1,7 @@
 """kbetavae: disentangled representation learning with beta-VAEs on dSprites."""
 
 from kbetavae.errors import InputError
+from kbetavae.registration import register_when_keras_loads
 
 __version__ = "0.1.0"
 
@@ -15,6 +16,9 @@ _LAZY = {
     "TrainResult": "kbetavae.training.rundir",
     "train": "kbetavae.training.loop",
 }
+
+
+register_when_keras_loads()
 
 
 def __getattr__(name: str):

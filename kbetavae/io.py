@@ -204,6 +204,8 @@ def check_writable(directory: str, option: str) -> None:
     if is_remote(directory):
         check_reachable(directory, option)
         return
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise InputError(f"{option} {directory} is a file, not a directory")
     try:
         os.makedirs(directory, exist_ok=True)
         write_bytes_atomic(os.path.join(directory, ".write-test"), b"")

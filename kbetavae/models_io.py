@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from collections.abc import Callable
 
 import numpy as np
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
-from kbetavae.training.rundir import MODEL_FILE
+from kbetavae.training.rundir import CONFIG_FILE, MODEL_FILE
 
 EncodeFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 DecodeFn = Callable[[np.ndarray], np.ndarray]
@@ -31,6 +32,10 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, str]:
     path = os.fspath(path)
     if path.endswith(".keras") and kio.exists(path) and not kio.is_dir(path):
         return "keras", path
+    if kio.exists(path) and not kio.is_dir(path):
+        raise InputError(
+            f"{path} is not a model: expected a run directory, a .keras file or a SavedModel"
+        )
     if not kio.is_dir(path):
         raise InputError(f"{path} does not exist (expected a run directory or a SavedModel)")
     if kio.exists(os.path.join(path, "saved_model.pb")):
@@ -44,6 +49,11 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, str]:
     ]
     if versions:
         return "saved_model", os.path.join(path, str(max(versions)))
+    if kio.exists(os.path.join(path, CONFIG_FILE)):
+        raise InputError(
+            f"{path} is an unfinished run (no {MODEL_FILE} yet): rerun the `kbetavae train` "
+            "or `kbetavae sweep` command that started it to resume training"
+        )
     raise InputError(
         f"{path} holds neither {MODEL_FILE} (a run directory) nor saved_model.pb (a SavedModel)"
     )
@@ -58,7 +68,14 @@ def load_model(path: str | os.PathLike):
     kind, resolved = resolve_model(path)
     if kind != "keras":
         raise InputError(f"{path} is a SavedModel; a run directory or .keras file is needed")
-    return keras.saving.load_model(resolved)
+    if not kio.is_remote(resolved) and not zipfile.is_zipfile(resolved):
+        raise InputError(f"{resolved} is not a .keras file (corrupt or truncated: not a zip)")
+    try:
+        return keras.saving.load_model(resolved)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        # Keras reports a zip missing its parts as "File not found"; name the file instead.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{resolved} is not a readable .keras file ({reason})") from None
 
 
 def graph_encoder(model) -> EncodeFn:

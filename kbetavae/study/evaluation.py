@@ -12,10 +12,10 @@ from kbetavae.models_io import graph_decoder, graph_encoder
 from kbetavae.study.plan import SweepPlan
 
 
-def evaluate_model(model, data, plan: SweepPlan, config) -> dict:
+def evaluate_model(model, data, plan: SweepPlan, config, progress=None) -> dict:
     """The sweep's evaluation of one model, as stored in ``metrics.json``: the plan's
     metrics on the whole grid, and the held-out ELBO on grid images outside the run's
-    training subset."""
+    training subset. ``progress`` as :func:`kbetavae.metrics.evaluate` takes it."""
     from kbetavae.data.pipeline import subset_indices
     from kbetavae.metrics import evaluate
     from kbetavae.metrics.heldout import heldout_elbo
@@ -27,6 +27,7 @@ def evaluate_model(model, data, plan: SweepPlan, config) -> dict:
         metrics=plan.metrics,
         seed=config.seed,
         zdiff_classifier=plan.zdiff_classifier,
+        progress=progress,
         **plan.metric_sizes(),
     )
     train_indices, _ = subset_indices(data, config.subset, config.seed, config.validation)

@@ -36,10 +36,14 @@ class Progress:
     def sweep_started(self, plan: SweepPlan, todo: int) -> None: ...
 
     def run_started(self, index: int, total: int, config, status: str) -> list:
-        """Return extra Keras callbacks for this run's training."""
+        """Return extra Keras callbacks for this run's training. ``status``: "finished"
+        (nothing to do), "trained" (evaluation or export left) or "running"."""
         return []
 
     def stage(self, message: str) -> None: ...
+
+    def evaluation(self, done: int, total: int) -> None:
+        """Images encoded so far in this run's evaluation, of ``total`` expected."""
 
     def run_finished(self, row: dict) -> None: ...
 
@@ -173,11 +177,13 @@ class _Sweep:
             run_dir = self.run_dir(config)
             if self.force:
                 _discard_if_changed(run_dir, config, self.export_dir(config))
-            done = kio.exists(os.path.join(run_dir, rundir.METRICS_FILE)) and is_exported(
-                self.export_dir(config)
-            )
+            if rundir.is_evaluated(run_dir) and is_exported(self.export_dir(config)):
+                status = "finished"
+            elif rundir.is_finished(run_dir):
+                status = "trained"
+            else:
+                status = "running"
             index = self.index[rundir.run_name(config)]
-            status = "finished" if done else "running"
             callbacks.append(self.progress.run_started(index, total, config, status))
         unfinished = [k for k, c in enumerate(configs) if not rundir.is_finished(self.run_dir(c))]
         results = {}
@@ -218,7 +224,9 @@ class _Sweep:
             model = model or load_model(result.model_path)
             self.progress.stage("evaluating")
             try:
-                record = evaluate_model(model, self.data, self.plan, config)
+                record = evaluate_model(
+                    model, self.data, self.plan, config, progress=self.progress.evaluation
+                )
             except InputError as exc:  # e.g. NaN codes from weights that diverged at the end
                 row = run_row(config, result)
                 return {**row, "status": "failed", "reason": f"evaluation: {exc}"}

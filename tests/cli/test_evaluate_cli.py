@@ -93,4 +93,4 @@ def test_a_saved_model_without_encode_is_one_line_and_exit_2(tmp_path):
 
 def test_unknown_metric_is_one_line_and_exit_2(saved_model):
     result = runner.invoke(app, ["evaluate", str(saved_model), "--metrics", "mig,irs"])
-    assert result.exit_code == 2 and "unknown metrics ['irs']" in result.output
+    assert result.exit_code == 2 and "--metrics: unknown irs" in result.output

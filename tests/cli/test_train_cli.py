@@ -57,7 +57,7 @@ def test_train_honours_name_objective_and_precision(tmp_path):
         (["--beta", "-1"], "beta must be a finite number >= 0, got -1.0"),
         (["--beta", "nan"], "beta must be a finite number >= 0, got nan"),
         (["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
-        (["--latent-dim", "0"], "latent_dim must be an integer >= 1, got 0"),
+        (["--latent-dim", "0"], "--latent-dim must be an integer >= 1, got 0"),
         (["--objective", "elbo"], "objective must be one of"),
         (["--precision", "fp16"], "precision must be one of"),
         (["--source", "nowhere.txt"], "unknown source 'nowhere.txt'"),

@@ -1,0 +1,89 @@
+"""Sweep progress as a user sees it: plain piped lines, evaluation progress, Ctrl-C, resume."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from cli.progress import TerminalProgress
+from kbetavae.study.plan import SweepPlan
+from kbetavae.training.config import TrainConfig
+
+KBETAVAE = [sys.executable, "-m", "cli.main"]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+SWEEP = ["sweep", "--out", "runs", "--saved-models", "sm", "--name", "t", "--betas", "1"]
+TINY = ["--epochs", "1", "--subset", "256", "--batch-size", "32", "--eval-points", "300"]
+
+
+def test_ctrl_c_keeps_the_run_says_how_to_resume_and_the_resume_skips_training(tmp_path):
+    command = [*KBETAVAE, *SWEEP, *TINY]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+        # As from a terminal: a test run in the background inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    trained = tmp_path / "runs" / "t" / "beta=1_seed=0" / "done.json"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None and not trained.exists():
+        time.sleep(0.05)
+    assert process.poll() is None, process.communicate()[1][-3000:]
+    process.send_signal(signal.SIGINT)  # during the evaluation, which follows done.json
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 130, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("kbetavae: interrupted; 0 finished run(s) are kept in runs/t")
+    assert last.endswith("kbetavae " + " ".join(SWEEP + TINY))
+    assert "Traceback" not in err and "\x1b" not in out + err
+    assert not (trained.parent / "metrics.json").exists()
+
+    rerun = subprocess.run(
+        command, capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=900
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    log = rerun.stderr
+    assert "[1/1] beta=1_seed=0: already trained" in log and ": training" not in log
+    # Piped, progress is plain lines: evaluation milestones, no escape sequences.
+    assert "beta=1_seed=0: evaluating, " in log and " images" in log
+    assert "\x1b" not in rerun.stdout + log
+
+
+def _display(**plan_options) -> tuple[TerminalProgress, io.StringIO]:
+    stream = io.StringIO()
+    display = TerminalProgress(stream=stream)
+    plan = SweepPlan(name="t", betas=(1.0, 4.0), seeds=(0,), **plan_options)
+    display.sweep_started(plan, todo=2)
+    return display, stream
+
+
+def test_a_small_sweep_with_the_full_protocol_says_once_how_to_be_quick():
+    display, stream = _display(base=TrainConfig(subset=2000))
+    display.stage("evaluating")
+    assert stream.getvalue().count("note: ") == 1
+    assert "trades precision for time" in stream.getvalue()
+    _, quick = _display(base=TrainConfig(subset=2000), eval_points=1000)
+    _, large = _display(base=TrainConfig(subset=50_000))
+    assert "--eval-points" not in quick.getvalue() + large.getvalue()
+
+
+def test_the_eta_counts_the_evaluations_left():
+    display, stream = _display(base=TrainConfig(subset=2000), eval_points=1000)
+    display.steps_per_epoch, display.steps_done, display.train_seconds = 100, 100, 10.0
+    assert display.eta(0).endswith("+ evaluation")  # not timed yet: said, not hidden
+    display.label = "[1/2] beta=1_seed=0"
+    display.stage("evaluating")
+    display.eval_started -= 60.0  # as if a minute ago
+    display.evaluation(500, 1000)
+    # Half done in 60 s: 60 s left here, then 10 epochs x 100 steps at 10 steps/s and a
+    # 120 s evaluation for the second run.
+    hours, minutes, seconds = map(int, display.eta(0).split(":"))
+    assert abs(hours * 3600 + minutes * 60 + seconds - (60 + 100 + 120)) <= 2
+    assert "evaluating, 500/1,000 images  sweep ETA" in stream.getvalue()
