@@ -8,7 +8,13 @@ the score, the matrix behind it and ``to_dict()``. :func:`evaluate` runs them on
 
 from kbetavae.metrics.dci import DCIResult, dci
 from kbetavae.metrics.discretize import histogram_discretize
-from kbetavae.metrics.evaluate import ALL_METRICS, DEFAULT_METRICS, evaluate, kl_per_latent
+from kbetavae.metrics.evaluate import (
+    ALL_METRICS,
+    DEFAULT_METRICS,
+    evaluate,
+    evaluate_many,
+    kl_per_latent,
+)
 from kbetavae.metrics.factorvae import FactorVAEResult, factorvae_score
 from kbetavae.metrics.mig import MIGResult, mig, mig_from_mutual_info
 from kbetavae.metrics.modularity import ModularityResult, modularity, modularity_from_mutual_info
@@ -34,6 +40,7 @@ __all__ = [
     "code_factor_mutual_info",
     "dci",
     "evaluate",
+    "evaluate_many",
     "factor_encoder",
     "factor_entropies",
     "factorvae_score",

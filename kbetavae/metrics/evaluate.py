@@ -124,28 +124,147 @@ def evaluate(
         >>> evaluate(model, open_source("replica"), seed=0)["mig"]["score"]  # doctest: +SKIP
     """
     started = time.perf_counter()
-    names = tuple(metrics)
-    unknown = [name for name in names if name not in ALL_METRICS]
-    if unknown or not names:
-        raise InputError(f"unknown metrics {unknown}; choose from {', '.join(ALL_METRICS)}")
-    if code_table not in CODE_TABLE_MODES:
-        raise InputError(f"code_table must be one of {CODE_TABLE_MODES}, got {code_table!r}")
-    protocol = {
-        "num_points": check_positive(num_points, "num_points", minimum=2),
-        "num_test_points": check_positive(num_test_points, "num_test_points"),
-        "num_train": check_positive(num_train, "num_train"),
-        "num_eval": check_positive(num_eval, "num_eval"),
-        "pair_batch_size": check_positive(pair_batch_size, "pair_batch_size", minimum=2),
-        "num_variance_points": check_positive(num_variance_points, "num_variance_points", 2),
-        "num_bins": 20,
-    }
-    batch_size = check_positive(batch_size, "batch_size")
+    names, protocol, batch_size = _checked_settings(
+        metrics,
+        code_table,
+        CODE_TABLE_MODES,
+        num_points=num_points,
+        num_test_points=num_test_points,
+        num_train=num_train,
+        num_eval=num_eval,
+        pair_batch_size=pair_batch_size,
+        num_variance_points=num_variance_points,
+        batch_size=batch_size,
+    )
     encode_fn = as_encode_fn(model_or_encode_fn)
     encoder: CodeTable | Callable = encode_fn
     if code_table != "none":
         encoder = CodeTable(ground_truth, encode_fn, batch_size=batch_size)
         if code_table == "grid":
             encoder.fill()
+    report = _evaluate_with(encoder, ground_truth, names, seed, protocol, batch_size)
+    report["timing"]["total_seconds"] = time.perf_counter() - started
+    return jsonable(report)
+
+
+def evaluate_many(
+    models_or_encode_fns: Sequence[Any],
+    ground_truth: GroundTruth,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    seed: int = 0,
+    *,
+    encode_many: Callable[[np.ndarray], Sequence[Any]] | None = None,
+    num_points: int = 10_000,
+    num_test_points: int = 5_000,
+    num_train: int = 10_000,
+    num_eval: int = 5_000,
+    pair_batch_size: int = 64,
+    num_variance_points: int = 10_000,
+    batch_size: int = ENCODE_BATCH_SIZE,
+    code_table: str = "lazy",
+) -> list[dict[str, Any]]:
+    """:func:`evaluate` for K encoders on the same draws, each image rendered and encoded
+    once for the whole group.
+
+    The draws depend on ``seed`` alone, never on the model, so the K evaluations ask for
+    the same images; K code tables filled together (:meth:`CodeTable.group`) serve them.
+    Report ``k`` equals ``evaluate(models_or_encode_fns[k], ...)`` with the same arguments
+    except for ``timing``, whose seconds are 1/K shares of the group's.
+
+    Args:
+        models_or_encode_fns: K models or encode functions, as ``evaluate`` takes.
+        encode_many: optional ``images -> [output_1, ..., output_K]`` that encodes a batch
+            with all K at once (``kbetavae.model.inference.ManyEncoder``: one wide first
+            layer); without it each encoder is called on the shared images in turn.
+        code_table: ``"lazy"`` or ``"grid"`` (a group always shares code tables).
+        The other arguments are ``evaluate``'s.
+
+    Example:
+        >>> many = ManyEncoder(models)  # kbetavae.model.inference  # doctest: +SKIP
+        >>> reports = evaluate_many(models, data, encode_many=many)  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    names, protocol, batch_size = _checked_settings(
+        metrics,
+        code_table,
+        ("lazy", "grid"),
+        num_points=num_points,
+        num_test_points=num_test_points,
+        num_train=num_train,
+        num_eval=num_eval,
+        pair_batch_size=pair_batch_size,
+        num_variance_points=num_variance_points,
+        batch_size=batch_size,
+    )
+    members = list(models_or_encode_fns)
+    if not members:
+        raise InputError("evaluate_many needs at least one model or encode function")
+    if encode_many is None:
+        encode_many = _each_encoder([as_encode_fn(member) for member in members])
+    tables = CodeTable.group(ground_truth, encode_many, len(members), batch_size=batch_size)
+    if code_table == "grid":
+        tables[0].fill()
+    reports = [_evaluate_with(t, ground_truth, names, seed, protocol, batch_size) for t in tables]
+    share = (time.perf_counter() - started) / len(members)
+    for report in reports:
+        report["timing"]["total_seconds"] = share
+    return [jsonable(report) for report in reports]
+
+
+def _each_encoder(encode_fns: list[Callable]) -> Callable[[np.ndarray], list[Any]]:
+    def encode_each(images: np.ndarray) -> list[Any]:
+        # Each encoder gets the float32 images it expects unless it casts uint8 itself.
+        as_float = None
+        outputs = []
+        for encode_fn in encode_fns:
+            if images.dtype == np.uint8 and not getattr(encode_fn, "accepts_uint8", False):
+                as_float = images.astype(np.float32) if as_float is None else as_float
+                outputs.append(encode_fn(as_float))
+            else:
+                outputs.append(encode_fn(images))
+        return outputs
+
+    encode_each.accepts_uint8 = True
+    return encode_each
+
+
+def _checked_settings(
+    metrics: Sequence[str], code_table: str, modes: tuple[str, ...], *, batch_size: int, **sizes
+) -> tuple[tuple[str, ...], dict[str, int], int]:
+    """(metric names, protocol, batch size) validated, or InputError naming the argument."""
+    names = tuple(metrics)
+    unknown = [name for name in names if name not in ALL_METRICS]
+    if unknown or not names:
+        raise InputError(f"unknown metrics {unknown}; choose from {', '.join(ALL_METRICS)}")
+    if code_table not in modes:
+        raise InputError(f"code_table must be one of {modes}, got {code_table!r}")
+    protocol = {
+        "num_points": check_positive(sizes["num_points"], "num_points", minimum=2),
+        "num_test_points": check_positive(sizes["num_test_points"], "num_test_points"),
+        "num_train": check_positive(sizes["num_train"], "num_train"),
+        "num_eval": check_positive(sizes["num_eval"], "num_eval"),
+        "pair_batch_size": check_positive(sizes["pair_batch_size"], "pair_batch_size", minimum=2),
+        "num_variance_points": check_positive(
+            sizes["num_variance_points"], "num_variance_points", 2
+        ),
+        "num_bins": 20,
+    }
+    return names, protocol, check_positive(batch_size, "batch_size")
+
+
+def _evaluate_with(
+    encoder: CodeTable | Callable,
+    ground_truth: GroundTruth,
+    names: tuple[str, ...],
+    seed: int,
+    protocol: dict[str, int],
+    batch_size: int,
+) -> dict[str, Any]:
+    """The report of one encoder (a code table or an encode function); not yet jsonable."""
+    num_points, num_test_points = protocol["num_points"], protocol["num_test_points"]
+    num_train, num_eval = protocol["num_train"], protocol["num_eval"]
+    pair_batch_size = protocol["pair_batch_size"]
+    num_variance_points = protocol["num_variance_points"]
     streams = dict(zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True))
 
     def rng(stream: str) -> np.random.Generator:
@@ -198,6 +317,5 @@ def evaluate(
     )
     report["timing"] = {
         "encode_seconds": encoder.encode_seconds if isinstance(encoder, CodeTable) else None,
-        "total_seconds": time.perf_counter() - started,
     }
-    return jsonable(report)
+    return report
