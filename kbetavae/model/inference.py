@@ -130,6 +130,7 @@ class _Graph:
         members: Sequence[tuple[list[Conv], list[Dense]]],
         image_shape: tuple[int, int, int],
         *,
+        batch_size: int,
         block: int,
         jit: bool,
     ) -> None:
@@ -165,12 +166,12 @@ class _Graph:
         ]
         self.function = tf.function(
             self._encode,
-            input_signature=[tf.TensorSpec((None, *image_shape), tf.uint8)],
+            input_signature=[tf.TensorSpec((batch_size, *image_shape), tf.uint8)],
             jit_compile=jit,
         )
         self.function_float = tf.function(
             self._encode,
-            input_signature=[tf.TensorSpec((None, *image_shape), tf.float32)],
+            input_signature=[tf.TensorSpec((batch_size, *image_shape), tf.float32)],
             jit_compile=jit,
         )
 
@@ -261,12 +262,12 @@ class ManyEncoder:
             raise InputError("encode_many needs models with the same input and first layer")
         self.num_models = len(members)
         self.batch_size = batch_size
-        self._graph = _Graph(members, shape, block=block, jit=jit)
+        self._graph = _Graph(members, shape, batch_size=batch_size, block=block, jit=jit)
 
     def __call__(self, images: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         images = np.asarray(images)
         parts = [
-            self._graph(images[start : start + self.batch_size])
+            self._batch(images[start : start + self.batch_size])
             for start in range(0, max(len(images), 1), self.batch_size)
         ]
         return [
@@ -276,6 +277,16 @@ class ManyEncoder:
             )
             for k in range(self.num_models)
         ]
+
+    def _batch(self, images: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        # Every batch has exactly batch_size rows (a short one is zero-padded): one
+        # compiled shape, and an image's code then never depends on the batch it came in
+        # (XLA tiles a GEMM's remainder rows differently: 1e-9 changes seen otherwise).
+        count = len(images)
+        if count < self.batch_size:
+            padding = np.zeros((self.batch_size - count, *images.shape[1:]), images.dtype)
+            images = np.concatenate([images, padding])
+        return [(mu[:count], logvar[:count]) for mu, logvar in self._graph(images)]
 
 
 def fast_encoder(model, **options):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kbetavae.errors import InputError
-from kbetavae.metrics import ALL_METRICS, evaluate
+from kbetavae.metrics import ALL_METRICS, evaluate, evaluate_many
 
 # Reduced sample sizes (the sweep tests use such); the pair batch stays 64.
 SMALL = {
@@ -155,3 +155,34 @@ def test_something_that_cannot_encode_is_an_input_error(fakes):
         evaluate("runs/beta=4_seed=0/model.keras", fakes.FactorImages())
     with pytest.raises(InputError, match="expected a model with .encode"):
         evaluate(42, fakes.FactorImages())
+
+
+def test_evaluate_many_equals_evaluate_per_model_and_renders_each_image_once(fakes):
+    ground_truth = fakes.FactorImages()
+    encoders = [fakes.identity_encoder(), fakes.rotated_encoder(), fakes.padded_encoder()]
+    metrics = ("mig", "zdiff", "modularity", "sap", "factorvae")
+    reports = evaluate_many(encoders, ground_truth, metrics, seed=5, **SMALL)
+    distinct = reports[0]["images_encoded"]
+    assert ground_truth.images_rendered == distinct  # once for the group, not 3 times
+    for encoder, report in zip(encoders, reports, strict=True):
+        alone = evaluate(encoder, fakes.FactorImages(), metrics, seed=5, **SMALL)
+        assert numbers(report) == numbers(alone)
+    assert reports[0]["mig"]["score"] != reports[1]["mig"]["score"]  # not one model's copy
+
+
+def test_evaluate_many_with_grid_tables_equals_lazy_ones(fakes):
+    small = {**SMALL, "num_train": 50, "num_eval": 30}
+    encoders = [fakes.identity_encoder(), fakes.rotated_encoder()]
+    grid = evaluate_many(encoders, fakes.FactorImages(), seed=1, code_table="grid", **small)
+    lazy = evaluate_many(encoders, fakes.FactorImages(), seed=1, **small)
+    assert [numbers(r) for r in grid] == [numbers(r) for r in lazy]
+    assert grid[0]["images_encoded"] == 737_280
+
+
+@pytest.mark.parametrize(
+    ("members", "kwargs", "message"),
+    [([], {}, "at least one"), ([None], {"code_table": "none"}, "code_table")],
+)
+def test_evaluate_many_rejects_bad_arguments_naming_them(fakes, members, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        evaluate_many(members, fakes.FactorImages(), **kwargs)
