@@ -61,12 +61,14 @@ def test_encode_many_gives_each_models_codes(models, images):
         assert_codes_close(logvar, want_logvar)
 
 
-def test_a_code_does_not_depend_on_the_batch_it_is_encoded_in(models, images):
-    # The code table relies on it: an image is encoded once, in whichever batch asked.
+def test_a_codes_batch_changes_it_by_float_rounding_only(models, images):
+    # The code table encodes an image once, in whichever batch asked. Under XLA the row
+    # an image takes in a batch changes its code in the last bits (6.5e-9 seen), so the
+    # "lazy" and "grid" tables agree to rounding, not bit for bit, on this path.
     encode = ManyEncoder(models[:1], batch_size=128)
     whole = encode(images)[0][0]
     pieces = np.concatenate([encode(images[i : i + 7])[0][0] for i in range(0, 300, 7)])
-    np.testing.assert_array_equal(whole, pieces)
+    assert_codes_close(pieces, whole)
 
 
 def test_the_block_matrix_computes_the_convolution_it_replaces():
