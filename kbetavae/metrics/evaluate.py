@@ -4,15 +4,18 @@ Points are drawn from the whole factor grid (never the training subset). Each sa
 its own random stream derived from ``seed``, so a metric's number does not depend on which
 other metrics were asked for, and the same seed gives the same numbers bit for bit.
 
-Speed: the encoder mean is deterministic, so by default (``code_table="lazy"``) every
-image is encoded at most once and metrics look codes up in a :class:`CodeTable`. The full
-default protocol draws 1.93M images but only 683,650 distinct ones; ``"grid"`` encodes all
-737,280 first, ``"none"`` re-encodes every draw as disentanglement_lib does. All three give
-the same numbers (checked with a real BetaVAE: an image's code does not depend on the batch
-it is encoded in). Measured on the 2-core CPU with an untrained default BetaVAE on the
-replica, encoder and rendering included: lazy 99 s, grid 113 s; the encoder runs at
-~6,600-6,900 images/s, so encoding dominates and the lazy table wins by the 7% it skips (and by
-far more with the reduced sample sizes of tests and quick sweeps).
+Speed: the encoder mean is deterministic, so by default (``code_table="lazy"``) every image
+is encoded at most once and metrics look codes up in a :class:`CodeTable`. The full default
+protocol draws 1.93M images but only 683,650 distinct ones; ``"grid"`` encodes all 737,280
+first, ``"none"`` re-encodes every draw as disentanglement_lib does. All three give the same
+numbers (checked with a real BetaVAE through ``tf.function``: an image's code does not
+depend on the batch it is encoded in; through the XLA path of ``kbetavae.model.inference``
+it does in the last bits, so there the modes agree to float rounding). :func:`evaluate_many`
+evaluates K models on the same draws, rendering and encoding each image once for the group.
+Measured on the 2-core CPU with an untrained default BetaVAE on the replica (e31e903,
+tf.function encoder), encoder and rendering included: lazy 99 s, grid 113 s; the encoder
+runs at ~6,600-6,900 images/s, so encoding dominates and the lazy table wins by the 7% it
+skips (and by far more with the reduced sample sizes of tests and quick sweeps).
 
 Active latents: a latent is active when its mean KL(q(z_i|x) || N(0, 1)) over the sample
 exceeds 0.01 nats. That needs log-variances; for an encoder that returns mu only, the
