@@ -4,17 +4,23 @@ Evaluation encodes ~680,000 distinct images per model, so the encoder's inferenc
 sets the cost of ``kbetavae evaluate`` and of every sweep member. This module reads the
 weights of a Keras encoder (the stride-2 convolutions, Flatten and Dense layers that
 :func:`kbetavae.model.networks.build_encoder` makes) and runs the same arithmetic as one
-traced, XLA-compiled graph with a fixed input signature, in float32. What paid, measured on
-the 2-core AMD EPYC (benchmarks/bench_eval.py has the numbers):
+traced, XLA-compiled graph with a fixed input signature, in float32:
 
 - The first convolution has one input channel, so TF's conv2d runs it as a GEMM with a
-  16-long reduction at a fraction of the machine's matmul rate. Here it is one matmul over
+  16-long reduction, far below the machine's matmul rate. Here it is one matmul over
   blocks of ``FIRST_LAYER_BLOCK`` neighbouring output columns: each block reads its
   4 × (2·b + 2) input pixels once and a block-Toeplitz matrix maps them to b positions ×
-  32 channels (more multiply-adds than needed, but a GEMM shape the CPU runs well). The
-  product reshapes to NHWC without a copy because a block's positions are consecutive.
+  32 channels (more multiply-adds than needed, but a wider GEMM). The product reshapes to
+  NHWC without a copy because a block's positions are consecutive.
 - uint8 images are cast to float inside the graph (4× less data through numpy).
-- Batches of ``BATCH_SIZE`` images: the layer-1/2 activations then stay in cache.
+- Batches of ``BATCH_SIZE`` images, always full (a short batch is zero-padded).
+
+Measured on the shared 2-core AMD EPYC (round-robin medians, see benchmarks/bench_eval.py
+and the branch report): with the machine moderately loaded, batch 128 + blocks of 4 + XLA
+ran 1.12× ``tf.function(model.encode)`` at batch 1,024 (blocks of 1: 0.96×, XLA off: 1.06×,
+batch 256: 0.77×, batch 64: 1.08×); with it heavily loaded (matmul at 10 % of idle) 0.85×.
+The gain for a single model is small and load-dependent; the group path below is where
+sharing work pays.
 
 :func:`encode_many` encodes one batch with K encoders: their first layers are one wide
 matmul over the shared input (weights concatenated along the output channels), the rest
