@@ -10,7 +10,13 @@ encoder; :mod:`~kbetavae.metrics.registry` is the one table that names them.
 from kbetavae.metrics import registry
 from kbetavae.metrics.dci import DCIResult, dci
 from kbetavae.metrics.discretize import histogram_discretize
-from kbetavae.metrics.evaluate import evaluate, kl_per_latent, metric_row, protocol_sizes
+from kbetavae.metrics.evaluate import (
+    evaluate,
+    evaluate_many,
+    kl_per_latent,
+    metric_row,
+    protocol_sizes,
+)
 from kbetavae.metrics.factorvae import FactorVAEResult, factorvae_score
 from kbetavae.metrics.mig import MIGResult, mig, mig_from_mutual_info
 from kbetavae.metrics.modularity import ModularityResult, modularity, modularity_from_mutual_info
@@ -34,6 +40,7 @@ __all__ = [
     "code_factor_mutual_info",
     "dci",
     "evaluate",
+    "evaluate_many",
     "factor_encoder",
     "factor_entropies",
     "factorvae_score",

@@ -1,30 +1,25 @@
 """Evaluate one encoder on the whole dSprites grid: every requested metric, in one dict.
 
-Points are drawn from the whole factor grid (never the training subset). Each sample has
-its own random stream derived from ``seed``, so a metric's number does not depend on which
-other metrics were asked for, and the same seed gives the same numbers bit for bit.
+Points are drawn from the whole factor grid (never the training subset), from seeded
+streams (:mod:`kbetavae.metrics.inputs`): the same seed gives the same numbers bit for bit.
+:func:`evaluate_many` evaluates K models on the same draws, rendering and encoding each
+image once for the group.
 
 Speed: the encoder mean is deterministic, so by default (``code_table="lazy"``) every
 image is encoded at most once and metrics look codes up in a :class:`CodeTable`. The full
 default protocol draws 1.93M images but only 683,650 distinct ones; ``"grid"`` encodes all
 737,280 first, ``"none"`` re-encodes every draw as disentanglement_lib does. All three give
-the same numbers (checked with a real BetaVAE: an image's code does not depend on the batch
-it is encoded in). Measured on the 2-core CPU with an untrained default BetaVAE on the
-replica, encoder and rendering included: lazy 99 s, grid 113 s; the encoder runs at
-~6,600-6,900 images/s, so encoding dominates and the lazy table wins by the 7% it skips (and by
-far more with the reduced sample sizes of tests and quick sweeps).
-
-Active latents: a latent is active when its mean KL(q(z_i|x) || N(0, 1)) over the sample
-exceeds 0.01 nats. That needs log-variances; for an encoder that returns mu only, the
-count uses 0.5 * Var(mu_i) instead, a lower bound of the mean KL (the sigma terms of the KL
-are >= 0 and E[mu^2] >= Var(mu)), so it may undercount (``active_latents_method``).
+the same numbers (checked with a real BetaVAE through ``tf.function``: an image's code does
+not depend on the batch it is encoded in; through the XLA path of
+``kbetavae.model.inference`` it does in the last bits, so there they agree to rounding).
+Measured on the 2-core CPU with an untrained default BetaVAE on the replica (e31e903),
+encoder and rendering included: lazy 99 s, grid 113 s; encoding dominates, and the lazy
+table wins by the 7% it skips (and by far more at the reduced sample sizes of quick sweeps).
 """
 
 from __future__ import annotations
 
-import functools
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,153 +27,14 @@ import numpy as np
 
 from kbetavae.errors import InputError
 from kbetavae.metrics import registry
-from kbetavae.metrics.checks import check_codes, check_positive
-from kbetavae.metrics.mutual_info import code_factor_mutual_info, factor_entropies
-from kbetavae.metrics.representation import (
-    ENCODE_BATCH_SIZE,
-    CodeTable,
-    GroundTruth,
-    _encode_index,
-    as_encode_fn,
-)
+from kbetavae.metrics.inputs import EvaluationInputs
+from kbetavae.metrics.progress import EncodeCounter, Progress, expected_encodes
+from kbetavae.metrics.representation import ENCODE_BATCH_SIZE, CodeTable, GroundTruth, as_encode_fn
 from kbetavae.metrics.results import jsonable
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER, check_classifier
+from kbetavae.validation import check_int
 
 CODE_TABLE_MODES = ("lazy", "grid", "none")
-ACTIVE_KL_NATS = 0.01
-# One random stream per sample, in a fixed order (append, never reorder: seeds stay valid).
-# Streams of metrics registered later get an index derived from their name.
-_STREAMS = ("points", "test_points", "zdiff", "factorvae")
-
-
-def kl_per_latent(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-    """Mean KL(N(mu, exp(logvar)) || N(0, 1)) per latent over the points, in nats (z,)."""
-    return 0.5 * np.mean(np.square(mu) + np.exp(logvar) - logvar - 1.0, axis=0)
-
-
-class EvaluationInputs:
-    """What metrics share in one evaluation, drawn and encoded once, on first use.
-
-    ``codes``/``factors``: the ``num_points`` sample (MIG, Modularity, SAP/DCI training);
-    ``mutual_info``/``factor_entropies`` of it; ``test_codes``/``test_factors``: the
-    ``num_test_points`` sample; ``encoder`` (a :class:`CodeTable` or an encode function)
-    and ``ground_truth`` for metrics that draw their own images; ``rng(stream)`` the seeded
-    stream of a sample; ``protocol`` the sample sizes.
-    """
-
-    def __init__(self, ground_truth, encoder, protocol: dict, seed: int, batch_size: int):
-        self.ground_truth = ground_truth
-        self.encoder = encoder
-        self.protocol = protocol
-        self.seed = seed
-        self.batch_size = batch_size
-        self.images_drawn = 0
-
-    @property
-    def pair_sizes(self) -> dict[str, int]:
-        """Z-diff's and FactorVAE's vote sizes."""
-        p = self.protocol
-        return {
-            "batch_size": p["pair_batch_size"],
-            "num_train": p["num_train"],
-            "num_eval": p["num_eval"],
-        }
-
-    def rng(self, stream: str) -> np.random.Generator:
-        """The generator of ``stream``: the same for the same seed, whatever else runs."""
-        index = _STREAMS.index(stream) if stream in _STREAMS else 1000 + zlib.crc32(stream.encode())
-        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(index,)))
-
-    @functools.cached_property
-    def _points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        return self._draw(self.protocol["num_points"], "points")
-
-    @property
-    def factors(self) -> np.ndarray:
-        return self._points[0]
-
-    @property
-    def codes(self) -> np.ndarray:
-        return self._points[1]
-
-    @property
-    def logvars(self) -> np.ndarray | None:
-        return self._points[2]
-
-    @functools.cached_property
-    def active_latents(self) -> dict[str, Any]:
-        """``active_latents`` (count), ``active_latents_method`` and ``kl_per_latent`` of
-        the points (see the module docstring)."""
-        return _active_latents(self.codes, self.logvars)
-
-    @property
-    def active(self) -> np.ndarray:
-        """(z,) bool: the latents whose mean KL over the points exceeds 0.01 nats."""
-        return self.active_latents["kl_per_latent"] > ACTIVE_KL_NATS
-
-    @functools.cached_property
-    def mutual_info(self) -> np.ndarray:
-        return code_factor_mutual_info(self.codes, self.factors)
-
-    @functools.cached_property
-    def factor_entropies(self) -> np.ndarray:
-        return factor_entropies(self.factors)
-
-    @functools.cached_property
-    def _test_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        return self._draw(self.protocol["num_test_points"], "test_points")
-
-    @property
-    def test_factors(self) -> np.ndarray:
-        return self._test_points[0]
-
-    @property
-    def test_codes(self) -> np.ndarray:
-        return self._test_points[1]
-
-    def _draw(self, n: int, stream: str):
-        factors = np.asarray(self.ground_truth.sample_factors(n, self.rng(stream)), np.int64)
-        index = self.ground_truth.index(factors)
-        if isinstance(self.encoder, CodeTable):
-            mu, logvar = self.encoder.codes_at(index), self.encoder.logvars_at(index)
-        else:
-            mu, logvar = _encode_index(self.ground_truth, self.encoder, index, self.batch_size)
-        self.images_drawn += n
-        return factors, check_codes(mu), logvar
-
-
-Progress = Callable[[int, int], None]
-
-
-class _EncodeCounter:
-    """Counts images through the encoder and reports ``progress(done, expected)``."""
-
-    def __init__(self, expected: int, progress: Progress):
-        self.expected, self.done, self.progress = expected, 0, progress
-
-    def wrap(self, encode_fn: Callable) -> Callable:
-        def encode(images: np.ndarray):
-            output = encode_fn(images)
-            self.done += len(images)
-            self.progress(self.done, max(self.expected, self.done))
-            return output
-
-        return encode
-
-    def finish(self) -> None:
-        self.progress(self.done, self.done)
-
-
-def expected_encodes(draws: int, num_images: int, code_table: str) -> int:
-    """Images an evaluation will encode: every draw without a code table, the whole grid
-    with ``"grid"``, and with ``"lazy"`` the expected number of distinct images among
-    ``draws`` uniform draws, N(1 - (1 - 1/N)^draws) (the draws are near uniform: for the
-    full protocol this gives 683,6xx for the 683,650 measured)."""
-    if code_table == "none":
-        return draws
-    if code_table == "grid":
-        return num_images
-    return min(draws, round(num_images * -np.expm1(draws * np.log1p(-1.0 / num_images))))
 
 
 def protocol_sizes(eval_points: int) -> dict[str, int]:
@@ -186,7 +42,7 @@ def protocol_sizes(eval_points: int) -> dict[str, int]:
     ``eval_points`` points, Z-diff and FactorVAE that many training votes and half as many
     evaluation votes, SAP/DCI half as many test points (10,000 is the disentanglement_lib
     protocol)."""
-    n = check_positive(eval_points, "eval_points", minimum=2)
+    n = check_int("eval_points", eval_points, minimum=2)
     half = max(n // 2, 1)
     return {
         "num_points": n,
@@ -194,20 +50,6 @@ def protocol_sizes(eval_points: int) -> dict[str, int]:
         "num_train": n,
         "num_eval": half,
         "num_variance_points": n,
-    }
-
-
-def _active_latents(mu: np.ndarray, logvar: np.ndarray | None) -> dict[str, Any]:
-    if logvar is not None:
-        kl = kl_per_latent(mu.astype(np.float64), check_codes(logvar, "logvars"))
-        method = "kl"
-    else:
-        kl = 0.5 * np.var(mu, axis=0)
-        method = "mu_variance"
-    return {
-        "active_latents": int(np.sum(kl > ACTIVE_KL_NATS)),
-        "active_latents_method": method,
-        "kl_per_latent": kl,
     }
 
 
@@ -260,29 +102,25 @@ def evaluate(
         >>> evaluate(model, open_source("replica"), seed=0)["mig"]["score"]  # doctest: +SKIP
     """
     started = time.perf_counter()
-    names = registry.check_names(registry.default_names() if metrics is None else metrics)
-    if code_table not in CODE_TABLE_MODES:
-        raise InputError(f"code_table must be one of {CODE_TABLE_MODES}, got {code_table!r}")
-    protocol = {
-        "num_points": check_positive(num_points, "num_points", minimum=2),
-        "num_test_points": check_positive(num_test_points, "num_test_points"),
-        "num_train": check_positive(num_train, "num_train"),
-        "num_eval": check_positive(num_eval, "num_eval"),
-        "pair_batch_size": check_positive(pair_batch_size, "pair_batch_size", minimum=2),
-        "num_variance_points": check_positive(num_variance_points, "num_variance_points", 2),
-        "num_bins": 20,
-        "zdiff_classifier": check_classifier(zdiff_classifier),
-    }
-    batch_size = check_positive(batch_size, "batch_size")
+    names, protocol, batch_size = _checked_settings(
+        metrics,
+        code_table,
+        CODE_TABLE_MODES,
+        num_points=num_points,
+        num_test_points=num_test_points,
+        num_train=num_train,
+        num_eval=num_eval,
+        pair_batch_size=pair_batch_size,
+        num_variance_points=num_variance_points,
+        batch_size=batch_size,
+        zdiff_classifier=zdiff_classifier,
+    )
     encode_fn = as_encode_fn(model_or_encode_fn)
     counter = None
     if progress is not None:
-        # Draws: the shared samples (the test sample counted even if no metric uses it)
-        # and each metric's own.
-        draws = protocol["num_points"] + protocol["num_test_points"]
-        draws += sum(registry.spec(name).images_drawn(protocol) for name in names)
-        counter = _EncodeCounter(
-            expected_encodes(draws, ground_truth.num_images, code_table), progress
+        counter = EncodeCounter(
+            expected_encodes(_draws(names, protocol), ground_truth.num_images, code_table),
+            progress,
         )
         encode_fn = counter.wrap(encode_fn)
     encoder: CodeTable | Callable = encode_fn
@@ -290,6 +128,127 @@ def evaluate(
         encoder = CodeTable(ground_truth, encode_fn, batch_size=batch_size)
         if code_table == "grid":
             encoder.fill()
+    report = _evaluate_with(encoder, ground_truth, names, seed, protocol, batch_size)
+    if counter is not None:
+        counter.finish()
+    report["timing"]["total_seconds"] = time.perf_counter() - started
+    return jsonable(report)
+
+
+def evaluate_many(
+    models_or_encode_fns: Sequence[Any],
+    ground_truth: GroundTruth,
+    metrics: Sequence[str] | None = None,
+    seed: int = 0,
+    *,
+    encode_many: Callable[[np.ndarray], Sequence[Any]] | None = None,
+    num_points: int = 10_000,
+    num_test_points: int = 5_000,
+    num_train: int = 10_000,
+    num_eval: int = 5_000,
+    pair_batch_size: int = 64,
+    num_variance_points: int = 10_000,
+    batch_size: int = ENCODE_BATCH_SIZE,
+    code_table: str = "lazy",
+    zdiff_classifier: str = DEFAULT_CLASSIFIER,
+) -> list[dict[str, Any]]:
+    """:func:`evaluate` for K encoders on the same draws, each image rendered and encoded
+    once for the whole group.
+
+    The draws depend on ``seed`` alone, never on the model, so the K evaluations ask for
+    the same images; K code tables filled together (:meth:`CodeTable.group`) serve them.
+    Report ``k`` equals ``evaluate(models_or_encode_fns[k], ...)`` with the same arguments
+    except for ``timing``, whose seconds are 1/K shares of the group's.
+
+    Args:
+        models_or_encode_fns: K models or encode functions, as ``evaluate`` takes.
+        encode_many: optional ``images -> [output_1, ..., output_K]`` that encodes a batch
+            with all K at once (``kbetavae.model.inference.ManyEncoder``: one wide first
+            layer); without it each encoder is called on the shared images in turn.
+        code_table: ``"lazy"`` or ``"grid"`` (a group always shares code tables).
+        The other arguments are ``evaluate``'s.
+
+    Example:
+        >>> many = ManyEncoder(models)  # kbetavae.model.inference  # doctest: +SKIP
+        >>> reports = evaluate_many(models, data, encode_many=many)  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    names, protocol, batch_size = _checked_settings(
+        metrics,
+        code_table,
+        ("lazy", "grid"),
+        num_points=num_points,
+        num_test_points=num_test_points,
+        num_train=num_train,
+        num_eval=num_eval,
+        pair_batch_size=pair_batch_size,
+        num_variance_points=num_variance_points,
+        batch_size=batch_size,
+        zdiff_classifier=zdiff_classifier,
+    )
+    members = list(models_or_encode_fns)
+    if not members:
+        raise InputError("evaluate_many needs at least one model or encode function")
+    if encode_many is None:
+        encode_many = _each_encoder([as_encode_fn(member) for member in members])
+    tables = CodeTable.group(ground_truth, encode_many, len(members), batch_size=batch_size)
+    if code_table == "grid":
+        tables[0].fill()
+    reports = [_evaluate_with(t, ground_truth, names, seed, protocol, batch_size) for t in tables]
+    share = (time.perf_counter() - started) / len(members)
+    for report in reports:
+        report["timing"]["total_seconds"] = share
+    return [jsonable(report) for report in reports]
+
+
+def _each_encoder(encode_fns: list[Callable]) -> Callable[[np.ndarray], list[Any]]:
+    def encode_each(images: np.ndarray) -> list[Any]:
+        # Each encoder gets the float32 images it expects unless it casts uint8 itself.
+        as_float = None
+        outputs = []
+        for encode_fn in encode_fns:
+            if images.dtype == np.uint8 and not getattr(encode_fn, "accepts_uint8", False):
+                as_float = images.astype(np.float32) if as_float is None else as_float
+                outputs.append(encode_fn(as_float))
+            else:
+                outputs.append(encode_fn(images))
+        return outputs
+
+    encode_each.accepts_uint8 = True
+    return encode_each
+
+
+def _draws(names: Sequence[str], protocol: dict) -> int:
+    """Images an evaluation draws: the shared samples (the test sample counted even if no
+    metric uses it) and each metric's own."""
+    draws = protocol["num_points"] + protocol["num_test_points"]
+    return draws + sum(registry.spec(name).images_drawn(protocol) for name in names)
+
+
+def _checked_settings(
+    metrics: Sequence[str] | None,
+    code_table: str,
+    modes: tuple[str, ...],
+    *,
+    batch_size: int,
+    zdiff_classifier: str,
+    **sizes,
+) -> tuple[tuple[str, ...], dict[str, Any], int]:
+    """(metric names, protocol, batch size) validated, or InputError naming the argument."""
+    names = registry.check_names(registry.default_names() if metrics is None else metrics)
+    if code_table not in modes:
+        raise InputError(f"code_table must be one of {modes}, got {code_table!r}")
+    minimum = {"num_points": 2, "pair_batch_size": 2, "num_variance_points": 2}
+    protocol: dict[str, Any] = {
+        name: check_int(name, value, minimum=minimum.get(name, 1)) for name, value in sizes.items()
+    }
+    protocol["num_bins"] = 20
+    protocol["zdiff_classifier"] = check_classifier(zdiff_classifier)
+    return names, protocol, check_int("batch_size", batch_size, minimum=1)
+
+
+def _evaluate_with(encoder, ground_truth, names, seed, protocol, batch_size) -> dict[str, Any]:
+    """The report of one encoder (a code table or an encode function); not yet jsonable."""
     inputs = EvaluationInputs(ground_truth, encoder, protocol, seed, batch_size)
     report: dict[str, Any] = {
         "seed": seed,
@@ -304,17 +263,14 @@ def evaluate(
         report[name] = metric.compute(inputs)
         images_drawn += metric.images_drawn(protocol)
     report["protocol"] = protocol
-    if counter is not None:
-        counter.finish()
     report["images_drawn"] = images_drawn + inputs.images_drawn
     report["images_encoded"] = (
         encoder.num_encoded if isinstance(encoder, CodeTable) else report["images_drawn"]
     )
     report["timing"] = {
         "encode_seconds": encoder.encode_seconds if isinstance(encoder, CodeTable) else None,
-        "total_seconds": time.perf_counter() - started,
     }
-    return jsonable(report)
+    return report
 
 
 def metric_row(record: dict) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kbetavae.errors import InputError
-from kbetavae.metrics import evaluate, registry
+from kbetavae.metrics import evaluate, evaluate_many, registry
 
 ALL_METRICS = registry.names()
 
@@ -172,3 +172,36 @@ def test_evaluate_passes_the_zdiff_classifier_and_records_it(fakes):
     assert report["zdiff"]["classifier"]["solver"] == "liblinear"
     with pytest.raises(InputError, match="^zdiff_classifier must be one of lbfgs, liblinear_ovr"):
         evaluate(fakes.identity_encoder(), fakes.FactorImages(), ["zdiff"], zdiff_classifier="x")
+
+
+def test_evaluate_many_equals_evaluate_per_model_and_renders_each_image_once(fakes):
+    ground_truth = fakes.FactorImages()
+    encoders = [fakes.identity_encoder(), fakes.rotated_encoder(), fakes.padded_encoder()]
+    metrics = ("mig", "zdiff", "modularity", "sap", "factorvae")
+    reports = evaluate_many(encoders, ground_truth, metrics, seed=5, **SMALL)
+    distinct = reports[0]["images_encoded"]
+    assert ground_truth.images_rendered == distinct  # once for the group, not 3 times
+    for encoder, report in zip(encoders, reports, strict=True):
+        alone = evaluate(encoder, fakes.FactorImages(), metrics, seed=5, **SMALL)
+        assert numbers(report) == numbers(alone)
+    assert reports[0]["mig"]["score"] != reports[1]["mig"]["score"]  # not one model's copy
+
+
+def test_evaluate_many_with_grid_tables_equals_lazy_ones(fakes):
+    small = {**SMALL, "num_train": 50, "num_eval": 30}
+    encoders = [fakes.identity_encoder(), fakes.rotated_encoder()]
+    grid = evaluate_many(encoders, fakes.FactorImages(), seed=1, code_table="grid", **small)
+    lazy = evaluate_many(encoders, fakes.FactorImages(), seed=1, **small)
+    assert grid[0]["images_encoded"] == 737_280
+    for report in grid + lazy:
+        del report["images_encoded"]  # how many were encoded, not what they gave
+    assert [numbers(r) for r in grid] == [numbers(r) for r in lazy]
+
+
+@pytest.mark.parametrize(
+    ("members", "kwargs", "message"),
+    [([], {}, "at least one"), ([None], {"code_table": "none"}, "code_table")],
+)
+def test_evaluate_many_rejects_bad_arguments_naming_them(fakes, members, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        evaluate_many(members, fakes.FactorImages(), **kwargs)

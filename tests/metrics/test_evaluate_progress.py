@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kbetavae.metrics import evaluate
-from kbetavae.metrics.evaluate import expected_encodes
+from kbetavae.metrics.progress import expected_encodes
 
 SMALL = {"num_points": 300, "num_test_points": 150, "num_train": 200, "num_eval": 100}
 

@@ -102,3 +102,58 @@ def test_encoder_outputs_mu_a_pair_or_a_signature_dict(output, has_logvar):
 def test_a_dict_without_mu_is_an_input_error():
     with pytest.raises(InputError, match="without 'mu'"):
         split_encoding({"z": np.ones(2)})
+
+
+def test_a_group_of_tables_renders_and_encodes_each_image_once_for_all_members(fakes):
+    ground_truth = fakes.FactorImages()
+    encoders = [fakes.identity_encoder(), fakes.rotated_encoder()]
+    calls = []
+
+    def encode_many(images):
+        calls.append(len(images))
+        return [encoder(images) for encoder in encoders]
+
+    tables = CodeTable.group(ground_truth, encode_many, 2, batch_size=300)
+    factors = ground_truth.sample_factors(1_000, np.random.default_rng(0))
+    distinct = len(np.unique(ground_truth.index(factors)))
+    first = tables[0].codes(factors)
+    second = tables[1].codes(factors)  # filled by the first lookup: nothing rendered
+    assert ground_truth.images_rendered == sum(calls) == distinct
+    assert all(encoder.images_seen == distinct for encoder in encoders)
+    assert [table.num_encoded for table in tables] == [distinct, distinct]
+    alone = [CodeTable(fakes.FactorImages(), encoder).codes(factors) for encoder in encoders]
+    np.testing.assert_array_equal(first, alone[0])
+    np.testing.assert_array_equal(second, alone[1])
+
+
+def test_a_group_whose_encode_many_returns_the_wrong_count_is_an_input_error(fakes):
+    encoder = fakes.identity_encoder()
+    tables = CodeTable.group(fakes.FactorImages(), lambda images: [encoder(images)], 2)
+    with pytest.raises(InputError, match="1 outputs for 2 models"):
+        tables[0].codes(np.zeros((3, 5), dtype=int))
+
+
+def test_uint8_images_reach_only_encoders_that_accept_them():
+    class Uint8Images:
+        factor_sizes, factor_names, num_images = (4,), ("x",), 4
+
+        def index(self, factors):
+            return np.asarray(factors)[:, 0]
+
+        def images_at(self, index):
+            return np.asarray(index, dtype=np.uint8)[:, None, None, None]
+
+    seen = []
+
+    def plain(images):
+        seen.append(images.dtype)
+        return images.reshape(len(images), 1).astype(np.float32)
+
+    def casting(images):
+        seen.append(images.dtype)
+        return images.reshape(len(images), 1).astype(np.float32)
+
+    casting.accepts_uint8 = True
+    for encode in (plain, casting):
+        CodeTable(Uint8Images(), encode).codes(np.array([[1], [3]]))
+    assert seen == [np.float32, np.uint8]

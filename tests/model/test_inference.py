@@ -1,0 +1,151 @@
+"""Fast encoder inference: the same codes as the Keras model, one or many models at once."""
+
+import keras
+import numpy as np
+import pytest
+
+from kbetavae import BetaVAE
+from kbetavae.data import open_source
+from kbetavae.errors import InputError
+from kbetavae.metrics import CodeTable, evaluate, evaluate_many
+from kbetavae.model.inference import ManyEncoder, block_toeplitz, encode_many, fast_encoder
+from kbetavae.model.networks import build_encoder
+from kbetavae.models_io import graph_encoder
+
+
+def trained_model(seed: int) -> BetaVAE:
+    """A seeded default BetaVAE after a few optimizer steps on replica images (trained
+    weights, not only the initialiser's)."""
+    keras.utils.set_random_seed(seed)
+    model = BetaVAE(beta=4.0, seed=seed)
+    model.compile(keras.optimizers.Adam(1e-3))
+    images = open_source("replica").images_at(np.arange(0, 737_280, 2_880)).astype("float32")
+    model.fit(images, batch_size=64, epochs=1, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def models():
+    return [trained_model(seed) for seed in (0, 1, 2)]
+
+
+@pytest.fixture(scope="module")
+def images():
+    index = np.random.default_rng(0).choice(737_280, 300, replace=False)
+    return open_source("replica").images_at(index)  # uint8 {0, 1}
+
+
+def assert_codes_close(got, want):
+    # Float32 sums in another order: relative 1e-5 of the codes' scale.
+    scale = np.max(np.abs(want))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_fast_encoder_gives_the_keras_codes_for_uint8_and_float_images(models, images):
+    model = models[0]
+    mu, logvar = (t.numpy() for t in model.encode(images.astype(np.float32)))
+    encode = fast_encoder(model, batch_size=128)
+    for batch in (images, images.astype(np.float32)):
+        fast_mu, fast_logvar = encode(batch)
+        assert fast_mu.dtype == np.float32 and fast_mu.shape == (300, 10)
+        assert_codes_close(fast_mu, mu)
+        assert_codes_close(fast_logvar, logvar)
+
+
+def test_encode_many_gives_each_models_codes(models, images):
+    outputs = encode_many(models, images, batch_size=100)
+    assert len(outputs) == 3
+    for model, (mu, logvar) in zip(models, outputs, strict=True):
+        want_mu, want_logvar = (t.numpy() for t in model.encode(images.astype(np.float32)))
+        assert_codes_close(mu, want_mu)
+        assert_codes_close(logvar, want_logvar)
+
+
+def test_a_codes_batch_changes_it_by_float_rounding_only(models, images):
+    # The code table encodes an image once, in whichever batch asked. Under XLA the row
+    # an image takes in a batch changes its code in the last bits (6.5e-9 seen), so the
+    # "lazy" and "grid" tables agree to rounding, not bit for bit, on this path.
+    encode = ManyEncoder(models[:1], batch_size=128)
+    whole = encode(images)[0][0]
+    pieces = np.concatenate([encode(images[i : i + 7])[0][0] for i in range(0, 300, 7)])
+    assert_codes_close(pieces, whole)
+
+
+def test_the_block_matrix_computes_the_convolution_it_replaces():
+    rng = np.random.default_rng(0)
+    kernel = rng.standard_normal((4, 4, 1, 3)).astype(np.float32)
+    row = rng.standard_normal((4, 10)).astype(np.float32)  # 4 rows, (4 - 1) * 2 + 4 columns
+    got = (row.reshape(1, -1) @ block_toeplitz(kernel, 2, 4)).reshape(4, 3)
+    want = [np.einsum("hw,hwo->o", row[:, 2 * p : 2 * p + 4], kernel[:, :, 0]) for p in range(4)]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_graph_encoder_takes_the_fast_path_and_falls_back_for_other_layers(models, images):
+    assert getattr(graph_encoder(models[0]), "accepts_uint8", False)
+    odd = keras.Sequential([keras.Input((64, 64, 1)), keras.layers.AveragePooling2D(8)])
+    odd.add(keras.layers.Flatten())
+    with pytest.raises(InputError, match="does not support"):
+        fast_encoder(odd)
+
+
+def test_models_with_other_first_layers_cannot_share_a_group():
+    small = build_encoder(3, filters=(8, 8, 8, 8))
+    other = build_encoder(3, filters=(8, 8, 8, 8), kernel_size=3)
+    with pytest.raises(InputError, match="same input and first layer"):
+        ManyEncoder([small, other])
+
+
+def test_bad_batch_size_is_an_input_error_naming_it(models):
+    with pytest.raises(InputError, match="batch_size"):
+        ManyEncoder(models[:1], batch_size=0)
+
+
+class RecordingData:
+    """The replica, recording which images were rendered."""
+
+    def __init__(self):
+        self.data = open_source("replica")
+        self.rendered = []
+
+    def __getattr__(self, name):
+        return getattr(self.data, name)
+
+    def images_at(self, index):
+        self.rendered.append(np.asarray(index))
+        return self.data.images_at(index)
+
+
+SIZES = {"num_points": 500, "num_train": 40, "num_eval": 20}
+
+
+def keras_graphs(models):
+    """The old path: each model's ``encode`` traced by tf.function, float32 images."""
+    import tensorflow as tf
+
+    graphs = [tf.function(model.encode) for model in models]
+    return lambda images: [graph(images.astype(np.float32)) for graph in graphs]
+
+
+def test_fast_codes_match_the_keras_path_on_every_image_an_evaluation_encodes(models):
+    """Metric values are compared on identical codes (the next test), not here: MIG bins
+    codes, so a 1e-7 change can move a point across a bin edge and a comparison of scores
+    would test luck, not the code."""
+    data = RecordingData()
+    fast = evaluate_many(models, data, seed=0, encode_many=ManyEncoder(models), **SIZES)
+    index = np.concatenate(data.rendered)
+    assert index.size == len(np.unique(index)) == fast[0]["images_encoded"]
+    reference = CodeTable.group(open_source("replica"), keras_graphs(models), len(models))
+    fast_tables = CodeTable.group(open_source("replica"), ManyEncoder(models), len(models))
+    for got, want in zip(fast_tables, reference, strict=True):
+        assert_codes_close(got.codes_at(index), want.codes_at(index))
+        assert_codes_close(got.logvars_at(index), want.logvars_at(index))
+
+
+def test_evaluate_many_of_real_models_equals_evaluate_of_each(models):
+    data = open_source("replica")
+    reports = evaluate_many(models[:2], data, seed=3, encode_many=keras_graphs(models[:2]), **SIZES)
+    for model, report in zip(models[:2], reports, strict=True):
+        alone = evaluate(lambda x, m=model: keras_graphs([m])(x)[0], data, seed=3, **SIZES)
+        assert {k: v for k, v in report.items() if k != "timing"} == {
+            k: v for k, v in alone.items() if k != "timing"
+        }
