@@ -4,6 +4,9 @@ evaluation as well as training.
 Lines go through a Rich console: on a terminal a live bar shows the current epoch or
 evaluation; piped, the console writes plain lines without escape sequences, and progress
 within a stage is a few milestone lines.
+
+The module is long because one display serves the three things a user waits for —
+epochs, evaluation and the sweep's ETA over both — on terminals and in pipes alike.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """From factor vectors to codes: encode rendered images, or look codes up in a table.
 
+The module is long because the code table (one model's, or a group's filled together) and
+the encoding it wraps are one mechanism: splitting them would split its invariants.
+
 The sampling metrics (Z-diff, FactorVAE, and the point samples behind MIG, Modularity, SAP
 and DCI) draw factor vectors and need the codes of their images. They accept either
 

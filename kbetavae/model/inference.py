@@ -1,5 +1,9 @@
 """Encoder means at evaluation speed: the encoder as plain TensorFlow ops, one or many models.
 
+The module is long because it re-states the encoder's arithmetic layer by layer (the
+block-Toeplitz first layer, the later convolutions, the dense head) for one and for K
+models, each with the shape checks that keep it equal to the Keras path.
+
 Evaluation encodes ~680,000 distinct images per model, so the encoder's inference speed
 sets the cost of ``kbetavae evaluate`` and of every sweep member. This module reads the
 weights of a Keras encoder (the stride-2 convolutions, Flatten and Dense layers that
