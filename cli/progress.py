@@ -20,7 +20,7 @@ import rich.progress
 import typer
 from rich.console import Console
 
-from kbetavae.metrics.evaluate import ACTIVE_KL_NATS
+from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.study.plan import PROTOCOL_POINTS, SweepPlan
 from kbetavae.study.sweep import Progress
 from kbetavae.training.rundir import run_name

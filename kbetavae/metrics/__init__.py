@@ -13,11 +13,11 @@ from kbetavae.metrics.discretize import histogram_discretize
 from kbetavae.metrics.evaluate import (
     evaluate,
     evaluate_many,
-    kl_per_latent,
     metric_row,
     protocol_sizes,
 )
 from kbetavae.metrics.factorvae import FactorVAEResult, factorvae_score
+from kbetavae.metrics.inputs import kl_per_latent
 from kbetavae.metrics.mig import MIGResult, mig, mig_from_mutual_info
 from kbetavae.metrics.modularity import ModularityResult, modularity, modularity_from_mutual_info
 from kbetavae.metrics.mutual_info import (
