@@ -214,17 +214,23 @@ def export(
     run_dir: str = typer.Argument(..., help="a run directory holding model.keras"),
     saved_models: str = typer.Option("saved_models", help="root of SavedModel exports"),
     version: int = typer.Option(1, min=1, help="the TF Serving version directory"),
+    force: bool = typer.Option(False, "--force", help="replace an existing version"),
 ) -> None:
     """Export one run as a SavedModel: <saved_models>/<sweep>/<run>/<version>/ for a run of
     a sweep, <saved_models>/<run>/<version>/ for a run trained on its own."""
     from kbetavae import io as kio
-    from kbetavae.export import export_saved_model
+    from kbetavae.export import export_saved_model, is_exported
     from kbetavae.models_io import load_model
     from kbetavae.study.results import export_dir
 
     kio.check_reachable(run_dir, "run directory")
     kio.check_reachable(saved_models, "--saved-models")
-    model = load_model(run_dir)
     target = export_dir(run_dir, saved_models, version)
+    if is_exported(target) and not force:
+        raise InputError(
+            f"{target} already holds a SavedModel (TF Serving may be serving it); export to "
+            "another --version, or replace it with --force"
+        )
+    model = load_model(run_dir)
     export_saved_model(model, target)
     typer.echo(f"wrote {target}")

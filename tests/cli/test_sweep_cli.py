@@ -238,7 +238,23 @@ def test_export_writes_one_run_as_a_saved_model(swept, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "t" / "beta=4_seed=0" / "2" / "saved_model.pb").is_file()
+    saved = tmp_path / "t" / "beta=4_seed=0" / "2" / "saved_model.pb"
+    assert saved.is_file()
+    before = saved.stat().st_mtime_ns
+    # The same version again: refused in one line, the served export untouched ...
+    again = [*KBETAVAE, "export", str(swept / "runs" / "t" / "beta=4_seed=0")]
+    again += ["--saved-models", str(tmp_path), "--version", "2"]
+    refused = subprocess.run(again, capture_output=True, text=True, env=ENV)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"kbetavae: error: {saved.parent} already holds a SavedModel (TF Serving may be "
+        "serving it); export to another --version, or replace it with --force"
+    ]
+    assert saved.stat().st_mtime_ns == before
+    # ... unless --force.
+    forced = subprocess.run([*again, "--force"], capture_output=True, text=True, env=ENV)
+    assert forced.returncode == 0, forced.stderr
+    assert saved.is_file() and saved.stat().st_mtime_ns != before
 
 
 def test_export_of_a_run_outside_a_sweep_goes_to_saved_models_run_version(swept, tmp_path):
