@@ -18,8 +18,8 @@ from cli import data as data_commands  # noqa: E402
 from cli import evaluate as evaluate_commands  # noqa: E402
 from cli import sweep as sweep_commands  # noqa: E402
 from cli import train as train_commands  # noqa: E402
-from cli.native_log import filter_native_stderr  # noqa: E402
 from kbetavae import __version__  # noqa: E402
+from kbetavae.native_log import filter_native_stderr  # noqa: E402
 
 HELP_OPTIONS = ["-h", "--help"]
 

@@ -1,6 +1,7 @@
 """kbetavae: disentangled representation learning with beta-VAEs on dSprites."""
 
 from kbetavae.errors import InputError
+from kbetavae.native_log import filter_when_tensorflow_loads
 from kbetavae.registration import register_when_keras_loads
 
 __version__ = "0.1.0"
@@ -18,6 +19,7 @@ _LAZY = {
 }
 
 
+filter_when_tensorflow_loads()
 register_when_keras_loads()
 
 

@@ -57,3 +57,17 @@ def test_from_keras_import_also_registers(keras_file):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "BetaVAE"
+
+
+def test_every_module_with_a_registered_keras_class_is_registered_on_import():
+    from pathlib import Path
+
+    from kbetavae import registration
+
+    package = Path(registration.__file__).parent
+    registering = {
+        ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        for path in package.rglob("*.py")
+        if "register_keras_serializable" in path.read_text() and path.name != "registration.py"
+    }
+    assert registering == set(registration._KERAS_MODULES)
