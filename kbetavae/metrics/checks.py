@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from kbetavae.errors import InputError
-from kbetavae.validation import RngLike, as_rng  # noqa: F401  (re-exported; TODO merge)
 
 
 def check_codes(codes: np.ndarray, name: str = "codes", min_latents: int = 1) -> np.ndarray:
@@ -51,10 +50,3 @@ def check_factors(
     if arr.size and arr.min() < 0:
         raise InputError(f"{name} must be non-negative class indices, found {arr.min()}")
     return arr
-
-
-def check_positive(value: int, name: str, minimum: int = 1) -> int:
-    """``value`` as an int >= ``minimum``, or InputError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)

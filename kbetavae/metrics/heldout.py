@@ -33,9 +33,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from kbetavae.errors import InputError
-from kbetavae.metrics.checks import check_codes, check_positive
+from kbetavae.metrics.checks import check_codes
 from kbetavae.metrics.representation import split_encoding
 from kbetavae.metrics.results import jsonable
+from kbetavae.validation import check_int
 
 # Keras' default epsilon, which its binary_crossentropy uses to clip probabilities.
 PROBABILITY_CLIP = 1e-7
@@ -72,7 +73,7 @@ def heldout_indices(
     num_grid_images: int, train_indices: np.ndarray, num_images: int, rng: np.random.Generator
 ) -> np.ndarray:
     """``num_images`` sorted distinct image indices of the grid outside ``train_indices``."""
-    num_grid_images = check_positive(num_grid_images, "num_grid_images")
+    num_grid_images = check_int("num_grid_images", num_grid_images, minimum=1)
     train = np.asarray(train_indices)
     if train.ndim != 1 or not np.issubdtype(train.dtype, np.integer):
         raise InputError(
@@ -85,7 +86,7 @@ def heldout_indices(
     outside = np.ones(num_grid_images, dtype=bool)
     outside[train] = False
     candidates = np.flatnonzero(outside)
-    num_images = check_positive(num_images, "num_images")
+    num_images = check_int("num_images", num_images, minimum=1)
     if num_images > candidates.size:
         raise InputError(
             f"num_images {num_images} is more than the {candidates.size} images outside the "
@@ -121,7 +122,7 @@ def elbo_terms(
     ``images`` (N, ...) with values in [0, 1]; ``noise`` (N, z) or a function of z giving it
     (drawn once the encoder has told z).
     """
-    batch_size = check_positive(batch_size, "batch_size")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     mus, logvars = [], []
     for start in range(0, len(images), batch_size):
         mu, logvar = split_encoding(encode(images[start : start + batch_size].astype(np.float32)))

@@ -30,7 +30,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from kbetavae.errors import InputError
-from kbetavae.metrics.checks import RngLike, as_rng, check_codes, check_positive
+from kbetavae.metrics.checks import check_codes
+from kbetavae.validation import RngLike, as_rng, check_int
 
 ENCODE_BATCH_SIZE = 1024
 
@@ -171,7 +172,7 @@ class CodeTable:
     ) -> None:
         self.ground_truth = ground_truth
         self._encode_fn = None if encode_fn is None else as_encode_fn(encode_fn)
-        self.batch_size = check_positive(batch_size, "batch_size")
+        self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self._filled = np.zeros(ground_truth.num_images, dtype=bool)
         self._mu: np.ndarray | None = None
         self._logvar: np.ndarray | None = None
@@ -198,7 +199,7 @@ class CodeTable:
         Example:
             >>> tables = CodeTable.group(data, ManyEncoder(models), len(models))  # doctest: +SKIP
         """
-        num_models = check_positive(num_models, "num_models")
+        num_models = check_int("num_models", num_models, minimum=1)
         if not callable(encode_many):
             raise InputError(f"encode_many must be callable, got {type(encode_many).__name__}")
         tables = [cls(ground_truth, None, batch_size=batch_size) for _ in range(num_models)]
@@ -304,7 +305,7 @@ def factor_encoder(
             raise InputError("the code table was built for a ground truth with other factors")
         return lambda factors: check_codes(representation.codes(factors))
     encode_fn = as_encode_fn(representation)
-    batch_size = check_positive(batch_size, "batch_size")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
 
     def encode(factors: np.ndarray) -> np.ndarray:
         mu, _ = _encode_index(ground_truth, encode_fn, ground_truth.index(factors), batch_size)
@@ -322,6 +323,6 @@ def sample_codes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``num_points`` factor vectors drawn from the whole grid and their codes:
     (codes (N, z) float64, factors (N, K) int64)."""
-    num_points = check_positive(num_points, "num_points")
+    num_points = check_int("num_points", num_points, minimum=1)
     factors = np.asarray(ground_truth.sample_factors(num_points, as_rng(rng)), dtype=np.int64)
     return factor_encoder(ground_truth, representation, batch_size)(factors), factors
