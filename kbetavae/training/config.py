@@ -134,6 +134,10 @@ class TrainConfig:
 def _objective_args(config: TrainConfig) -> dict:
     """The objective's parameters other than β, validated by the objective itself and
     completed with its defaults (so equal runs have equal configs)."""
+    if config.objective == "beta" and not config.objective_args:
+        # The default needs no check that imports Keras: β itself is checked above, and
+        # `kbetavae --help` (whose defaults are a TrainConfig) stays instant.
+        return {}
     from kbetavae.model.objectives import OBJECTIVES, make_objective, parameters
 
     if config.objective not in OBJECTIVES:
