@@ -123,6 +123,9 @@ class TerminalProgress(Progress):
         self.say(f"{self.label}: {said.get(status, 'training')}")
         return [epoch_reporter(self)] if status == "running" else []
 
+    def focus(self, label: str) -> None:
+        self.label = label
+
     def stage(self, message: str) -> None:
         self._stage = message
         if message == "evaluating":

@@ -107,7 +107,8 @@ def train(
         names = [m.strip() for m in metrics.split(",") if m.strip()]
         plan = trial.evaluation_plan(config, names, eval_points, hypertune_metric, zdiff_classifier)
     root = out or vertex.out_root()
-    kio.check_writable(root, "--out")
+    if is_chief():  # reads and checks TF_CONFIG first; other workers write nothing here
+        kio.check_writable(root, "--out")
     run = name or run_name(config)
     run_dir = os.path.join(root, run)
     result = train_run(

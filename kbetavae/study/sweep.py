@@ -40,6 +40,9 @@ class Progress:
         (nothing to do), "trained" (evaluation or export left) or "running"."""
         return []
 
+    def focus(self, label: str) -> None:
+        """What the following stages and epochs are about (a run, or a fused group)."""
+
     def stage(self, message: str) -> None: ...
 
     def evaluation(self, done: int, total: int) -> None:
@@ -135,6 +138,12 @@ def run_sweep(
     return sweep.ordered_rows()
 
 
+def _group_label(configs: list) -> str:
+    """``fused beta=1,4,10_seed=0``: the runs a fused group trains at once."""
+    betas = ",".join(f"{c.beta:g}" for c in configs)
+    return f"fused beta={betas}_seed={configs[0].seed}"
+
+
 def run_groups(configs: list, max_group: int | None = None) -> list[list]:
     """The plan's runs in groups that may train fused: same settings but β (one seed),
     in plan order of their first run, each cut into pieces of at most ``max_group``."""
@@ -188,11 +197,14 @@ class _Sweep:
         unfinished = [k for k, c in enumerate(configs) if not rundir.is_finished(self.run_dir(c))]
         results = {}
         if len(unfinished) > 1 and can_fuse([configs[k] for k in unfinished]):
+            members = [configs[k] for k in unfinished]
+            self.progress.focus(_group_label(members))
+            # One member reports the group's epochs (they are the same steps for all).
             trained = train_group(
-                [configs[k] for k in unfinished],
-                [self.run_dir(configs[k]) for k in unfinished],
+                members,
+                [self.run_dir(c) for c in members],
                 source=self.data,
-                member_callbacks=[callbacks[k] for k in unfinished],
+                member_callbacks=[callbacks[k] if k == unfinished[0] else [] for k in unfinished],
             )
             results = dict(zip(unfinished, trained, strict=True))
         # Finished runs are read back by train, unfusable ones trained one by one.
@@ -208,6 +220,8 @@ class _Sweep:
         # The place for evaluate_many(models of the group) once it lands: the members'
         # models are results[k].model (None for runs finished earlier).
         for k, config in enumerate(configs):
+            index = self.index[rundir.run_name(config)]
+            self.progress.focus(f"[{index + 1}/{total}] {rundir.run_name(config)}")
             row = self._evaluate_and_export(config, results[k])
             self.rows[self.index[rundir.run_name(config)]] = row
             write_results(self.sweep_dir, self.ordered_rows())

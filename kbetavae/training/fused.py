@@ -232,9 +232,11 @@ class StopWhenAllFailed(keras.callbacks.Callback):
 def group_backup_dir(run_dirs: Sequence[str]) -> str:
     """``<parent of the runs>/.fused-backup/<hash of the run names>``: a group of other
     members (another --max-group, runs finished meanwhile) never restores this backup."""
-    names = "\n".join(os.path.basename(os.path.normpath(d)) for d in run_dirs)
+    # rstrip, not normpath: normpath would turn gs://b/x into gs:/b/x, a local path.
+    dirs = [os.fspath(d).rstrip("/") for d in run_dirs]
+    names = "\n".join(os.path.basename(d) for d in dirs)
     digest = hashlib.sha256(names.encode()).hexdigest()[:12]
-    return os.path.join(os.path.dirname(os.path.normpath(run_dirs[0])), ".fused-backup", digest)
+    return os.path.join(os.path.dirname(dirs[0]), ".fused-backup", digest)
 
 
 def _without_beta(config: TrainConfig) -> dict:

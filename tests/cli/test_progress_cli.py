@@ -16,7 +16,7 @@ from kbetavae.training.config import TrainConfig
 KBETAVAE = [sys.executable, "-m", "cli.main"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 SWEEP = ["sweep", "--out", "runs", "--saved-models", "sm", "--name", "t", "--betas", "1"]
-TINY = ["--epochs", "1", "--subset", "256", "--batch-size", "32", "--eval-points", "300"]
+TINY = ["--epochs", "1", "--subset", "256", "--batch-size", "32", "--eval-points", "100"]
 
 
 def test_ctrl_c_keeps_the_run_says_how_to_resume_and_the_resume_skips_training(tmp_path):

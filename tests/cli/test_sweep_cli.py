@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from cli.main import app
 
 KBETAVAE = [sys.executable, "-m", "cli.main"]
-SMALL = ["--seeds", "0", "--subset", "1000", "--eval-points", "300", "--quiet"]
+SMALL = ["--seeds", "0", "--subset", "1000", "--eval-points", "100", "--quiet"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 EXPECTED_FIGURES = [
     "loss_kl.png",
@@ -181,7 +181,7 @@ def test_traverse_renders_any_exported_model(swept, tmp_path):
             "--image-index",
             "12345",
             "--kl-points",
-            "300",  # the sweep's --eval-points, with its seed (0): metrics.json's sample
+            "100",  # the sweep's --eval-points, with its seed (0): metrics.json's sample
             "--seed",
             "0",
         ],
@@ -267,7 +267,8 @@ def test_export_of_a_run_outside_a_sweep_goes_to_saved_models_run_version(swept,
 
 
 def test_a_killed_sweep_resumes_without_retraining_finished_runs(tmp_path):
-    args = ["--betas", "1,4", "--epochs", "2"]
+    # Runs one after the other (a fused group's resume: tests/training/test_fused.py).
+    args = ["--betas", "1,4", "--epochs", "2", "--no-fuse"]
     command = [
         *KBETAVAE,
         "sweep",

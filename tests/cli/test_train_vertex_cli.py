@@ -122,7 +122,7 @@ def test_trial_without_cloudml_hypertune_warns_and_succeeds(
     "args, message",
     [
         (["--hypertune-metric", "accuracy"], "--hypertune-metric must be one of mig, zdiff"),
-        (["--evaluate", "--metrics", "mig,bogus"], "--metrics: unknown ['bogus']"),
+        (["--evaluate", "--metrics", "mig,bogus"], "--metrics: unknown bogus; choose from mig"),
         (["--evaluate", "--eval-points", "10"], "--eval-points must be at least 100, got 10"),
     ],
 )

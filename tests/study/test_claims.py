@@ -55,7 +55,7 @@ def test_two_sweeps_of_one_name_train_each_run_once(tmp_path):
     def sweep() -> subprocess.Popen:
         command = [sys.executable, "-m", "cli.main", "sweep", "--out", str(tmp_path / "runs")]
         command += ["--saved-models", str(tmp_path / "sm"), "--name", "twice", "--betas", "1"]
-        command += ["--seeds", "0", "--epochs", "1", "--subset", "256", "--eval-points", "200"]
+        command += ["--seeds", "0", "--epochs", "1", "--subset", "256", "--eval-points", "100"]
         command += ["--metrics", "mig", "--quiet"]
         return subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV

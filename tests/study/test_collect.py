@@ -24,7 +24,7 @@ from kbetavae.viz.html_report import write_report
 from kbetavae.viz.report import render_sweep_figures
 
 SWEEP = ["--betas", "1,4", "--seeds", "0", "--epochs", "1", "--subset", "500"]
-SMALL = ["--eval-points", "200", "--traverse-beta", "4", "--quiet"]
+SMALL = ["--eval-points", "100", "--traverse-beta", "4", "--quiet"]
 RUN_FILES = ["config.json", "done.json", "history.csv", "metrics.json", "model.keras"]
 
 

@@ -38,7 +38,7 @@ class _Poison(Progress):
 def test_a_nan_run_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path):
     # 256 images, batch 32: 8 steps, one execution of 8 steps per epoch. Weights poisoned
     # after epoch 1 make epoch 2's loss NaN, which TerminateOnNaN catches.
-    plan = SweepPlan.of(name="nan", betas=(4.0, 1.0), epochs=2, subset=256, eval_points=200)
+    plan = SweepPlan.of(name="nan", betas=(4.0, 1.0), epochs=2, subset=256, eval_points=100)
     rows = run_sweep(plan, tmp_path / "runs", tmp_path / "sm", progress=_Poison(after=0))
     assert [(r["beta"], r["status"]) for r in rows] == [(4.0, "failed"), (1.0, "done")]
     assert rows[0]["reason"].startswith("loss became NaN")  # caught in training
@@ -53,7 +53,7 @@ def test_a_nan_run_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path):
 def test_a_model_that_cannot_be_evaluated_is_a_failed_row_not_a_crash(tmp_path):
     # Poisoned after the last batch: training logged finite losses, but the encoder
     # now returns NaN, which the metrics refuse.
-    plan = SweepPlan.of(name="late", betas=(4.0, 1.0), epochs=1, subset=256, eval_points=200)
+    plan = SweepPlan.of(name="late", betas=(4.0, 1.0), epochs=1, subset=256, eval_points=100)
     rows = run_sweep(plan, tmp_path / "runs", tmp_path / "sm", progress=_Poison(after=7))
     assert rows[0]["status"] == "failed" and rows[0]["reason"].startswith("evaluation:")
     assert "non-finite" in rows[0]["reason"] and rows[1]["status"] == "done"
