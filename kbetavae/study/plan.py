@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from typing import Any
 
@@ -139,3 +140,20 @@ class SweepPlan:
             training = {f.name for f in dataclasses.fields(TrainConfig)}
             base = TrainConfig.from_dict({k: v for k, v in record.items() if k in training})
         return cls(base=base, **values)
+
+
+def run_groups(configs: list, max_group: int | None = None) -> list[list]:
+    """The plan's runs in groups that may train fused: same settings but β (one seed),
+    in plan order of their first run, each cut into pieces of at most ``max_group``."""
+    groups: dict[str, list] = {}
+    for config in configs:
+        key = json.dumps({**config.to_dict(), "beta": None}, sort_keys=True)
+        groups.setdefault(key, []).append(config)
+    size = max_group or max(len(g) for g in groups.values())
+    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+
+
+def group_label(configs: list) -> str:
+    """``fused beta=1,4,10_seed=0``: the runs a fused group trains at once."""
+    betas = ",".join(f"{c.beta:g}" for c in configs)
+    return f"fused beta={betas}_seed={configs[0].seed}"

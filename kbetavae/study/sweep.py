@@ -10,7 +10,6 @@ failed and the sweep goes on. The sweep directory's files are
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 
@@ -21,7 +20,7 @@ from kbetavae.models_io import load_model
 from kbetavae.provenance import provenance
 from kbetavae.study.claims import holder, try_claim, wait_for_claim
 from kbetavae.study.evaluation import evaluate_model
-from kbetavae.study.plan import SweepPlan
+from kbetavae.study.plan import SweepPlan, group_label, run_groups
 from kbetavae.study.results import PLAN_FILE, RUNS_KEY, run_row, write_results
 from kbetavae.training import rundir
 from kbetavae.training.cluster import is_multi_worker, read_tf_config
@@ -138,23 +137,6 @@ def run_sweep(
     return sweep.ordered_rows()
 
 
-def _group_label(configs: list) -> str:
-    """``fused beta=1,4,10_seed=0``: the runs a fused group trains at once."""
-    betas = ",".join(f"{c.beta:g}" for c in configs)
-    return f"fused beta={betas}_seed={configs[0].seed}"
-
-
-def run_groups(configs: list, max_group: int | None = None) -> list[list]:
-    """The plan's runs in groups that may train fused: same settings but β (one seed),
-    in plan order of their first run, each cut into pieces of at most ``max_group``."""
-    groups: dict[str, list] = {}
-    for config in configs:
-        key = json.dumps({**config.to_dict(), "beta": None}, sort_keys=True)
-        groups.setdefault(key, []).append(config)
-    size = max_group or max(len(g) for g in groups.values())
-    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
-
-
 class _Sweep:
     """One sweep's runs: train a group, evaluate and export its members, keep the rows."""
 
@@ -198,7 +180,7 @@ class _Sweep:
         results = {}
         if len(unfinished) > 1 and can_fuse([configs[k] for k in unfinished]):
             members = [configs[k] for k in unfinished]
-            self.progress.focus(_group_label(members))
+            self.progress.focus(group_label(members))
             # One member reports the group's epochs (they are the same steps for all).
             trained = train_group(
                 members,

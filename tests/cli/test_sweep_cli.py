@@ -193,7 +193,7 @@ def test_traverse_renders_any_exported_model(swept, tmp_path):
     # Row labels are metrics.json's kl_per_latent, not one image's KL.
     record = json.loads((swept / "runs" / "t" / "beta=1_seed=0" / "metrics.json").read_text())
     expected = "  ".join(f"z{i} {v:.4g}" for i, v in enumerate(record["kl_per_latent"]))
-    assert "row labels (mean KL over 300 grid images (seed 0), nats): " + expected in result.output
+    assert "row labels (mean KL over 100 grid images (seed 0), nats): " + expected in result.output
 
 
 def test_sweep_writes_report_html_and_report_rebuilds_it(swept):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kbetavae.errors import InputError
-from kbetavae.study.plan import SweepPlan
-from kbetavae.study.sweep import run_groups, run_sweep
+from kbetavae.study.plan import SweepPlan, run_groups
+from kbetavae.study.sweep import run_sweep
 
 PLAN = SweepPlan.of(betas=(1.0, 4.0, 10.0), seeds=(0, 1), epochs=1, subset=64)
 
