@@ -11,6 +11,7 @@ epochs, evaluation and the sweep's ETA over both — on terminals and in pipes a
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -20,8 +21,10 @@ import rich.progress
 import typer
 from rich.console import Console
 
+from kbetavae import io as kio
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.study.plan import PROTOCOL_POINTS, SweepPlan
+from kbetavae.study.results import REPORT_FILE
 from kbetavae.study.sweep import Progress
 from kbetavae.training.rundir import run_name
 
@@ -269,6 +272,9 @@ def echo_summary(rows: list[dict], sweep_dir: str) -> None:
         f"{done}/{len(rows)} runs finished; results in {sweep_dir}/results.md, "
         f"figures in {sweep_dir}/figures/"
     )
+    report = os.path.join(sweep_dir, REPORT_FILE)
+    if kio.exists(report):
+        typer.echo(f"report: {report}")
 
 
 def latent_summary(logs: dict) -> str:

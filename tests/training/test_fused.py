@@ -28,7 +28,8 @@ def _relative_error(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_fused_members_equal_models_trained_alone_after_50_steps(tmp_path, data):
     # 1,600 images at batch 32: 50 optimizer steps in one epoch.
-    configs = [TrainConfig(beta=b, seed=3, epochs=1, subset=1600) for b in BETAS]
+    # Two members (the smallest and the largest β) keep the suite inside CI's time.
+    configs = [TrainConfig(beta=b, seed=3, epochs=1, subset=1600) for b in (BETAS[0], BETAS[-1])]
     names = [rundir.run_name(c) for c in configs]
     alone = [
         train(c, tmp_path / "alone" / n, source=data, verbose=0)
