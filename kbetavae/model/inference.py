@@ -1,7 +1,7 @@
 """Encoder means at evaluation speed: the encoder as plain TensorFlow ops, one or many models.
 
 The module is long because it re-states the encoder's arithmetic layer by layer (the
-block-Toeplitz first layer, the later convolutions, the dense head) for one and for K
+first layer as shifted slices, the later convolutions, the dense head) for one and for K
 models, each with the shape checks that keep it equal to the Keras path.
 
 Evaluation encodes ~680,000 distinct images per model, so the encoder's inference speed
@@ -11,23 +11,18 @@ weights of a Keras encoder (the stride-2 convolutions, Flatten and Dense layers 
 traced, XLA-compiled graph with a fixed input signature, in float32:
 
 - The first convolution has one input channel, so TF's conv2d runs it as a GEMM with a
-  16-long reduction, far below the machine's matmul rate. Here it is one matmul over
-  blocks of ``FIRST_LAYER_BLOCK`` neighbouring output columns: each block reads its
-  4 × (2·b + 2) input pixels once and a block-Toeplitz matrix maps them to b positions ×
-  32 channels (more multiply-adds than needed, but a wider GEMM). The product reshapes to
-  NHWC without a copy because a block's positions are consecutive.
+  16-long reduction at a few GFLOP/s. Here it is the sum of its kh · kw taps: each tap a
+  strided slice of the padded image times that tap's row of weights, broadcast over the
+  output channels. XLA fuses the sum into one loop that reads each slice from cache and
+  never materialises a patch matrix (a block-Toeplitz GEMM, TF conv2d, space-to-depth and
+  extract_patches were all slower; numbers in benchmarks/bench_eval.py's docstring).
 - uint8 images are cast to float inside the graph (4× less data through numpy).
-- Batches of ``BATCH_SIZE`` images, always full (a short batch is zero-padded).
-
-Measured on the shared 2-core AMD EPYC (round-robin medians, see benchmarks/bench_eval.py
-and the branch report): with the machine moderately loaded, batch 128 + blocks of 4 + XLA
-ran 1.12× ``tf.function(model.encode)`` at batch 1,024 (blocks of 1: 0.96×, XLA off: 1.06×,
-batch 256: 0.77×, batch 64: 1.08×); with it heavily loaded (matmul at 10 % of idle) 0.85×.
-The gain for a single model is small and load-dependent; the group path below is where
-sharing work pays.
+- Batches of ``BATCH_SIZE`` images, always full (a short batch is zero-padded). Small
+  batches keep the first layer's output (128 KB an image) in cache: 64 and 128 ran
+  equally, 256 ran 0.72× and 1,024 0.51× as fast.
 
 :func:`encode_many` encodes one batch with K encoders: their first layers are one wide
-matmul over the shared input (weights concatenated along the output channels), the rest
+layer over the shared input (weights concatenated along the output channels), the rest
 runs per member. Numbers equal each model's ``encode`` up to float rounding (the order of
 the sums differs); the tests pin codes to 1e-5.
 """
@@ -41,8 +36,7 @@ import numpy as np
 
 from kbetavae.errors import InputError
 
-BATCH_SIZE = 128
-FIRST_LAYER_BLOCK = 4
+BATCH_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -120,18 +114,6 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def block_toeplitz(kernel: np.ndarray, stride: int, block: int) -> np.ndarray:
-    """The matrix (kh · width · cin, block · cout) that maps one input block of kh rows ×
-    ``width = (block - 1) · stride + kw`` columns to ``block`` neighbouring output
-    positions of a convolution, position-major then channel."""
-    kh, kw, cin, cout = kernel.shape
-    width = (block - 1) * stride + kw
-    matrix = np.zeros((kh, width, cin, block, cout), np.float32)
-    for position in range(block):
-        matrix[:, position * stride : position * stride + kw, :, position, :] = kernel
-    return matrix.reshape(kh * width * cin, block * cout)
-
-
 class _Graph:
     """One traced function images -> [(mu, logvar)] for a fixed list of encoders."""
 
@@ -141,29 +123,20 @@ class _Graph:
         image_shape: tuple[int, int, int],
         *,
         batch_size: int,
-        block: int,
         jit: bool,
     ) -> None:
         import tensorflow as tf
 
         self.image_shape = image_shape
         first = [convs[0] for convs, _ in members]
-        height, width = image_shape[:2]
-        kh, kw, _, cout = first[0].kernel.shape
+        kh, kw = first[0].kernel.shape[:2]
         stride = first[0].stride
-        out_w = -(-width // stride)
-        # Blocks must tile the output row; fall back to one position per block otherwise.
-        self.block = block if out_w % block == 0 else 1
-        self.first_matrix = tf.constant(
-            np.concatenate([block_toeplitz(c.kernel, stride, self.block) for c in first], axis=1)
-        )
+        self.first_kernel = tf.constant(np.concatenate([c.kernel for c in first], axis=3))
         self.first_bias = [tf.constant(c.bias) for c in first]
         self.first_relu = [c.relu for c in first]
+        height, width = image_shape[:2]
         self.first_geometry = (
-            kh,
-            kw,
             stride,
-            cout,
             _same_padding(height, kh, stride),
             _same_padding(width, kw, stride),
         )
@@ -188,20 +161,31 @@ class _Graph:
     def _first_layer(self, images):
         import tensorflow as tf
 
-        kh, kw, stride, cout, pad_h, pad_w = self.first_geometry
-        block = self.block
+        stride, pad_h, pad_w = self.first_geometry
+        kernel = self.first_kernel  # (kh, kw, cin, K · cout)
+        kh, kw, cin = kernel.shape[:3]
         x = tf.pad(images, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
-        width = (block - 1) * stride + kw
-        patches = tf.image.extract_patches(
-            x, [1, kh, width, 1], [1, stride, block * stride, 1], [1, 1, 1, 1], "VALID"
-        )
-        rows, blocks = patches.shape[1], patches.shape[2]
-        out = tf.reshape(patches, (-1, patches.shape[3])) @ self.first_matrix
-        # Columns are member-major, then position in block, then channel.
-        out = tf.reshape(out, (-1, rows, blocks, len(self.rest), block, cout))
-        members = tf.unstack(out, axis=3)
+        if cin == 1:
+            rows = (x.shape[1] - kh) // stride + 1
+            cols = (x.shape[2] - kw) // stride + 1
+            out = None
+            for i in range(kh):
+                for j in range(kw):
+                    tap = (
+                        x[
+                            :,
+                            i : i + stride * (rows - 1) + 1 : stride,
+                            j : j + stride * (cols - 1) + 1 : stride,
+                            :,
+                        ]
+                        * kernel[i, j, 0]
+                    )
+                    out = tap if out is None else out + tap
+        else:
+            out = tf.nn.conv2d(x, kernel, stride, "VALID")
+        members = tf.split(out, len(self.rest), axis=-1)
         return [
-            self._activate(tf.reshape(m, (-1, rows, blocks * block, cout)) + bias, relu)
+            self._activate(m + bias, relu)
             for m, bias, relu in zip(members, self.first_bias, self.first_relu, strict=True)
         ]
 
@@ -256,7 +240,6 @@ class ManyEncoder:
         models: Sequence,
         *,
         batch_size: int = BATCH_SIZE,
-        block: int = FIRST_LAYER_BLOCK,
         jit: bool = True,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -272,7 +255,7 @@ class ManyEncoder:
             raise InputError("encode_many needs models with the same input and first layer")
         self.num_models = len(members)
         self.batch_size = batch_size
-        self._graph = _Graph(members, shape, batch_size=batch_size, block=block, jit=jit)
+        self._graph = _Graph(members, shape, batch_size=batch_size, jit=jit)
 
     def __call__(self, images: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         images = np.asarray(images)
@@ -312,7 +295,7 @@ def fast_encoder(model, **options):
 
 
 def encode_many(models: Sequence, images: np.ndarray, **options):
-    """``[(mu, logvar)]`` of ``images`` for each model, the first layers as one wide matmul.
+    """``[(mu, logvar)]`` of ``images`` for each model, the first layers as one wide layer.
 
     Builds (and traces) a :class:`ManyEncoder` per call: keep one for repeated calls.
     """

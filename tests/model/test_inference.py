@@ -8,7 +8,7 @@ from kbetavae import BetaVAE
 from kbetavae.data import open_source
 from kbetavae.errors import InputError
 from kbetavae.metrics import CodeTable, evaluate, evaluate_many
-from kbetavae.model.inference import ManyEncoder, block_toeplitz, encode_many, fast_encoder
+from kbetavae.model.inference import ManyEncoder, encode_many, fast_encoder
 from kbetavae.model.networks import build_encoder
 from kbetavae.models_io import graph_encoder
 
@@ -71,13 +71,24 @@ def test_a_codes_batch_changes_it_by_float_rounding_only(models, images):
     assert_codes_close(pieces, whole)
 
 
-def test_the_block_matrix_computes_the_convolution_it_replaces():
-    rng = np.random.default_rng(0)
-    kernel = rng.standard_normal((4, 4, 1, 3)).astype(np.float32)
-    row = rng.standard_normal((4, 10)).astype(np.float32)  # 4 rows, (4 - 1) * 2 + 4 columns
-    got = (row.reshape(1, -1) @ block_toeplitz(kernel, 2, 4)).reshape(4, 3)
-    want = [np.einsum("hw,hwo->o", row[:, 2 * p : 2 * p + 4], kernel[:, :, 0]) for p in range(4)]
-    np.testing.assert_allclose(got, want, rtol=1e-6)
+@pytest.mark.parametrize(
+    "shape, kernel_size",
+    [((32, 32, 1), 3), ((32, 48, 1), 5), ((32, 32, 3), 4)],
+    ids=["odd kernel", "wide image, kernel 5", "three channels"],
+)
+def test_other_first_layers_give_the_keras_codes(shape, kernel_size):
+    # The first layer's taps-as-slices (one channel) or wide conv2d (several) must follow
+    # TF's "same" padding for any kernel, image size and channel count, not just 4 × 4.
+    keras.utils.set_random_seed(0)
+    encoders = [
+        build_encoder(4, image_shape=shape, filters=(8, 8), kernel_size=kernel_size)
+        for _ in range(2)
+    ]
+    images = np.random.default_rng(1).random((5, *shape)).astype(np.float32)
+    for encoder, (mu, logvar) in zip(encoders, encode_many(encoders, images), strict=True):
+        want = encoder(images).numpy()
+        assert_codes_close(mu, want[:, :4])
+        assert_codes_close(logvar, want[:, 4:])
 
 
 def test_graph_encoder_takes_the_fast_path_and_falls_back_for_other_layers(models, images):
