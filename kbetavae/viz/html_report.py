@@ -73,7 +73,7 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
     runs = sweep_run_dirs(sweep_dir)
     metric_columns = [c for c in registry.columns() if any(r.get(c) is not None for r in done)]
     columns = {**{c: registry.column_title(c) for c in metric_columns}, **TRAINING_COLUMNS}
-    table, kl_caption = kl_table(
+    kl = kl_table(
         {beta: [r for _, r in found] for beta, found in metric_records(runs, done).items()}
     )
     figures = os.path.join(sweep_dir, "figures")
@@ -95,9 +95,9 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
         "run_columns": [*metric_columns, *RUN_COLUMNS],
         "failed": [r for r in rows if r.get("status") != "done"],
         "kl": {
-            "caption": kl_caption,
-            "latents": max((len(v) for v in table.values()), default=0),
-            "rows": [(beta, list(values)) for beta, values in sorted(table.items())],
+            "caption": kl.caption,
+            "labels": kl.labels,
+            "rows": [(beta, list(values)) for beta, values in sorted(kl.values.items())],
         },
         "figures": _figures(figures, runs, done),
     }

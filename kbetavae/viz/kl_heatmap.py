@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -14,8 +14,11 @@ FLOOR_NATS = 1e-3
 ACTIVE_NATS = 0.01  # DESIGN.md: a latent is active above 0.01 nats
 
 
-def kl_heatmap(table: Mapping[float, np.ndarray], caption: str) -> plt.Figure:
-    """Rows = β (ascending), columns = latents; cells print the KL, bold when active."""
+def kl_heatmap(
+    table: Mapping[float, np.ndarray], caption: str, labels: Sequence[str] | None = None
+) -> plt.Figure:
+    """Rows = β (ascending), columns = latents (``labels``, default z0 ...); cells print the
+    KL, bold when active."""
     from matplotlib.colors import LogNorm
 
     betas = sorted(table)
@@ -29,7 +32,8 @@ def kl_heatmap(table: Mapping[float, np.ndarray], caption: str) -> plt.Figure:
         aspect="auto",
         norm=LogNorm(vmin=FLOOR_NATS, vmax=vmax),
     )
-    ax.set_xticks(range(latents), [f"z{i}" for i in range(latents)], fontsize=8)
+    labels = list(labels) if labels is not None else [f"z{i}" for i in range(latents)]
+    ax.set_xticks(range(latents), labels, fontsize=8)
     ax.set_yticks(range(len(betas)), [f"β = {b:g}" for b in betas], fontsize=8)
     bright = np.sqrt(FLOOR_NATS * vmax)  # the colour map's midpoint on the log scale
     for (r, c), value in np.ndenumerate(matrix):

@@ -12,6 +12,7 @@ matched metrics.json.)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -59,23 +60,44 @@ def sample_kl(
     return None if found is None else found[0]
 
 
-def kl_table(records: Mapping[float, Sequence[Mapping]]) -> tuple[dict[float, np.ndarray], str]:
-    """β -> mean over seeds of each latent's KL, and the caption saying how it was made.
+class KLTable(NamedTuple):
+    """β -> per-latent KL (mean over seeds), its caption, and the column labels.
 
-    ``records`` maps β to the ``metrics.json`` records of its finished seeds.
+    With one seed per β a column is a latent (``z0`` ...). With more, a latent's index
+    means nothing across seeds (seed 0's z3 is not seed 1's), so each run's latents are
+    ranked by KL before averaging and column j is "the j-th most used latent" (``#1`` ...).
     """
-    table: dict[float, np.ndarray] = {}
-    points, seeds = set(), 0
-    for beta in sorted(records):
-        found = [f for f in (recorded_kl(r) for r in records[beta]) if f is not None]
-        if found:
-            table[beta] = np.mean([kl for kl, _, _ in found], axis=0)
-            points |= {n for _, n, _ in found}
-            seeds = max(seeds, len(found))
-    if not table:
-        return table, ""
-    n = min(points) if len(points) == 1 else None
-    caption = kl_caption(n) if n is not None else "mean KL over each run's evaluation sample, nats"
-    if seeds > 1:
-        caption += f"; mean over up to {seeds} seeds per β"
-    return table, caption
+
+    values: dict[float, np.ndarray]
+    caption: str
+    labels: list[str]
+
+
+def kl_table(records: Mapping[float, Sequence[Mapping]]) -> KLTable:
+    """The per-latent KL table of a sweep; ``records`` maps β to the ``metrics.json``
+    records of its finished seeds."""
+    from kbetavae.metrics.latent_kl import kl_per_latent_by_beta
+
+    found = {
+        beta: [(r, f) for r in records[beta] if (f := recorded_kl(r)) is not None]
+        for beta in records
+    }
+    seeds = max((len(f) for f in found.values()), default=0)
+    if not seeds:
+        return KLTable({}, "", [])
+    order = "rank" if seeds > 1 else "index"
+    rows = kl_per_latent_by_beta(
+        ((beta, record) for beta in found for record, _ in found[beta]), order=order
+    )
+    values = {row["beta"]: np.asarray(row["kl_per_latent"]) for row in rows}
+    points = {n for pairs in found.values() for _, (_, n, _) in pairs}
+    caption = (
+        kl_caption(points.pop())
+        if len(points) == 1
+        else "mean KL over each run's evaluation sample, nats"
+    )
+    latents = max(len(v) for v in values.values())
+    if order == "rank":
+        caption += f"; latents ranked by KL within each run, then mean over up to {seeds} seeds"
+        return KLTable(values, caption, [f"#{i + 1}" for i in range(latents)])
+    return KLTable(values, caption, [f"z{i}" for i in range(latents)])

@@ -75,10 +75,10 @@ def render_sweep_figures(
 
     first_ok = _first_done_run_per_beta(runs, done)
     records = metric_records(runs, done)
-    table, caption = kl_table({beta: [r for _, r in found] for beta, found in records.items()})
-    if table:
+    kl = kl_table({beta: [r for _, r in found] for beta, found in records.items()})
+    if kl.values:
         path = os.path.join(figures, KL_FIGURE)
-        save_figure(kl_heatmap(table, caption), path)
+        save_figure(kl_heatmap(kl.values, kl.caption, kl.labels), path)
         written.append(path)
 
     best = _best_mig_beta(done)

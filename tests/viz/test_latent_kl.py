@@ -49,14 +49,30 @@ def test_an_encoder_without_logvar_has_no_kl(replica):
     assert recorded_kl({"active_latents_method": "mu_variance", "kl_per_latent": [1.0]}) is None
 
 
-def test_kl_table_averages_seeds_and_its_caption_names_the_sample():
-    def record(kl, seed):
-        return {"kl_per_latent": kl, "protocol": {"num_points": 10_000}, "seed": seed}
+def kl_record(kl, seed):
+    return {"kl_per_latent": kl, "protocol": {"num_points": 10_000}, "seed": seed}
 
-    table, caption = kl_table(
-        {4.0: [record([1.0, 0.0], 0), record([3.0, 0.002], 1)], 1.0: [record([5.0, 1.0], 0)]}
-    )
-    assert list(table) == [1.0, 4.0]
-    np.testing.assert_allclose(table[4.0], [2.0, 0.001])
-    assert caption == "mean KL over 10,000 grid images, nats; mean over up to 2 seeds per β"
+
+def test_kl_table_of_one_seed_keeps_the_latents_numbering():
+    table = kl_table({4.0: [kl_record([0.0, 3.0, 1.0], 0)], 1.0: [kl_record([5.0, 1.0, 0.5], 0)]})
+    assert list(table.values) == [1.0, 4.0]
+    np.testing.assert_allclose(table.values[4.0], [0.0, 3.0, 1.0])
+    assert table.labels == ["z0", "z1", "z2"]
+    assert table.caption == "mean KL over 10,000 grid images, nats"
     assert kl_caption(200, 0) == "mean KL over 200 grid images (seed 0), nats"
+
+
+def test_kl_table_of_several_seeds_ranks_each_runs_latents_before_averaging():
+    # Seed 0 uses z0, seed 1 uses z1 for the same thing: averaged by index both latents
+    # would look half-used (1.5 and 1.5); ranked, the most used latent has 3.0 in both.
+    table = kl_table({4.0: [kl_record([3.0, 0.0], 0), kl_record([0.0, 3.0], 1)]})
+    np.testing.assert_allclose(table.values[4.0], [3.0, 0.0])
+    assert table.labels == ["#1", "#2"]
+    assert table.caption == (
+        "mean KL over 10,000 grid images, nats; latents ranked by KL within each run, "
+        "then mean over up to 2 seeds"
+    )
+
+
+def test_kl_table_without_records_is_empty():
+    assert kl_table({4.0: [{"active_latents_method": "mu_variance"}]}) == ({}, "", [])
