@@ -31,7 +31,8 @@ Objective = Annotated[
     str,
     typer.Option(
         "--objective",
-        help="beta (β·KL) or capacity (γ·|KL − C|, Burgess et al. 2018)",
+        help="beta (β·KL), capacity (γ·|KL − C|, Burgess et al. 2018), btcvae, dipvae_i, "
+        "dipvae_ii or factorvae; their parameters go in --objective-args",
     ),
 ]
 ObjectiveArgs = Annotated[

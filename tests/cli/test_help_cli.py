@@ -47,3 +47,11 @@ def test_the_training_line_counts_active_latents_from_the_per_latent_kl():
     assert latent_summary(logs) == (
         "loss 120.50  reconstruction 100.25  kl 20.25  active latents 2/3"
     )
+
+
+def test_the_objective_help_names_every_registered_objective():
+    from cli.options import Objective
+    from kbetavae.model.objectives import OBJECTIVES
+
+    help_text = Objective.__metadata__[0].help
+    assert all(name in help_text for name in OBJECTIVES), help_text
