@@ -14,7 +14,10 @@ the reference image with that latent swept over ``[-3, 3]`` in 10 steps) and rep
 - ``size_change`` / ``mass_change``: (max - min) / median of the radius of gyration / of
   the mass over the steps, so a latent that scales the sprite shows here, not in extent;
 - ``turn_deg``: how far the sprite's own principal axis (second moments) turns; NaN when
-  the sprite is too round for second moments to have an axis (a square's are isotropic);
+  the sprite is too round for second moments to have an axis (a square's are isotropic).
+  A coarse reading: the replica's binary heart stepped along posX or posY alone turns its
+  axis by 9-16° from pixelation, and a blurred or reshaped sprite turns it too; ten
+  orientation steps (83°) read 81°;
 - ``vanished``: steps whose image holds less than one pixel of mass (left out of the rest).
 
 Coordinates: x is the column (to the right), y is ``H - 1 - row`` (up; image row 0 is the
