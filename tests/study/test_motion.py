@@ -20,7 +20,7 @@ from cli.main import app
 from kbetavae.data import open_source
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.metrics.traversal_motion import motion_of_images
-from kbetavae.study.motion import MOTION_COLUMNS, reference_image
+from kbetavae.study.motion import MOTION_COLUMNS, motion_summary, reference_image
 from kbetavae.viz.traversals import traversal_grid
 
 LATENTS = 4
@@ -125,3 +125,22 @@ def test_an_image_index_off_the_grid_names_the_flag(sweep, tmp_path):
     assert result.exit_code == 2
     assert "--image-index must be in [0, 737280)" in result.output
     assert not out.exists()
+
+
+def test_the_summary_lists_active_latents_by_how_they_move():
+    def row(latent, active, angle, extent=20.0, size=0.0):
+        return {
+            "run": "r",
+            "latent": latent,
+            "active": active,
+            "angle_deg": angle,
+            "extent_px": extent,
+            "size_change": size,
+        }
+
+    rows = [row(0, True, 26.04, 18.26), row(1, True, math.nan, 0.1, 0.5), row(2, False, 58.0)]
+    rows += [{**row(0, None, -45.0, 3.0), "run": "no-kl"}]
+    assert motion_summary(rows) == [
+        "r: z0 26° over 18.3 px; z1 no movement, size range 50%",
+        "no-kl: z0 -45° over 3.0 px",
+    ]
