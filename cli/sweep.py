@@ -1,4 +1,5 @@
-"""``kbetavae sweep`` and the commands around its outputs: plot, traverse, export."""
+"""``kbetavae sweep`` and the commands around its outputs: plot, report, motion, traverse,
+export."""
 
 from __future__ import annotations
 
@@ -159,6 +160,29 @@ def report(
 
     _check_sweep_dir(runs_dir)
     typer.echo(f"wrote {write_report(runs_dir)}")
+
+
+@user_errors
+def motion(
+    sweep_dir: str = typer.Argument(..., help="a sweep directory (runs/<name>; or gs://)"),
+    out: str = typer.Option(None, help="CSV to write (default: <sweep>/traversal_motion.csv)"),
+    image_index: int = typer.Option(None, help="dataset index of the traversal's input image"),
+) -> None:
+    """Measure how each latent's traversal moves the sprite, for every finished run.
+
+    One CSV row per (run, latent): direction of the centroid's path (degrees from the x
+    axis, in (-90, 90]), its extent in pixels, straightness, size/mass change, turn of the
+    sprite, and whether the latent is active (mean KL > 0.01 nats, as metrics.json).
+    """
+    from kbetavae.study.motion import MOTION_CSV, motion_summary, sweep_motion, write_motion_csv
+
+    _check_sweep_dir(sweep_dir)
+    out = out or os.path.join(sweep_dir, MOTION_CSV)
+    rows = sweep_motion(sweep_dir, image_index=image_index)
+    write_motion_csv(rows, out)
+    for line in motion_summary(rows):
+        typer.echo(line)
+    typer.echo(f"wrote {out} ({len(rows)} rows)")
 
 
 def _check_sweep_dir(sweep_dir: str) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from kbetavae import io as kio
 from kbetavae.metrics import registry
+from kbetavae.metrics.traversal_motion import FIGURE_FACTORS
 from kbetavae.study.results import read_plan, read_results, sweep_run_dirs
 from kbetavae.training.rundir import METRICS_FILE, read_history
 from kbetavae.viz.curves import loss_curves
@@ -30,8 +31,8 @@ from kbetavae.viz.palette import BASELINE_BETA, beta_colors
 from kbetavae.viz.reconstructions import reconstruction_grid
 from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 
-# A heart in mid-canvas at the middle scale, tilted a little: every factor is visible.
-DEFAULT_TRAVERSAL_FACTORS = (2, 3, 5, 16, 16)
+# The reference image's factors; traversal_motion measures the same traversal.
+DEFAULT_TRAVERSAL_FACTORS = FIGURE_FACTORS
 KL_FIGURE = "kl_per_latent.png"
 LOSS_FIGURES = {
     "kl": "loss_kl.png",

@@ -7,26 +7,26 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from kbetavae.metrics.traversal_motion import (
+    FIGURE_LIMIT,
+    FIGURE_STEPS,
+    figure_values,
+    traversal_codes,
+)
 from kbetavae.viz.axes import significant
 from kbetavae.viz.figures import plt
 
 DecodeFn = Callable[[np.ndarray], np.ndarray]
 
 
-def traversal_codes(mu: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Codes (z, steps, z): row i is ``mu`` with latent i replaced by each of ``values``."""
-    mu = np.asarray(mu, dtype=np.float32).reshape(-1)
-    codes = np.repeat(np.repeat(mu[None, None, :], mu.size, 0), len(values), 1)
-    for i in range(mu.size):
-        codes[i, :, i] = values
-    return codes
-
-
 def traversal_grid(
-    decode: DecodeFn, mu: np.ndarray, limit: float = 3.0, steps: int = 10
+    decode: DecodeFn, mu: np.ndarray, limit: float = FIGURE_LIMIT, steps: int = FIGURE_STEPS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded images (z, steps, 64, 64) of the traversal and the swept values."""
-    values = np.linspace(-limit, limit, steps, dtype=np.float32)
+    """Decoded images (z, steps, 64, 64) of the traversal and the swept values.
+
+    :mod:`kbetavae.metrics.traversal_motion` measures the same traversal.
+    """
+    values = figure_values(limit, steps)
     codes = traversal_codes(mu, values)
     images = np.asarray(decode(codes.reshape(-1, codes.shape[-1])))
     return images.reshape(codes.shape[0], steps, *images.shape[1:3]), values

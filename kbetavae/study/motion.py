@@ -1,0 +1,127 @@
+"""The measured motion of every latent traversal of a sweep, one CSV row per (run, latent).
+
+The published page must say what the traversals show measured, not guessed (issue 11: a
+referee found "z2 and z6 move the sprite along the two axes" false — they moved at about
+26° and 58°). For every finished run this decodes the traversal the sweep's figures draw
+(the reference image of :data:`~kbetavae.metrics.traversal_motion.FIGURE_FACTORS`, its
+encoder mean as the base code, each latent over the figure's values) and measures it with
+:mod:`kbetavae.metrics.traversal_motion`. A latent is active as in ``metrics.json``:
+its ``kl_per_latent`` exceeds 0.01 nats.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kbetavae import io as kio
+from kbetavae.errors import InputError
+from kbetavae.metrics.traversal_motion import FIGURE_FACTORS, LatentMotion, traversal_motion
+from kbetavae.study.results import read_plan, read_results, sweep_run_dirs
+from kbetavae.training.rundir import METRICS_FILE
+
+MOTION_CSV = "traversal_motion.csv"
+MOTION_COLUMNS = (
+    "run",
+    "beta",
+    "seed",
+    "latent",
+    "active",
+    "kl",
+    "angle_deg",
+    "extent_px",
+    "straightness",
+    "size_change",
+    "mass_change",
+    "turn_deg",
+    "vanished",
+)
+
+
+def reference_image(data, image_index: int | None = None) -> tuple[int, np.ndarray]:
+    """``(index, image (1, 64, 64, 1) float32)`` of the traversal figure's input image."""
+    if image_index is None:
+        image_index = int(data.index(np.array([FIGURE_FACTORS]))[0])
+    if not 0 <= image_index < data.num_images:
+        raise InputError(f"image_index must be in [0, {data.num_images}), got {image_index}")
+    return image_index, data.images_at(np.array([image_index])).astype(np.float32)
+
+
+def run_motion(run_dir: str, image: np.ndarray) -> list[LatentMotion]:
+    """Every latent's motion in the traversal of ``image`` by the model of ``run_dir``."""
+    from kbetavae.models_io import graph_decoder, load_model
+
+    model = load_model(run_dir)
+    metrics_path = os.path.join(run_dir, METRICS_FILE)
+    record = kio.read_json(metrics_path) if kio.exists(metrics_path) else {}
+    kl = record.get("kl_per_latent")
+
+    # One image, encoded eagerly as the figure encodes it: models_io.graph_encoder's fast
+    # path compiles per model (about 7 s here), for a single forward pass.
+    def encode(images: np.ndarray):
+        mu, logvar = model.encode(images)
+        return np.asarray(mu), np.asarray(logvar)
+
+    return traversal_motion(graph_decoder(model), encode, image, kl)
+
+
+def sweep_motion(sweep_dir: str, data=None, image_index: int | None = None) -> list[dict]:
+    """Rows of :data:`MOTION_COLUMNS` for every finished run of the sweep in ``sweep_dir``."""
+    from kbetavae.data import open_source
+
+    done = {(r["beta"], r["seed"]) for r in read_results(sweep_dir) if r.get("status") == "done"}
+    runs = [(b, s, d) for b, s, d in sweep_run_dirs(sweep_dir) if (b, s) in done]
+    if not runs:
+        raise InputError(f"{sweep_dir} has no finished runs to measure")
+    data = data if data is not None else open_source(read_plan(sweep_dir).base.source)
+    _, image = reference_image(data, image_index)
+    rows = []
+    for beta, seed, run_dir in runs:
+        for motion in run_motion(run_dir, image):
+            rows.append(motion_row(os.path.basename(run_dir.rstrip("/")), beta, seed, motion))
+    return rows
+
+
+def motion_row(run: str, beta: float, seed: int, motion: LatentMotion) -> dict[str, Any]:
+    """One CSV row: the run, then the motion's fields named as :data:`MOTION_COLUMNS`."""
+    fields = {name: getattr(motion, name) for name in MOTION_COLUMNS[3:]}
+    return {"run": run, "beta": beta, "seed": seed, **fields}
+
+
+def write_motion_csv(rows: Sequence[dict], path: str) -> None:
+    """Write ``rows`` to ``path`` atomically; NaN and None are empty cells."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=MOTION_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({column: _cell(row.get(column)) for column in MOTION_COLUMNS})
+    kio.write_text_atomic(path, buffer.getvalue())
+
+
+def motion_summary(rows: Sequence[dict]) -> list[str]:
+    """One line per run: how each of its active latents moves the sprite."""
+    lines: dict[str, list[str]] = {}
+    for row in rows:
+        parts = lines.setdefault(row["run"], [])
+        if row["active"] is False:  # None (no KL recorded): every latent is listed
+            continue
+        if math.isnan(row["angle_deg"]):
+            what = f"no movement, size range {row['size_change']:.0%}"
+        else:
+            what = f"{row['angle_deg']:.0f}° over {row['extent_px']:.1f} px"
+        parts.append(f"z{row['latent']} {what}")
+    return [f"{run}: {'; '.join(parts) or 'no active latent'}" for run, parts in lines.items()]
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
