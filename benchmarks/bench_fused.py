@@ -10,6 +10,12 @@ Images/s counts every member's images (K × STEPS × 32 for both). Each side is 
 warmed up on one execution first; the timed repeats alternate (sequential, fused, …) so
 the shared CPU's drift hits both; the ratio compares medians.
 
+Fused groups vs ``kbetavae sweep --jobs N`` (processes of cores/N threads each) is not
+measured here: on 2 cores it is settled by the issue's numbers (two 1-thread processes
+1.27× one 2-thread process, a fused group ~1.9×), and where jobs could win — more cores
+than one fused step keeps busy — this machine has none to offer. On such a machine, time
+the same tiny sweep with ``--jobs 1`` and with ``--jobs N`` (fresh ``--name`` each).
+
 Environment: ``KBETAVAE_BENCH_STEPS`` (default 32), ``KBETAVAE_BENCH_REPEATS`` (3),
 ``KBETAVAE_BENCH_MEMBERS`` (7).
 """

@@ -188,8 +188,8 @@ class _Workers:
 def _work(job, jobs, threads, lead_pid, lines, plan, out, saved_models, settings) -> None:
     """A worker process: train the runs it can claim, then end (exit 1 on an error)."""
     _end_with_lead(lead_pid)
-    record_execution(jobs=jobs, threads_per_job=limit_threads(threads))
     try:
+        record_execution(jobs=jobs, threads_per_job=limit_threads(threads))
         run_sweep(
             plan, out, saved_models, progress=_LineProgress(job, lines), share="worker", **settings
         )
