@@ -96,6 +96,8 @@ class TerminalProgress(Progress):
         self.eval_started: float | None = None
         self.eval_fraction = 0.0
         self.finished = 0
+        self.jobs = 1
+        self.job_prefix = ""
         self._last_draw = 0.0
         self._milestone = 0
 
@@ -120,14 +122,22 @@ class TerminalProgress(Progress):
             self.bar.start()
             self.task = self.bar.add_task("", total=None, detail="")
 
+    def jobs_started(self, jobs: int, threads: int) -> None:
+        self.jobs = jobs
+        self.job_prefix = "job 1: "
+        self.say(f"{jobs} jobs of {threads} thread(s) each share the runs")
+
+    def job_line(self, job: int, text: str) -> None:
+        self.say(f"job {job}: {text}")
+
     def run_started(self, index: int, total: int, config, status: str) -> list:
-        self.label = f"[{index + 1}/{total}] {run_name(config)}"
+        self.label = f"{self.job_prefix}[{index + 1}/{total}] {run_name(config)}"
         said = {"finished": "already finished", "trained": "already trained"}
         self.say(f"{self.label}: {said.get(status, 'training')}")
         return [epoch_reporter(self)] if status == "running" else []
 
     def focus(self, label: str) -> None:
-        self.label = label
+        self.label = self.job_prefix + label
 
     def stage(self, message: str) -> None:
         self._stage = message
@@ -196,12 +206,13 @@ class TerminalProgress(Progress):
         if not hasattr(self, "plan"):
             return None
         seconds = 0.0
-        later_runs = max(0, self.remaining_runs - 1)
+        # With --jobs the later runs are shared: a rough division, at this job's pace.
+        later_runs = max(0, self.remaining_runs - 1) / self.jobs
         if self.steps_done and self.steps_per_epoch:
             rate = self.steps_done / self.train_seconds
             steps = steps_left_in_run + later_runs * self.plan.base.epochs * self.steps_per_epoch
             seconds += steps / rate
-        elif steps_left_in_run or later_runs:
+        elif steps_left_in_run or later_runs > 0:
             return None
         per_eval = self._evaluation_estimate()
         if per_eval is None:

@@ -72,6 +72,13 @@ def sweep(
     max_group: int = typer.Option(
         None, "--max-group", min=1, help="most runs per fused group (default: all βs of a seed)"
     ),
+    jobs: int = typer.Option(
+        1,
+        "--jobs",
+        parser=whole_number,
+        help="processes sharing the runs, each with cores/jobs threads; pays only with more "
+        "cores than one fused step uses",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="log lines only, no live status"),
 ) -> None:
     """Train, evaluate and export a model per (β, seed), then tabulate and plot.
@@ -80,8 +87,8 @@ def sweep(
     continues from its last epoch.
     """
     from cli.progress import TerminalProgress, echo_summary
+    from kbetavae.study.jobs import run_sweep_jobs
     from kbetavae.study.plan import SweepPlan
-    from kbetavae.study.sweep import run_sweep
     from kbetavae.viz.html_report import write_report
     from kbetavae.viz.report import render_sweep_figures
 
@@ -109,8 +116,15 @@ def sweep(
     progress = TerminalProgress(quiet)
     sweep_dir = os.path.join(out, name)
     try:
-        rows = run_sweep(
-            plan, out, saved_models, force=force, progress=progress, fuse=fuse, max_group=max_group
+        rows = run_sweep_jobs(
+            plan,
+            out,
+            saved_models,
+            jobs=jobs,
+            force=force,
+            progress=progress,
+            fuse=fuse,
+            max_group=max_group,
         )
         progress.label = ""
         progress.stage("rendering figures")

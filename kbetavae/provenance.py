@@ -1,7 +1,9 @@
 """What produced a result: package versions and the git revision of the code.
 
 Written into every run's ``config.json`` (and a sweep's ``sweep.json``) so a number in a
-table can be traced to the code and libraries that made it.
+table can be traced to the code and libraries that made it. A process that shares the CPU
+with others (``kbetavae sweep --jobs N``) also records how (:func:`record_execution`):
+thread counts change float rounding, never which run it is.
 
 Example:
     >>> sorted(versions())[:3]
@@ -14,6 +16,9 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+
+# How this process runs its training (jobs, threads); empty unless recorded.
+_EXECUTION: dict = {}
 
 PACKAGES: tuple[str, ...] = (
     "kbetavae",
@@ -54,9 +59,19 @@ def git_revision(path: str | Path | None = None) -> str | None:
     return f"{head}+dirty" if dirty else head
 
 
+def record_execution(**settings) -> None:
+    """Note how this process trains (e.g. ``jobs=2, threads_per_job=1``); every later
+    :func:`provenance` record of the process carries it under ``"execution"``."""
+    _EXECUTION.update(settings)
+
+
 def provenance() -> dict:
-    """Versions and git revision, as stored beside results."""
-    return {"versions": versions(), "git_revision": git_revision()}
+    """Versions and git revision (and the execution settings, if recorded), as stored
+    beside results."""
+    record = {"versions": versions(), "git_revision": git_revision()}
+    if _EXECUTION:
+        record["execution"] = dict(_EXECUTION)
+    return record
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -153,6 +153,23 @@ def run_groups(configs: list, max_group: int | None = None) -> list[list]:
     return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 
+def max_group_for_jobs(configs: list, jobs: int) -> int | None:
+    """The ``max_group`` that cuts the plan's fused groups into at least ``jobs`` groups
+    (None: it has that many already). Each seed's βs are cut into equal pieces, as few as
+    give every job a group, since a wider fused step is cheaper per run than two narrow ones.
+
+    Example:
+        >>> plan = SweepPlan.of(betas=(1.0, 2.0, 4.0, 8.0), seeds=(0,))
+        >>> max_group_for_jobs(plan.configs(), jobs=2)
+        2
+    """
+    groups = run_groups(configs)
+    if jobs <= len(groups):
+        return None
+    pieces = math.ceil(jobs / len(groups))  # per seed's group
+    return max(1, math.ceil(max(len(g) for g in groups) / pieces))
+
+
 def group_label(configs: list) -> str:
     """``fused beta=1,4,10_seed=0``: the runs a fused group trains at once."""
     betas = ",".join(f"{c.beta:g}" for c in configs)

@@ -6,6 +6,10 @@ interrupted training from its last epoch. A run whose loss becomes NaN is record
 failed and the sweep goes on. The sweep directory's files are
 :mod:`kbetavae.study.results`'s; figures and the report are drawn by the caller
 (``kbetavae sweep`` does) from those files.
+
+The module is long because one resumable loop holds the whole life of a run in a sweep:
+the plan on disk, claims (shared with ``--jobs`` workers), fused groups, evaluation and
+export.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from kbetavae.training.cluster import is_multi_worker, read_tf_config
 from kbetavae.validation import check_int
 
 logger = logging.getLogger(__name__)
+SHARES = ("alone", "lead", "worker")
 
 
 class Progress:
@@ -49,6 +54,12 @@ class Progress:
 
     def run_finished(self, row: dict) -> None: ...
 
+    def jobs_started(self, jobs: int, threads: int) -> None:
+        """The sweep is shared by ``jobs`` processes of ``threads`` intra-op threads each."""
+
+    def job_line(self, job: int, text: str) -> None:
+        """A line from worker process ``job`` (2 … N; this process is job 1)."""
+
 
 def run_sweep(
     plan: SweepPlan,
@@ -59,6 +70,7 @@ def run_sweep(
     progress: Progress | None = None,
     fuse: bool = True,
     max_group: int | None = None,
+    share: str = "alone",
 ) -> list[dict]:
     """Run (or resume) the sweep ``plan`` under ``out``; return the results rows.
 
@@ -71,10 +83,67 @@ def run_sweep(
     TensorBoard logs) train one by one. Each run is claimed (:mod:`kbetavae.study.claims`)
     while this process works on it: a run another sweep holds is skipped, then waited
     for at the end, so two sweeps of one ``--name`` never train a run twice.
+
+    ``share`` says who else works on the sweep: ``"alone"`` (any other process is a
+    surprise, said in a warning), ``"lead"`` (the lead of ``--jobs`` workers, which waits
+    for their runs without warning) or ``"worker"`` (one of those workers: it skips held
+    runs without waiting and leaves ``results.csv`` to the lead;
+    :mod:`kbetavae.study.jobs`).
     """
+    if share not in SHARES:
+        raise InputError(f"share must be one of {SHARES}, got {share!r}")
+    progress = progress or Progress()
+    sweep_dir, export_root, data = prepare_sweep(plan, out, saved_models, force, max_group)
+    configs = plan.configs()
+    todo = sum(
+        not rundir.is_evaluated(os.path.join(sweep_dir, rundir.run_name(c))) for c in configs
+    )
+    progress.sweep_started(plan, todo)
+    sweep = _Sweep(plan, sweep_dir, export_root, data, progress, force, configs)
+    sweep.write_table = share != "worker"
+    # Others' runs are expected when sharing: said at INFO, not as a warning.
+    say = logger.warning if share == "alone" else logger.info
+    waiting = []
+    for group in run_groups(configs, max_group) if fuse else [[c] for c in configs]:
+        claims, mine = [], []
+        for config in group:
+            claim = try_claim(sweep.run_dir(config))
+            if claim is None:
+                waiting.append(config)
+                say(
+                    "%s is being worked on by %s; it is waited for at the end",
+                    rundir.run_name(config),
+                    holder(sweep.run_dir(config)),
+                )
+            else:
+                claims.append(claim)
+                mine.append(config)
+        try:
+            sweep.run_group(mine)
+        finally:
+            for claim in claims:
+                claim.release()
+    if share == "worker":
+        return sweep.ordered_rows()
+    for config in waiting:
+        say("waiting for %s (held by %s)", rundir.run_name(config), holder(sweep.run_dir(config)))
+        with wait_for_claim(sweep.run_dir(config)):
+            # Finished by its holder by now, so read; trained here if its holder died.
+            sweep.run_group([config])
+    return sweep.ordered_rows()
+
+
+def prepare_sweep(
+    plan: SweepPlan,
+    out: str | os.PathLike,
+    saved_models: str | os.PathLike,
+    force: bool = False,
+    max_group: int | None = None,
+) -> tuple[str, str, object]:
+    """Check everything about a sweep's input before anything is trained, and record its
+    plan in ``sweep.json``; return the sweep directory, its export root and the data."""
     from kbetavae.data import open_source
 
-    progress = progress or Progress()
     if max_group is not None:
         check_int("--max-group", max_group, minimum=1)
     sweep_dir = os.path.join(os.fspath(out), plan.name)
@@ -99,42 +168,7 @@ def run_sweep(
             "sweeps of one --name at once",
             sweep_dir,
         )
-
-    configs = plan.configs()
-    todo = sum(
-        not rundir.is_evaluated(os.path.join(sweep_dir, rundir.run_name(c))) for c in configs
-    )
-    progress.sweep_started(plan, todo)
-    sweep = _Sweep(plan, sweep_dir, export_root, data, progress, force, configs)
-    waiting = []
-    for group in run_groups(configs, max_group) if fuse else [[c] for c in configs]:
-        claims, mine = [], []
-        for config in group:
-            claim = try_claim(sweep.run_dir(config))
-            if claim is None:
-                waiting.append(config)
-                logger.warning(
-                    "%s is being worked on by %s; it is waited for at the end",
-                    rundir.run_name(config),
-                    holder(sweep.run_dir(config)),
-                )
-            else:
-                claims.append(claim)
-                mine.append(config)
-        try:
-            sweep.run_group(mine)
-        finally:
-            for claim in claims:
-                claim.release()
-    for config in waiting:
-        logger.warning(
-            "waiting for %s (held by %s)",
-            rundir.run_name(config),
-            holder(sweep.run_dir(config)),
-        )
-        with wait_for_claim(sweep.run_dir(config)):
-            sweep.run_group([config])  # finished by its holder by now: read, not retrained
-    return sweep.ordered_rows()
+    return sweep_dir, export_root, data
 
 
 class _Sweep:
@@ -145,6 +179,7 @@ class _Sweep:
         self.data, self.progress, self.force = data, progress, force
         self.index = {rundir.run_name(c): i for i, c in enumerate(configs)}
         self.rows: dict[int, dict] = {}
+        self.write_table = True
 
     def run_dir(self, config) -> str:
         return os.path.join(self.sweep_dir, rundir.run_name(config))
@@ -207,7 +242,8 @@ class _Sweep:
             self.progress.focus(f"[{index + 1}/{total}] {rundir.run_name(config)}")
             row = self._evaluate_and_export(config, results[k])
             self.rows[self.index[rundir.run_name(config)]] = row
-            write_results(self.sweep_dir, self.ordered_rows())
+            if self.write_table:
+                write_results(self.sweep_dir, self.ordered_rows())
             self.progress.run_finished(row)
 
     def _evaluate_and_export(self, config, result) -> dict:
