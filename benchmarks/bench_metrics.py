@@ -189,12 +189,12 @@ def _save_untrained_model(path: str) -> None:
 
 
 def bench_full_evaluation(path: str, code_table: str) -> dict:
-    from cli.evaluate import load_encoder
     from kbetavae.data import open_source
     from kbetavae.metrics import evaluate
+    from kbetavae.models_io import load_encoder_decoder
 
     start = time.perf_counter()
-    encode = load_encoder("keras", path)
+    encode, _ = load_encoder_decoder(path)
     report = evaluate(encode, open_source("replica"), seed=0, code_table=code_table)
     seconds = time.perf_counter() - start
     return {
