@@ -25,7 +25,7 @@ from kbetavae import io as kio
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.study.plan import PROTOCOL_POINTS, SweepPlan
 from kbetavae.study.results import REPORT_FILE
-from kbetavae.study.sweep import Progress
+from kbetavae.study.sweep import STATUS_WORDS, Progress
 from kbetavae.training.rundir import run_name
 
 # Below this many training images the full evaluation protocol outweighs training.
@@ -132,8 +132,7 @@ class TerminalProgress(Progress):
 
     def run_started(self, index: int, total: int, config, status: str) -> list:
         self.label = f"{self.job_prefix}[{index + 1}/{total}] {run_name(config)}"
-        said = {"finished": "already finished", "trained": "already trained"}
-        self.say(f"{self.label}: {said.get(status, 'training')}")
+        self.say(f"{self.label}: {STATUS_WORDS[status]}")
         return [epoch_reporter(self)] if status == "running" else []
 
     def focus(self, label: str) -> None:

@@ -87,6 +87,11 @@ class LatentMotion:
         return self.extent_px >= STILL_PX
 
 
+def figure_image_index(ground_truth) -> int:
+    """Dataset index of the traversal figure's input image (the sprite of FIGURE_FACTORS)."""
+    return int(ground_truth.index(np.array([FIGURE_FACTORS]))[0])
+
+
 def figure_values(limit: float = FIGURE_LIMIT, steps: int = FIGURE_STEPS) -> np.ndarray:
     """The swept values of the traversal figure: ``steps`` points over [-limit, limit]."""
     return np.linspace(-limit, limit, steps, dtype=np.float32)

@@ -11,7 +11,7 @@ train (training it itself if its worker died), then for the workers, and it alon
 
 When it pays: N processes beat one fused step only with more cores than one fused step
 keeps busy. On a 2-core CPU fusing wins (issue 10: two 1-thread processes trained 1.27x as
-fast as one 2-thread process; a fused group ~1.9x).
+fast as one 2-thread process; a fused group of 7 1.33x idle, benchmarks/bench_fused.py).
 
 Example:
     >>> rows = run_sweep_jobs(SweepPlan.of(betas=(1.0, 4.0)), "runs", jobs=2)  # doctest: +SKIP
@@ -30,7 +30,7 @@ from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.provenance import record_execution
 from kbetavae.study.plan import SweepPlan, max_group_for_jobs
-from kbetavae.study.sweep import Progress, prepare_sweep, run_sweep
+from kbetavae.study.sweep import STATUS_WORDS, Progress, prepare_sweep, run_sweep
 from kbetavae.training.rundir import run_name
 from kbetavae.validation import check_int
 
@@ -215,8 +215,6 @@ def _end_with_lead(lead_pid: int) -> None:
 class _LineProgress(Progress):
     """A worker's progress as plain lines to the lead: runs, stages and epochs."""
 
-    STATUS = {"finished": "already finished", "trained": "already trained", "running": "training"}
-
     def __init__(self, job: int, lines):
         self.job, self.lines, self.label = job, lines, ""
 
@@ -225,7 +223,7 @@ class _LineProgress(Progress):
 
     def run_started(self, index: int, total: int, config, status: str) -> list:
         self.label = f"[{index + 1}/{total}] {run_name(config)}"
-        self.say(f"{self.label}: {self.STATUS[status]}")
+        self.say(f"{self.label}: {STATUS_WORDS[status]}")
         return [_epoch_lines(self)] if status == "running" else []
 
     def focus(self, label: str) -> None:

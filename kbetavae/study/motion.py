@@ -22,7 +22,11 @@ import numpy as np
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
-from kbetavae.metrics.traversal_motion import FIGURE_FACTORS, LatentMotion, traversal_motion
+from kbetavae.metrics.traversal_motion import (
+    LatentMotion,
+    figure_image_index,
+    traversal_motion,
+)
 from kbetavae.study.results import read_plan, read_results, sweep_run_dirs
 from kbetavae.training.rundir import METRICS_FILE
 
@@ -47,7 +51,7 @@ MOTION_COLUMNS = (
 def reference_image(data, image_index: int | None = None) -> tuple[int, np.ndarray]:
     """``(index, image (1, 64, 64, 1) float32)`` of the traversal figure's input image."""
     if image_index is None:
-        image_index = int(data.index(np.array([FIGURE_FACTORS]))[0])
+        image_index = figure_image_index(data)
     if not 0 <= image_index < data.num_images:
         raise InputError(f"image_index must be in [0, {data.num_images}), got {image_index}")
     return image_index, data.images_at(np.array([image_index])).astype(np.float32)

@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 SHARES = ("alone", "lead", "worker")
 
 
+# How a run's status at the start of a sweep is said, by every progress display.
+STATUS_WORDS = {"finished": "already finished", "trained": "already trained", "running": "training"}
+
+
 class Progress:
     """Hooks a sweep calls so a front end can show where it is; the default says nothing."""
 
@@ -242,7 +246,7 @@ class _Sweep:
             index = self.index[rundir.run_name(config)]
             self.progress.focus(f"[{index + 1}/{total}] {rundir.run_name(config)}")
             row = self._evaluate_and_export(config, results[k])
-            self.rows[self.index[rundir.run_name(config)]] = row
+            self.rows[index] = row
             if self.write_table:
                 write_results(self.sweep_dir, self.ordered_rows())
             self.progress.run_finished(row)

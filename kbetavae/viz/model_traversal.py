@@ -74,9 +74,9 @@ def render_model_traversal(
     ``metrics.json``'s ``kl_per_latent``.
     """
     from kbetavae.data import open_source
+    from kbetavae.metrics.traversal_motion import figure_image_index
     from kbetavae.models_io import load_encoder_decoder, resolve_model
     from kbetavae.viz.figures import save_figure
-    from kbetavae.viz.report import DEFAULT_TRAVERSAL_FACTORS
     from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 
     if kl_points < 2:
@@ -88,7 +88,7 @@ def render_model_traversal(
         raise InputError(f"{model_path} has no decode signature, so it cannot be traversed")
     data = open_source(source)
     if image_index is None:
-        image_index = int(data.index(np.array([DEFAULT_TRAVERSAL_FACTORS]))[0])
+        image_index = figure_image_index(data)
     if not 0 <= image_index < data.num_images:
         raise InputError(f"--image-index must be in [0, {data.num_images}), got {image_index}")
     seed = seed if seed is not None else (run_seed(resolved) or 0)

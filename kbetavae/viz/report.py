@@ -18,7 +18,7 @@ import numpy as np
 
 from kbetavae import io as kio
 from kbetavae.metrics import registry
-from kbetavae.metrics.traversal_motion import FIGURE_FACTORS
+from kbetavae.metrics.traversal_motion import figure_image_index
 from kbetavae.study.results import read_plan, read_results, sweep_run_dirs
 from kbetavae.training.rundir import METRICS_FILE, read_history
 from kbetavae.viz.curves import loss_curves
@@ -31,8 +31,6 @@ from kbetavae.viz.palette import BASELINE_BETA, beta_colors
 from kbetavae.viz.reconstructions import reconstruction_grid
 from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 
-# The reference image's factors; traversal_motion measures the same traversal.
-DEFAULT_TRAVERSAL_FACTORS = FIGURE_FACTORS
 KL_FIGURE = "kl_per_latent.png"
 LOSS_FIGURES = {
     "kl": "loss_kl.png",
@@ -102,11 +100,7 @@ def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_ind
     from kbetavae.models_io import load_model
 
     written = []
-    index = (
-        image_index
-        if image_index is not None
-        else int(data.index(np.array([DEFAULT_TRAVERSAL_FACTORS]))[0])
-    )
+    index = image_index if image_index is not None else figure_image_index(data)
     image = data.images_at(np.array([index])).astype(np.float32)
     inputs = data.images_at(np.random.default_rng(0).choice(data.num_images, 8, replace=False))
     inputs = inputs.astype(np.float32)
