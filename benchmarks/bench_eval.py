@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kbetavae.provenance import machine
+
 ROUNDS = 12
 IMAGES = 1024
 MATMUL_SIZE = 2048
@@ -294,19 +296,7 @@ def bench_group(points: int) -> dict:
 
 
 def run() -> dict:
-    import platform
-
-    model_name = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in subprocess.run(
-                ["lscpu"], capture_output=True, text=True
-            ).stdout.splitlines()
-            if line.startswith("Model name")
-        ),
-        platform.processor(),
-    )
-    result: dict = {"cpu": model_name, "cores": os.cpu_count()}
+    result: dict = machine()
     result["inference"] = bench_inference(int(os.environ.get("KBETAVAE_BENCH_ROUNDS", ROUNDS)))
     print(json.dumps(result["inference"], indent=1), flush=True)
     with tempfile.TemporaryDirectory() as directory:

@@ -23,11 +23,17 @@ With the first layer worth < 3 % and the rest unavailable, the fused step keeps 
 subgraphs. Whole-step XLA (``jit_compile``) was not faster either (0.95×, measured with
 the machine loaded).
 
-Fused groups vs ``kbetavae sweep --jobs N`` (processes of cores/N threads each) is not
-measured here: on 2 cores it is settled by the issue's numbers (two 1-thread processes
-1.27× one 2-thread process, a fused group ~1.9×), and where jobs could win — more cores
-than one fused step keeps busy — this machine has none to offer. On such a machine, time
-the same tiny sweep with ``--jobs 1`` and with ``--jobs N`` (fresh ``--name`` each).
+Fused groups under ``kbetavae sweep --jobs 2`` are timed too (``jobs_2``): the K βs cut
+into two fused groups as the sweep cuts them (4 + 3 for K = 7), each fitted by its own
+process with cores/2 threads on the same images, started together; a repeat ends when the
+slower group does. It runs after the in-process timings, which it would otherwise share the
+CPU with.
+
+Where the step's time goes (``layer_profile``): each convolution of one member's step at
+batch 32, forward plus gradients with TensorFlow's kernels, against the same FLOPs as bare
+GEMMs of the im2col shapes (no patch copies, so a bound for any im2col or batched-matmul
+formulation), and a 2048² matmul; plus conv2's forward GEMM of 7 members batched against
+7 separate ones. The layers with 32 output channels make skinny GEMMs (N or K = 32).
 
 Environment: ``KBETAVAE_BENCH_STEPS`` (default 32), ``KBETAVAE_BENCH_REPEATS`` (3),
 ``KBETAVAE_BENCH_MEMBERS`` (7).
@@ -36,22 +42,13 @@ Environment: ``KBETAVAE_BENCH_STEPS`` (default 32), ``KBETAVAE_BENCH_REPEATS`` (
 from __future__ import annotations
 
 import os
-import platform
 import statistics
-import subprocess
 import time
+
+from kbetavae.provenance import machine
 
 BATCH = 32
 STEPS_PER_EXECUTION = 8
-
-
-def _cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    names = [line.split(":", 1)[1].strip() for line in out.splitlines() if "Model name" in line]
-    return names[0] if names else "unknown"
 
 
 def _members(betas, seed: int = 0):
@@ -147,6 +144,184 @@ def vectorised(k: int = 7, rounds: int = 7) -> dict:
     return result
 
 
+def _job_worker(betas, indices, threads, repeats, barrier, results) -> None:
+    """One ``--jobs`` process: ``threads`` threads, a fused group of ``betas``, fitted on
+    the replica images at ``indices`` in step with the other jobs (``barrier``)."""
+    from kbetavae.data import open_source
+    from kbetavae.data.ground_truth import load_images
+    from kbetavae.study.jobs import limit_threads
+
+    limit_threads(threads)
+    images = load_images(open_source("replica"), indices).astype("float32")
+    fused = _fused(betas)
+    _fit_seconds(fused, images[: STEPS_PER_EXECUTION * BATCH])
+    for _ in range(repeats):
+        barrier.wait()
+        results.put(_fit_seconds(fused, images))
+
+
+def jobs_of_fused_groups(betas, indices, jobs: int, repeats: int) -> dict:
+    """Member images/s of ``kbetavae sweep --jobs N`` on one seed: the βs cut into ``jobs``
+    fused groups as the sweep cuts them, each trained by its own process with cores/N
+    threads, all started together; a repeat lasts until the slowest group is done."""
+    import multiprocessing
+
+    from kbetavae.study.jobs import threads_per_job
+    from kbetavae.study.plan import SweepPlan, max_group_for_jobs, run_groups
+
+    configs = SweepPlan.of(betas=tuple(betas), seeds=(0,)).configs()
+    groups = run_groups(configs, max_group_for_jobs(configs, jobs))
+    threads = threads_per_job(len(groups))
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(len(groups)), context.Queue()
+    workers = [
+        context.Process(
+            target=_job_worker,
+            args=([c.beta for c in group], indices, threads, repeats, barrier, results),
+        )
+        for group in groups
+    ]
+    for worker in workers:
+        worker.start()
+    seconds = [[results.get() for _ in groups] for _ in range(repeats)]
+    for worker in workers:
+        worker.join()
+    rates = [len(betas) * len(indices) / max(times) for times in seconds]
+    return {
+        "jobs": len(groups),
+        "groups": [len(group) for group in groups],
+        "threads_per_job": threads,
+        "images_per_s": [round(r, 1) for r in rates],
+        "median": round(statistics.median(rates), 1),
+    }
+
+
+# The convolutions of one member's train step (Burgess et al. architecture, batch 32), as
+# (name, layer, input shape, whether its input needs a gradient). A transposed convolution
+# does the GEMMs of the convolution it transposes, so the profile treats both alike.
+CONVS = (
+    ("conv1", "conv", (64, 64, 1), False),
+    ("conv2", "conv", (32, 32, 32), True),
+    ("conv3", "conv", (16, 16, 32), True),
+    ("conv4", "conv", (8, 8, 32), True),
+    ("deconv1", "deconv", (4, 4, 32), True),
+    ("deconv2", "deconv", (8, 8, 32), True),
+    ("deconv3", "deconv", (16, 16, 32), True),
+    ("deconv4", "deconv", (32, 32, 32), True),
+)
+KERNEL = 4
+MATMUL_SIZE = 2048
+MEMBERS = 7
+
+
+def _gemm_shapes(kind: str, shape: tuple, batch: int) -> tuple[int, int, int, int]:
+    """(rows, K, N, cout) of the layer's forward GEMM as im2col would write it: rows = batch
+    × output positions of the strided convolution, K = kernel taps × its input channels,
+    N = its output channels (for a transposed convolution, those of the convolution it is
+    the transpose of)."""
+    height, width, channels = shape
+    if kind == "conv":
+        rows = batch * (height // 2) * (width // 2)
+        k, n = KERNEL * KERNEL * channels, 32
+    else:  # the transpose of a conv from (2h, 2w, cout) to (h, w, channels)
+        cout = 1 if shape == (32, 32, 32) else 32
+        rows = batch * height * width
+        k, n = KERNEL * KERNEL * cout, channels
+    return rows, k, n, cout if kind == "deconv" else 32
+
+
+def layer_profile(rounds: int = 7) -> dict:
+    """Where one member's train step spends its time, and how far each convolution is from
+    the GEMMs it amounts to: per layer, forward + gradients with TensorFlow's kernels (as
+    training runs them) and the same FLOPs as bare ``tf.matmul`` GEMMs of the im2col shapes
+    (no patch copies: a bound no im2col formulation can beat), beside a 2048² matmul."""
+    import numpy as np
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # one tf.function per layer is not a retracing bug
+    rng = np.random.default_rng(0)
+    functions, flops = {}, {}
+    for name, kind, shape, input_grad in CONVS:
+        x = tf.constant(rng.random((BATCH, *shape)).astype(np.float32))
+        if kind == "conv":
+            layer = tf.keras.layers.Conv2D(32, KERNEL, 2, "same", activation="relu")
+        else:
+            cout = _gemm_shapes(kind, shape, BATCH)[3]
+            layer = tf.keras.layers.Conv2DTranspose(cout, KERNEL, 2, "same", activation="relu")
+        layer(x)
+        weights = [v.value for v in layer.trainable_variables]
+
+        def train(x=x, layer=layer, weights=weights, input_grad=input_grad):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(layer(x) ** 2)
+            return tape.gradient(loss, [*weights, *([x] if input_grad else [])])
+
+        rows, k, n, _ = _gemm_shapes(kind, shape, BATCH)
+        a = tf.constant(rng.normal(size=(rows, k)).astype(np.float32))
+        w = tf.constant(rng.normal(size=(k, n)).astype(np.float32))
+        dy = tf.constant(rng.normal(size=(rows, n)).astype(np.float32))
+
+        def gemms(a=a, w=w, dy=dy, input_grad=input_grad):
+            out = [tf.matmul(a, w), tf.matmul(a, dy, transpose_a=True)]
+            return out + ([tf.matmul(dy, w, transpose_b=True)] if input_grad else [])
+
+        functions[name] = tf.function(train)
+        functions[f"{name} gemm"] = tf.function(gemms)
+        flops[name] = 2 * rows * k * n * (3 if input_grad else 2)
+    # Vectorised members (issue 10): conv2's forward GEMM of 7 members as one batched
+    # matmul, against the 7 one after another; each member keeps its own skinny shape.
+    rows, k, n, _ = _gemm_shapes("conv", CONVS[1][2], BATCH)
+    a7 = tf.constant(rng.normal(size=(MEMBERS, rows, k)).astype(np.float32))
+    w7 = tf.constant(rng.normal(size=(MEMBERS, k, n)).astype(np.float32))
+    functions["conv2 forward gemm, 7 batched"] = tf.function(lambda: [tf.matmul(a7, w7)])
+    functions["conv2 forward gemm, 7 separate"] = tf.function(
+        lambda: [tf.matmul(a7[i], w7[i]) for i in range(MEMBERS)]
+    )
+    for name in ("conv2 forward gemm, 7 batched", "conv2 forward gemm, 7 separate"):
+        flops[name] = 2 * MEMBERS * rows * k * n
+    matrix = tf.random.normal((MATMUL_SIZE, MATMUL_SIZE))
+    functions["matmul"] = tf.function(lambda: [tf.matmul(matrix, matrix)])
+    flops["matmul"] = 2 * MATMUL_SIZE**3
+    times = {name: [] for name in functions}
+    for function in functions.values():
+        _run(function)
+    for _ in range(rounds):  # round robin: drift hits every layer alike
+        for name, function in functions.items():
+            start = time.perf_counter()
+            _run(function)
+            times[name].append(time.perf_counter() - start)
+    seconds = {name: statistics.median(t) for name, t in times.items()}
+
+    def gflops(name: str) -> float:
+        return round(flops[name.removesuffix(" gemm")] / seconds[name] / 1e9, 1)
+
+    convs_ms = sum(seconds[name] for name, *_ in CONVS) * 1e3
+    return {
+        "batch": BATCH,
+        "matmul_gflops": gflops("matmul"),
+        "conv2_forward_gemm_7_batched_gflops": gflops("conv2 forward gemm, 7 batched"),
+        "conv2_forward_gemm_7_separate_gflops": gflops("conv2 forward gemm, 7 separate"),
+        "convs_ms_per_member_step": round(convs_ms, 2),
+        "layers": [
+            {
+                "layer": name,
+                "mflop_per_image": round(flops[name] / BATCH / 1e6, 2),
+                "tf_ms": round(seconds[name] * 1e3, 2),
+                "tf_gflops": gflops(name),
+                "gemm_ms": round(seconds[f"{name} gemm"] * 1e3, 2),
+                "gemm_gflops": gflops(f"{name} gemm"),
+            }
+            for name, *_ in CONVS
+        ],
+    }
+
+
+def _run(function) -> None:
+    for tensor in function():
+        tensor.numpy()
+
+
 def run() -> dict:
     import numpy as np
 
@@ -172,8 +347,7 @@ def run() -> dict:
         sequential_rates.append(k * len(images) / seconds)
         fused_rates.append(k * len(images) / _fit_seconds(fused, images))
     result = {
-        "cpu": _cpu_name(),
-        "cores": os.cpu_count(),
+        **machine(),
         "load_average_1min": os.getloadavg()[0],
         "members": k,
         "batch_size": BATCH,
@@ -185,11 +359,22 @@ def run() -> dict:
         "fused_median": round(statistics.median(fused_rates), 1),
     }
     result["ratio"] = round(result["fused_median"] / result["sequential_median"], 3)
+    # After the in-process timings: the job processes must not share the CPU with them.
+    jobs = jobs_of_fused_groups(betas, np.sort(indices), 2, repeats)
+    jobs["ratio_to_sequential"] = round(jobs["median"] / result["sequential_median"], 3)
+    jobs["ratio_to_fused"] = round(jobs["median"] / result["fused_median"], 3)
+    result["jobs_2"] = jobs
     result["vectorised"] = vectorised(k)
+    result["layer_profile"] = layer_profile()
+    step_ms = 1e3 * BATCH / result["fused_median"] * k  # one fused step, all members
+    result["layer_profile"]["convs_share_of_fused_step"] = round(
+        k * result["layer_profile"]["convs_ms_per_member_step"] / step_ms, 3
+    )
     print(
         f"{result['cpu']}, {k} members, batch {BATCH}: sequential "
         f"{result['sequential_median']} img/s, fused {result['fused_median']} img/s, "
-        f"ratio {result['ratio']} (goal >= 1.6)",
+        f"ratio {result['ratio']} (goal >= 1.6); --jobs 2 ({jobs['groups']} members, "
+        f"{jobs['threads_per_job']} thread each) {jobs['median']} img/s",
         flush=True,
     )
     return result

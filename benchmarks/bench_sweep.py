@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_fused import _cpu_name
+from kbetavae.provenance import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = [
@@ -59,8 +59,7 @@ def run() -> dict:
         seconds["e31e903"].append(_sweep_seconds(base))
         seconds["now"].append(_sweep_seconds(str(ROOT)))
     result = {
-        "cpu": _cpu_name(),
-        "cores": os.cpu_count(),
+        **machine(),
         "sweep": " ".join(ARGS),
         "rounds": rounds,
         "e31e903_seconds": [round(s, 1) for s in seconds["e31e903"]],

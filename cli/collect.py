@@ -1,4 +1,5 @@
-"""``kbetavae collect``: merge finished runs from many jobs into one results table and figures."""
+"""``kbetavae collect`` and ``kbetavae publish``: merge finished runs from many jobs (or
+sittings) into one results table and figures."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import typer
 
 from cli.common import user_errors
+from kbetavae.errors import InputError
 
 
 @user_errors
@@ -44,3 +46,44 @@ def collect(
             err=True,
         )
     echo_summary(merged.rows, out)
+
+
+@user_errors
+def publish(
+    sweep_dir: str = typer.Argument(..., help="a finished sweep (runs/<name>) or collected set"),
+    dest: str = typer.Argument(..., help="the report directory, e.g. docs/results"),
+    motion: bool = typer.Option(
+        True,
+        "--motion/--no-motion",
+        help="first measure the traversals (as kbetavae motion) if the sweep has no "
+        "traversal_motion.csv; needs the sweep's models",
+    ),
+) -> None:
+    """Merge a sweep's evidence (run files, table, figures; no models) into a report.
+
+    Runs join those already published in DEST (same study: only β and seed may differ), so
+    a long study is published seed by seed; the report's marked tables are regenerated.
+    """
+    from kbetavae import io as kio
+    from kbetavae.study.motion import MOTION_CSV, sweep_motion, write_motion_csv
+    from kbetavae.study.publish import missing_run_files
+    from kbetavae.study.publish import publish as publish_runs
+    from kbetavae.study.results import is_sweep_dir, read_plan, read_results
+
+    kio.check_reachable(sweep_dir, "sweep directory")
+    if not is_sweep_dir(sweep_dir):
+        raise InputError(f"{sweep_dir} is not a sweep directory (no sweep.json/results.csv)")
+    measured = os.path.join(sweep_dir, MOTION_CSV)
+    if motion and not kio.exists(measured):
+        write_motion_csv(sweep_motion(sweep_dir), measured)
+        typer.echo(f"measured the traversals: {measured}")
+    publish_runs(sweep_dir, dest)
+    rows = read_results(dest)
+    plan = read_plan(dest)
+    typer.echo(
+        f"published {len(read_results(sweep_dir))} runs into {dest}; it now holds "
+        f"{len(rows)}: β {', '.join(f'{b:g}' for b in plan.betas)}; "
+        f"seeds {', '.join(map(str, plan.seeds))}"
+    )
+    for line in missing_run_files(dest):
+        typer.echo(f"kbetavae: warning: {dest} lacks {line}", err=True)

@@ -41,6 +41,7 @@ app.command("motion")(sweep_commands.motion)
 app.command("traverse")(sweep_commands.traverse)
 app.command("export")(sweep_commands.export)
 app.command("collect")(collect_commands.collect)
+app.command("publish")(collect_commands.publish)
 
 
 def _show_version(value: bool) -> None:

@@ -1,9 +1,10 @@
-"""What produced a result: package versions and the git revision of the code.
+"""What produced a result: package versions, the git revision of the code and the machine.
 
 Written into every run's ``config.json`` (and a sweep's ``sweep.json``) so a number in a
-table can be traced to the code and libraries that made it. A process that shares the CPU
-with others (``kbetavae sweep --jobs N``) also records how (:func:`record_execution`):
-thread counts change float rounding, never which run it is.
+table can be traced to the code and libraries that made it, and a time to the CPU it was
+measured on (a study published over several sittings may span machines). A process that
+shares the CPU with others (``kbetavae sweep --jobs N``) also records how
+(:func:`record_execution`): thread counts change float rounding, never which run it is.
 
 Example:
     >>> sorted(versions())[:3]
@@ -12,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -59,6 +61,19 @@ def git_revision(path: str | Path | None = None) -> str | None:
     return f"{head}+dirty" if dirty else head
 
 
+def machine(cpuinfo: str = "/proc/cpuinfo") -> dict:
+    """``{"cpu": model name, "cores": logical CPUs}`` of this machine (the model name from
+    ``/proc/cpuinfo``, else ``platform.processor()``, else ``"unknown"``)."""
+    name = None
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            names = (line.split(":", 1)[1] for line in handle if line.startswith("model name"))
+            name = next(names, "").strip()
+    except OSError:
+        pass
+    return {"cpu": name or platform.processor() or "unknown", "cores": os.cpu_count()}
+
+
 def record_execution(**settings) -> None:
     """Note how this process trains (e.g. ``jobs=2, threads_per_job=1``); every later
     :func:`provenance` record of the process carries it under ``"execution"``."""
@@ -66,9 +81,9 @@ def record_execution(**settings) -> None:
 
 
 def provenance() -> dict:
-    """Versions and git revision (and the execution settings, if recorded), as stored
-    beside results."""
-    record = {"versions": versions(), "git_revision": git_revision()}
+    """Versions, git revision and machine (and the execution settings, if recorded), as
+    stored beside results."""
+    record = {"versions": versions(), "git_revision": git_revision(), "machine": machine()}
     if _EXECUTION:
         record["execution"] = dict(_EXECUTION)
     return record

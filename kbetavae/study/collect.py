@@ -14,7 +14,8 @@ figures and the report as after a sweep::
     <out>/report.html           as a sweep's: every table and figure on one page
 
 The runs are not copied: ``sweep.json`` lists their directories, which the figures (and
-``kbetavae plot``) read.
+``kbetavae plot``) read; those inside ``<out>`` are listed relative to it, so the set can
+move (``kbetavae publish`` keeps a report's runs in ``<out>/runs/``).
 
 Example:
     >>> merged = collect(["gs://bucket/job-123"], "gs://bucket/study")  # doctest: +SKIP
@@ -74,8 +75,10 @@ class Collected:
 def collect(
     sources: Sequence[str | os.PathLike],
     out: str | os.PathLike,
+    name: str | None = None,
 ) -> Collected:
-    """Merge the finished runs under ``sources`` into a results table in ``out``.
+    """Merge the finished runs under ``sources`` into a results table in ``out``; the
+    plan's ``name`` defaults to ``out``'s last component.
 
     Raises InputError, before anything is written, when a source cannot be read or holds
     no finished run, when two runs share a (β, seed), or when the runs differ in a setting
@@ -106,17 +109,17 @@ def collect(
         raise InputError(
             f"no finished runs under {', '.join(sources)} ({len(unfinished)} unfinished)"
         )
-    plan = plan_of(runs, name=_plain_name(out))
+    plan = plan_of(runs, name=name or _plain_name(out))
     kio.check_writable(out, "--out")  # the last check: a local --out is created by it
 
     rows = [run_row(run.config, run.result) for run in runs]
     record = {
         "plan": plan.to_dict(),
         RUNS_KEY: [
-            {"beta": run.config.beta, "seed": run.config.seed, "run_dir": run.run_dir}
+            {"beta": run.config.beta, "seed": run.config.seed, "run_dir": _under(run.run_dir, out)}
             for run in runs
         ],
-        "sources": sources,
+        "sources": [_under(source, out) for source in sources],
         **provenance(),
     }
     kio.write_json_atomic(os.path.join(out, PLAN_FILE), record)
@@ -219,6 +222,15 @@ def _same_dir(a: str, b: str) -> bool:
     if kio.is_remote(a) or kio.is_remote(b):
         return a.rstrip("/") == b.rstrip("/")
     return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _under(path: str, out: str) -> str:
+    """``path`` relative to ``out`` when it lies inside it (a published set moves with its
+    runs: :func:`kbetavae.study.results.sweep_run_dirs` reads it back), else as given."""
+    if kio.is_remote(path) or kio.is_remote(out):
+        return path
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(out))
+    return path if relative.startswith(os.pardir) else relative
 
 
 def _plain_name(out: str) -> str:

@@ -1,86 +1,177 @@
-"""Publish a finished sweep as a report directory: the small files a reader can check.
+"""Publish finished runs into a report directory: the small files a reader can check.
 
 A sweep directory holds models (megabytes each) beside the evidence. ``publish`` copies the
 evidence only, so a report in a repository (``docs/results``) carries every number it quotes::
 
-    <dest>/sweep.json                   the plan, package versions, git revision
+    <dest>/sweep.json                   the runs' plan, where each run lives, versions
     <dest>/results.csv, results.md      one row per run, per-β statistics
-    <dest>/figures/                     every figure of the sweep
+    <dest>/figures/                     every figure of the report
     <dest>/traversal_motion.csv         if ``kbetavae motion`` measured the traversals
     <dest>/runs/<run>/                  config.json, history.csv, metrics.json, done.json
 
-and then regenerates the tables marked in ``<dest>/README.md``
-(:mod:`kbetavae.study.published`). Models and SavedModels stay out; ``report.html`` too
-(it embeds the figures again, several megabytes).
+Publishing *merges*: the sweep's runs join (or replace, by run name) those already in
+``<dest>/runs/``, and the table is re-tabulated over all of them, so a study too long for
+one sitting is published seed by seed from sweeps on different days or machines (each run
+records its code revision, versions and CPU). Runs of another study (any setting but β
+and seed differs, or the metric protocol) are refused before anything is written.
+
+The figures that need only run files (losses, metrics against β, per-latent KL, matrices)
+are redrawn over all published runs. Those drawn from models (traversals, reconstructions)
+come from the sweep: every run's traversal GIF, and the per-β traversal figure and the
+reconstruction grid when the sweep holds the runs they show (each β's first finished seed).
+Models and SavedModels stay out; ``report.html`` too (it embeds the figures again, several
+megabytes). Last, the tables marked in ``<dest>/README.md`` are regenerated
+(:mod:`kbetavae.study.published`).
 
 Example:
-    >>> publish("runs/study3", "docs/results")  # doctest: +SKIP
+    >>> publish("runs/study-s1", "docs/results")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import sys
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.study import published
-from kbetavae.study.motion import MOTION_CSV
-from kbetavae.study.results import PLAN_FILE, read_results, sweep_run_dirs
+from kbetavae.study.collect import collect, find_runs, plan_of
+from kbetavae.study.motion import MOTION_COLUMNS, MOTION_CSV
+from kbetavae.study.results import (
+    FIGURES_DIR,
+    PLAN_FILE,
+    RESULTS_CSV,
+    read_plan,
+    read_results,
+    sweep_run_dirs,
+)
 from kbetavae.training.rundir import CONFIG_FILE, DONE_FILE, HISTORY_FILE, METRICS_FILE
 
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, DONE_FILE)
-SWEEP_FILES = (PLAN_FILE, "results.csv", "results.md", MOTION_CSV)
 RUNS_DIR = "runs"
+TRAVERSALS_DIR = "traversals"
 
 
 def publish(sweep_dir: str, dest: str) -> list[str]:
-    """Copy ``sweep_dir``'s evidence into ``dest`` (see the module docstring); return the
-    paths written. InputError if ``sweep_dir`` is not a tabulated sweep."""
-    if not kio.exists(os.path.join(sweep_dir, "results.csv")):
+    """Merge ``sweep_dir``'s evidence into ``dest`` (see the module docstring); return the
+    paths written. InputError if ``sweep_dir`` is not a tabulated sweep or its runs belong
+    to another study than those already in ``dest``."""
+    from kbetavae.viz.report import render_sweep_figures
+
+    if not kio.exists(os.path.join(sweep_dir, RESULTS_CSV)):
         raise InputError(f"{sweep_dir} has no results.csv: not a tabulated sweep")
+    runs_dir = os.path.join(dest, RUNS_DIR)
+    run_dirs = [d for _, _, d in sweep_run_dirs(sweep_dir) if kio.exists(_in(d, CONFIG_FILE))]
+    names = {_name(d) for d in run_dirs}
+    incoming, _ = find_runs(sweep_dir)
+    if not incoming:
+        raise InputError(f"{sweep_dir} has no finished runs to publish")
+    kept = [r for r in _published_runs(runs_dir) if _name(r.run_dir) not in names]
+    plan_of([*kept, *incoming], name="check")  # InputError: runs of two studies
+
     written = []
-    for name in SWEEP_FILES:
-        source = os.path.join(sweep_dir, name)
-        if kio.exists(source):
-            written.append(_copy(source, os.path.join(dest, name)))
-    figures = os.path.join(sweep_dir, "figures")
-    # Figures sit in figures/ and one level below (figures/traversals/).
-    found = [kio.glob(figures, p) for p in ("*.*", "*/*.*")] if kio.is_dir(figures) else []
-    for source in sorted(set().union(*found)):
-        relative = os.path.relpath(source, figures)
-        written.append(_copy(source, os.path.join(dest, "figures", relative)))
-    for _, _, run_dir in sweep_run_dirs(sweep_dir):
-        name = os.path.basename(run_dir.rstrip("/"))
+    for run_dir in run_dirs:
         for file in RUN_FILES:
-            source = os.path.join(run_dir, file)
-            if kio.exists(source):
-                written.append(_copy(source, os.path.join(dest, RUNS_DIR, name, file)))
+            if kio.exists(_in(run_dir, file)):
+                target = os.path.join(runs_dir, _name(run_dir), file)
+                written.append(_copy(_in(run_dir, file), target))
+    name = read_plan(dest).name if kio.exists(os.path.join(dest, PLAN_FILE)) else None
+    collect([runs_dir], dest, name=name or read_plan(sweep_dir).name)
+    written += [os.path.join(dest, f) for f in (PLAN_FILE, RESULTS_CSV, "results.md")]
+
+    drawn = render_sweep_figures(dest, models=False)
+    written += drawn
+    written += _model_figures(sweep_dir, dest, names, skip=drawn)
+    motion = _merge_motion(sweep_dir, dest, names)
+    written += [motion] if motion else []
     if kio.exists(os.path.join(dest, published.REPORT_FILE)):
         published.update_report(dest)
     return written
 
 
 def missing_run_files(results_dir: str) -> list[str]:
-    """The run files a published report lacks: every finished row of its results.csv needs
-    ``runs/<run>/`` with config.json, history.csv and metrics.json (run names from its
-    sweep.json)."""
-    names = {
-        (beta, seed): os.path.basename(run_dir.rstrip("/"))
-        for beta, seed, run_dir in sweep_run_dirs(results_dir)
-    }
+    """The run files a published report lacks: every row of its results.csv needs
+    ``runs/<run>/config.json`` and ``done.json``, and a finished run also ``history.csv``
+    and ``metrics.json`` (run names from its sweep.json)."""
+    names = {(beta, seed): _name(run_dir) for beta, seed, run_dir in sweep_run_dirs(results_dir)}
     missing = []
     for row in read_results(results_dir):
-        if row.get("status") != "done":
-            continue
         key = (float(row["beta"]), int(row["seed"]))
         if key not in names:
             missing.append(f"β = {key[0]:g}, seed {key[1]}: not in sweep.json")
             continue
-        for file in (CONFIG_FILE, HISTORY_FILE, METRICS_FILE):
+        files = (CONFIG_FILE, DONE_FILE)
+        files += (HISTORY_FILE, METRICS_FILE) if row.get("status") == "done" else ()
+        for file in files:
             if not kio.exists(os.path.join(results_dir, RUNS_DIR, names[key], file)):
                 missing.append(f"{RUNS_DIR}/{names[key]}/{file}")
     return missing
+
+
+def _published_runs(runs_dir: str):
+    return find_runs(runs_dir)[0] if kio.is_dir(runs_dir) else []
+
+
+def _model_figures(sweep_dir: str, dest: str, names: set[str], skip: list[str]) -> list[str]:
+    """Copy the sweep's figures drawn from models: each run's traversal GIF, and the rest
+    when the sweep's first finished run of every β is the report's too."""
+    from kbetavae.viz.report import first_done_runs
+
+    source = os.path.join(sweep_dir, FIGURES_DIR)
+    target = os.path.join(dest, FIGURES_DIR)
+    written = []
+    for name in sorted(names):
+        gif = os.path.join(source, TRAVERSALS_DIR, f"{name}.gif")
+        if kio.exists(gif):
+            written.append(_copy(gif, os.path.join(target, TRAVERSALS_DIR, f"{name}.gif")))
+
+    def first_names(directory: str) -> dict[float, str]:
+        done = [r for r in read_results(directory) if r.get("status") == "done"]
+        firsts = first_done_runs(sweep_run_dirs(directory), done)
+        return {beta: _name(run_dir) for beta, run_dir in firsts.items()}
+
+    if not kio.is_dir(source) or first_names(sweep_dir) != first_names(dest):
+        return written
+    skipped = {os.path.basename(path) for path in skip}
+    for path in sorted(kio.glob(source, "*.*")):
+        if os.path.basename(path) not in skipped:
+            written.append(_copy(path, os.path.join(target, os.path.basename(path))))
+    return written
+
+
+def _merge_motion(sweep_dir: str, dest: str, names: set[str]) -> str | None:
+    """``<dest>/traversal_motion.csv`` with the sweep's rows replacing its runs' old ones,
+    ordered by β, seed and latent; None when the sweep measured no motion."""
+    incoming = os.path.join(sweep_dir, MOTION_CSV)
+    if not kio.exists(incoming):
+        return None
+    target = os.path.join(dest, MOTION_CSV)
+    rows = _read_csv(target) if kio.exists(target) else []
+    rows = [row for row in rows if row["run"] not in names] + _read_csv(incoming)
+    rows.sort(key=lambda r: (float(r["beta"]), int(r["seed"]), int(r["latent"])))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=MOTION_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    kio.write_text_atomic(target, buffer.getvalue())
+    return target
+
+
+def _read_csv(path: str) -> list[dict]:
+    reader = csv.DictReader(io.StringIO(kio.read_text(path)))
+    if tuple(reader.fieldnames or ()) != MOTION_COLUMNS:
+        raise InputError(f"{path} does not have the columns of {MOTION_CSV}")
+    return list(reader)
+
+
+def _in(run_dir: str, file: str) -> str:
+    return os.path.join(run_dir, file)
+
+
+def _name(run_dir: str) -> str:
+    return os.path.basename(run_dir.rstrip("/"))
 
 
 def _copy(source: str, target: str) -> str:

@@ -7,9 +7,11 @@ A report (``docs/results/README.md``) marks each generated table with a pair of 
     <!-- /table:summary -->
 
 :func:`update_report` regenerates every marked table from the files beside the report —
-``results.csv`` (the sweep's) and, for the comparison, ``study_table.csv`` (the study's
-published Table 1, one row per β) — and :func:`stale_tables` says which differ, so a test
-keeps the report and its data in step. Run ``python -m kbetavae.study.published DIR``
+``results.csv`` (the sweep's), ``study_table.csv`` (the study's published Table 1, one row
+per β) and ``traversal_motion.csv`` — and :func:`stale_tables` says which differ, so a test
+keeps the report and its data in step. Tables: ``summary`` (results.md's), ``comparison``
+(ours beside the study's), ``penalty`` (reconstruction, KL and β·KL per β) and ``motion``
+(every active latent's measured traversal). Run ``python -m kbetavae.study.published DIR``
 after a new sweep.
 """
 
@@ -24,6 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from kbetavae import io as kio
+from kbetavae.study.motion import MOTION_CSV
 from kbetavae.study.results import read_results, summary_markdown
 from kbetavae.study.statistics import summarise
 
@@ -53,16 +56,66 @@ def comparison_markdown(rows: Sequence[dict], study: dict[float, dict[str, float
     return "\n".join(lines) + "\n"
 
 
-def _value(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "nan" if math.isnan(value) else f"{value:.4f}"
+def penalty_markdown(rows: Sequence[dict]) -> str:
+    """Per β: what the model keeps and what it pays — reconstruction, KL and the penalty
+    β·KL (per image, nats; the last epoch's training means), the held-out ELBO terms where
+    recorded, and the active latents (one seed's value, or mean [95 % interval])."""
+    priced = [
+        {**row, "penalty": None if row.get("kl") is None else row["beta"] * row["kl"]}
+        for row in rows
+    ]
+    titles = {
+        "reconstruction": "reconstruction",
+        "kl": "KL",
+        "penalty": "β·KL",
+        "heldout_reconstruction": "held-out reconstruction",
+        "heldout_kl": "held-out KL",
+        "active_latents": "active latents",
+    }
+    summaries = summarise(priced, tuple(titles))
+    shown = [c for c in titles if any(c in summary for summary in summaries)]
+    lines = [
+        "| β | n | " + " | ".join(titles[c] for c in shown) + " |",
+        "|" + "---|" * (len(shown) + 2),
+    ]
+    for summary in summaries:
+        cells = [_short(summary[c], 2) if c in summary else "—" for c in shown]
+        lines.append(f"| {summary['beta']:g} | {summary['done']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
-def _short(estimate) -> str:
+def motion_markdown(results_dir: str) -> str:
+    """Every active latent's measured traversal (``traversal_motion.csv``): direction of
+    the sprite's path in degrees from the x axis (y up), extent, straightness, size change."""
+    path = os.path.join(results_dir, MOTION_CSV)
+    if not kio.exists(path):
+        return f"(no {MOTION_CSV}: run kbetavae motion)\n"
+    head = ["β", "seed", "latent", "KL (nats)", "direction (°)", "extent (px)", "straightness"]
+    head.append("size change")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in csv.DictReader(io.StringIO(kio.read_text(path))):
+        if row["active"] == "False":  # empty: no KL recorded, so every latent is listed
+            continue
+        cells = [row["beta"], row["seed"], f"z{row['latent']}", _fixed(row["kl"], 2)]
+        cells += [_fixed(row["angle_deg"], 0), _fixed(row["extent_px"], 1)]
+        cells += [_fixed(row["straightness"], 2), _percent(row["size_change"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fixed(text: str, digits: int) -> str:
+    return "—" if text == "" else f"{float(text):.{digits}f}"
+
+
+def _percent(text: str) -> str:
+    return "—" if text == "" else f"{float(text):.0%}"
+
+
+def _short(estimate, digits: int = 4) -> str:
+    f = f"{{:.{digits}f}}"
     if estimate.n == 1:
-        return f"{estimate.mean:.4f}"
-    return f"{estimate.mean:.4f} [{estimate.low:.4f}, {estimate.high:.4f}]"
+        return f.format(estimate.mean)
+    return f"{f.format(estimate.mean)} [{f.format(estimate.low)}, {f.format(estimate.high)}]"
 
 
 def read_study_table(path: str) -> dict[float, dict[str, float]]:
@@ -85,6 +138,8 @@ def generators(results_dir: str) -> dict[str, Callable[[], str]]:
     return {
         "summary": lambda: summary_markdown(rows()),
         "comparison": lambda: comparison_markdown(rows(), study()),
+        "penalty": lambda: penalty_markdown(rows()),
+        "motion": lambda: motion_markdown(results_dir),
     }
 
 

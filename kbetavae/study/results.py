@@ -48,6 +48,8 @@ BASE_COLUMNS = (
     "active_latents",
 )
 TAIL_COLUMNS = ("train_seconds", "eval_seconds", "reason")
+# Columns read back as integers, as the sweep wrote them (results.md prints them so).
+_WHOLE_NUMBERS = ("seed", "epochs", "active_latents")
 # Columns that describe a run rather than score it.
 _NOT_SCORES = (
     "beta",
@@ -169,7 +171,7 @@ def read_results(sweep_dir: str) -> list[dict]:
                 row[key] = None
             else:
                 number = float(value)
-                row[key] = int(number) if key in ("seed", "epochs") else number
+                row[key] = int(number) if key in _WHOLE_NUMBERS else number
         rows.append(row)
     return rows
 
@@ -196,7 +198,12 @@ def sweep_run_dirs(sweep_dir: str, plan: SweepPlan | None = None) -> list[tuple[
     if plan is None:
         record = read_plan_record(sweep_dir)
         if RUNS_KEY in record:
-            return [(float(r["beta"]), int(r["seed"]), r["run_dir"]) for r in record[RUNS_KEY]]
+            # A relative run_dir is relative to the set itself (a published report moves
+            # with its runs); os.path.join keeps an absolute or gs:// one as it is.
+            return [
+                (float(r["beta"]), int(r["seed"]), _join(sweep_dir, r["run_dir"]))
+                for r in record[RUNS_KEY]
+            ]
         plan = SweepPlan.from_dict(record["plan"])
     return [
         (config.beta, config.seed, os.path.join(sweep_dir, rundir.run_name(config)))
@@ -213,6 +220,12 @@ def export_dir(run_dir: str, saved_models: str, version: int | str = 1) -> str:
     if kio.exists(os.path.join(parent, PLAN_FILE)):
         return os.path.join(saved_models, os.path.basename(parent), run, str(version))
     return os.path.join(saved_models, run, str(version))
+
+
+def _join(sweep_dir: str, run_dir: str) -> str:
+    if kio.is_remote(run_dir) or os.path.isabs(run_dir):
+        return run_dir
+    return os.path.join(sweep_dir, run_dir)
 
 
 def _cell(value: Any) -> str:

@@ -85,6 +85,7 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
         "plan": plan,
         "versions": record.get("versions", {}),
         "git_revision": record.get("git_revision"),
+        "machine": record.get("machine"),
         "sources": record.get("sources", []),
         "merged": RUNS_KEY in record,
         "pixels": PIXELS,

@@ -20,7 +20,7 @@ from kbetavae import io as kio
 from kbetavae.metrics import registry
 from kbetavae.metrics.traversal_motion import figure_image_index
 from kbetavae.study.results import read_plan, read_results, sweep_run_dirs
-from kbetavae.training.rundir import METRICS_FILE, read_history
+from kbetavae.training.rundir import METRICS_FILE, MODEL_FILE, read_history
 from kbetavae.viz.curves import loss_curves
 from kbetavae.viz.figures import save_figure
 from kbetavae.viz.kl_heatmap import kl_heatmap
@@ -44,8 +44,14 @@ def render_sweep_figures(
     data=None,
     traverse_beta: float = 5.0,
     image_index: int | None = None,
+    models: bool | None = None,
 ) -> list[str]:
-    """Render all figures of the sweep in ``sweep_dir``; return the paths written."""
+    """Render all figures of the sweep in ``sweep_dir``; return the paths written.
+
+    ``models=False`` draws only what the run files give (losses, metrics, KL, matrices):
+    a published report's runs have no models, and its traversals and reconstructions stay
+    as they were drawn from them (:mod:`kbetavae.study.publish`). The default draws the
+    model figures too when every finished run has its model."""
     from kbetavae.data import open_source
 
     figures = os.path.join(sweep_dir, "figures")
@@ -72,7 +78,7 @@ def render_sweep_figures(
         save_figure(metrics_vs_beta(done, metric_keys, colors), path)
         written.append(path)
 
-    first_ok = _first_done_run_per_beta(runs, done)
+    first_ok = first_done_runs(runs, done)
     records = metric_records(runs, done)
     kl = kl_table({beta: [r for _, r in found] for beta, found in records.items()})
     if kl.values:
@@ -90,7 +96,10 @@ def render_sweep_figures(
         save_figure(metric_matrices(record, title), path)
         written.append(path)
 
-    if first_ok:
+    if models is None:
+        ok = {(r["beta"], r["seed"]) for r in done}
+        models = all(kio.exists(os.path.join(d, MODEL_FILE)) for b, s, d in runs if (b, s) in ok)
+    if first_ok and models:
         data = data if data is not None else open_source(_plan_source(sweep_dir))
         written += _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index)
     return written
@@ -142,7 +151,9 @@ def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_ind
     return written
 
 
-def _first_done_run_per_beta(runs, done) -> dict[float, str]:
+def first_done_runs(runs, done) -> dict[float, str]:
+    """β -> the run directory the per-β figures (matrices, traversals, reconstructions)
+    draw: the β's first finished run in seed order."""
     ok = {(r["beta"], r["seed"]) for r in done}
     first: dict[float, str] = {}
     for beta, seed, run_dir in runs:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from kbetavae.study import published
-from kbetavae.study.results import read_results, results_markdown
+from kbetavae.study.publish import missing_run_files
+from kbetavae.study.results import read_results, results_markdown, sweep_run_dirs
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
 
@@ -16,17 +17,29 @@ def test_the_published_tables_match_the_published_data():
     assert published.stale_tables(str(RESULTS)) == []
 
 
+def test_every_run_of_the_report_is_published_with_its_files():
+    rows = read_results(str(RESULTS))
+    assert rows
+    assert missing_run_files(str(RESULTS)) == []
+    listed = {(beta, seed) for beta, seed, _ in sweep_run_dirs(str(RESULTS))}
+    assert {(r["beta"], r["seed"]) for r in rows} == listed
+
+
 def test_results_md_is_what_results_csv_gives():
     rows = read_results(str(RESULTS))
     assert (RESULTS / "results.md").read_text() == results_markdown(rows)
 
 
 def test_a_hand_edited_table_is_found_stale(tmp_path):
-    for name in ("results.csv", "study_table.csv", "README.md"):
+    for name in ("results.csv", "study_table.csv", "traversal_motion.csv", "README.md"):
         (tmp_path / name).write_text((RESULTS / name).read_text())
     report = (tmp_path / "README.md").read_text()
-    edited = report.replace("| 0.0527 |", "| 0.9999 |", 1)
-    assert edited != report
+    # The first β's MIG (ours), as a hand edit would change it.
+    start = report.index("<!-- table:comparison -->")
+    line = report[start:].splitlines()[3]
+    cells = line.split(" | ")
+    edited = report.replace(line, " | ".join([*cells[:2], "0.9999", *cells[3:]]), 1)
+    assert edited != report and cells[2] != "0.9999"
     (tmp_path / "README.md").write_text(edited)
     assert published.stale_tables(str(tmp_path)) == ["comparison"]
     published.update_report(str(tmp_path))
@@ -36,3 +49,39 @@ def test_a_hand_edited_table_is_found_stale(tmp_path):
 def test_an_unknown_table_name_is_an_error(tmp_path):
     with pytest.raises(KeyError, match="unknown table 'nope'"):
         published.render("<!-- table:nope -->\n<!-- /table:nope -->", str(tmp_path))
+
+
+def test_the_penalty_table_multiplies_each_runs_kl_by_its_beta():
+    rows = [
+        {"beta": 1.0, "seed": 0, "status": "done", "reconstruction": 100.0, "kl": 10.0},
+        {"beta": 1.0, "seed": 1, "status": "done", "reconstruction": 102.0, "kl": 12.0},
+        {"beta": 10.0, "seed": 0, "status": "done", "reconstruction": 120.0, "kl": 3.0},
+        {"beta": 10.0, "seed": 1, "status": "failed", "kl": None},
+    ]
+    lines = published.penalty_markdown(rows).splitlines()
+    assert lines[0] == "| β | n | reconstruction | KL | β·KL |"
+    # β = 1: two seeds, the mean and the bootstrap interval of the mean: resampling two
+    # values gives means of both low, one of each or both high, so it spans the two values.
+    kl = "11.00 [10.00, 12.00]"
+    assert lines[2] == f"| 1 | 2 | 101.00 [100.00, 102.00] | {kl} | {kl} |"
+    # β = 10: one finished seed, its values; β·KL = 10 × 3.
+    assert lines[3] == "| 10 | 1 | 120.00 | 3.00 | 30.00 |"
+
+
+def test_the_motion_table_lists_the_active_latents_as_measured(tmp_path):
+    from kbetavae.study.motion import MOTION_COLUMNS, write_motion_csv
+
+    def row(latent, active, angle):
+        values = dict.fromkeys(MOTION_COLUMNS, 0.0)
+        values.update(run="beta=5_seed=0", beta=5.0, seed=0, latent=latent, active=active)
+        values.update(kl=1.234, angle_deg=angle, extent_px=12.34, straightness=0.987)
+        values.update(size_change=0.25, vanished=False)
+        return values
+
+    rows = [row(0, True, 26.3), row(1, False, 80.0), row(2, True, float("nan"))]
+    write_motion_csv(rows, str(tmp_path / "traversal_motion.csv"))
+    lines = published.motion_markdown(str(tmp_path)).splitlines()
+    assert len(lines) == 2 + 2  # the inactive latent is left out
+    assert lines[2] == "| 5 | 0 | z0 | 1.23 | 26 | 12.3 | 0.99 | 25% |"
+    assert lines[3] == "| 5 | 0 | z2 | 1.23 | — | 12.3 | 0.99 | 25% |"  # no direction: still
+    assert "no traversal_motion.csv" in published.motion_markdown(str(tmp_path / "none"))

@@ -15,7 +15,7 @@ from PIL import Image
 
 from kbetavae.viz.html_report import REPORT_FILE, write_report
 
-from .conftest import BETAS, FAILED, FAILED_REASON, SEEDS
+from ..synthetic_sweep import BETAS, FAILED, FAILED_REASON, SEEDS
 
 DONE_RUNS = [(b, s) for b in BETAS for s in SEEDS if (b, s) != FAILED]
 
@@ -130,6 +130,8 @@ def test_settings_and_provenance_are_shown(html, synthetic_sweep):
     for package, version in record["versions"].items():
         assert f'<th class="text">{package}</th>' in html and str(version) in html
     assert "eval_points" in html and "1.0, 4.0, 7.5, 10.0" in html
+    machine = record["machine"]
+    assert f"{machine['cpu']}, {machine['cores']} logical cores" in html
 
 
 def test_the_page_prints_without_cutting_figures(html):

@@ -15,7 +15,7 @@ from PIL import Image
 
 from kbetavae.viz.html_report import REPORT_FILE
 
-from .conftest import BETAS
+from ..synthetic_sweep import BETAS
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
 BROWSER = next((path for name in BROWSERS if (path := shutil.which(name))), None)
