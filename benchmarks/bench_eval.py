@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.timing import round_robin
 from kbetavae.provenance import machine
 
 ROUNDS = 12
@@ -83,19 +84,6 @@ def _flops_per_image(model) -> list[tuple[str, float]]:
     for i, dense in enumerate(denses, 1):
         layers.append((f"dense{i}", 2.0 * dense.kernel.size))
     return layers
-
-
-def _round_robin(functions: dict, rounds: int) -> dict[str, list[float]]:
-    for function in functions.values():  # trace, compile, warm up
-        function()
-        function()
-    times: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def _layer_functions(model, images: np.ndarray) -> dict:
@@ -166,7 +154,7 @@ def bench_inference(rounds: int = ROUNDS) -> dict:
     matmul = tf.function(lambda a: tf.matmul(a, a))
     assert graph_encoder(model).accepts_uint8
     layers = _layer_functions(model, images[:BATCH_SIZE])
-    times = _round_robin(
+    times = round_robin(
         {
             "matmul": lambda: matmul(matrix).numpy(),
             "fast": lambda: fast(images),

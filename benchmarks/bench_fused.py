@@ -45,6 +45,7 @@ import os
 import statistics
 import time
 
+from benchmarks.timing import round_robin
 from kbetavae.provenance import machine
 
 BATCH = 32
@@ -197,37 +198,34 @@ def jobs_of_fused_groups(betas, indices, jobs: int, repeats: int) -> dict:
 
 
 # The convolutions of one member's train step (Burgess et al. architecture, batch 32), as
-# (name, layer, input shape, whether its input needs a gradient). A transposed convolution
-# does the GEMMs of the convolution it transposes, so the profile treats both alike.
+# (name, layer, input shape, output channels, whether its input needs a gradient). A
+# transposed convolution does the GEMMs of the convolution it transposes, so the profile
+# treats both alike.
 CONVS = (
-    ("conv1", "conv", (64, 64, 1), False),
-    ("conv2", "conv", (32, 32, 32), True),
-    ("conv3", "conv", (16, 16, 32), True),
-    ("conv4", "conv", (8, 8, 32), True),
-    ("deconv1", "deconv", (4, 4, 32), True),
-    ("deconv2", "deconv", (8, 8, 32), True),
-    ("deconv3", "deconv", (16, 16, 32), True),
-    ("deconv4", "deconv", (32, 32, 32), True),
+    ("conv1", "conv", (64, 64, 1), 32, False),
+    ("conv2", "conv", (32, 32, 32), 32, True),
+    ("conv3", "conv", (16, 16, 32), 32, True),
+    ("conv4", "conv", (8, 8, 32), 32, True),
+    ("deconv1", "deconv", (4, 4, 32), 32, True),
+    ("deconv2", "deconv", (8, 8, 32), 32, True),
+    ("deconv3", "deconv", (16, 16, 32), 32, True),
+    ("deconv4", "deconv", (32, 32, 32), 1, True),
 )
 KERNEL = 4
 MATMUL_SIZE = 2048
 MEMBERS = 7
 
 
-def _gemm_shapes(kind: str, shape: tuple, batch: int) -> tuple[int, int, int, int]:
-    """(rows, K, N, cout) of the layer's forward GEMM as im2col would write it: rows = batch
-    × output positions of the strided convolution, K = kernel taps × its input channels,
+def _gemm_shapes(kind: str, shape: tuple, cout: int, batch: int) -> tuple[int, int, int]:
+    """(rows, K, N) of the layer's forward GEMM as im2col would write it: rows = batch ×
+    output positions of the strided convolution, K = kernel taps × its input channels,
     N = its output channels (for a transposed convolution, those of the convolution it is
     the transpose of)."""
     height, width, channels = shape
     if kind == "conv":
-        rows = batch * (height // 2) * (width // 2)
-        k, n = KERNEL * KERNEL * channels, 32
-    else:  # the transpose of a conv from (2h, 2w, cout) to (h, w, channels)
-        cout = 1 if shape == (32, 32, 32) else 32
-        rows = batch * height * width
-        k, n = KERNEL * KERNEL * cout, channels
-    return rows, k, n, cout if kind == "deconv" else 32
+        return batch * (height // 2) * (width // 2), KERNEL * KERNEL * channels, cout
+    # the transpose of a conv from (2h, 2w, cout) to (h, w, channels)
+    return batch * height * width, KERNEL * KERNEL * cout, channels
 
 
 def layer_profile(rounds: int = 7) -> dict:
@@ -241,13 +239,10 @@ def layer_profile(rounds: int = 7) -> dict:
     tf.get_logger().setLevel("ERROR")  # one tf.function per layer is not a retracing bug
     rng = np.random.default_rng(0)
     functions, flops = {}, {}
-    for name, kind, shape, input_grad in CONVS:
+    for name, kind, shape, cout, input_grad in CONVS:
         x = tf.constant(rng.random((BATCH, *shape)).astype(np.float32))
-        if kind == "conv":
-            layer = tf.keras.layers.Conv2D(32, KERNEL, 2, "same", activation="relu")
-        else:
-            cout = _gemm_shapes(kind, shape, BATCH)[3]
-            layer = tf.keras.layers.Conv2DTranspose(cout, KERNEL, 2, "same", activation="relu")
+        kinds = {"conv": tf.keras.layers.Conv2D, "deconv": tf.keras.layers.Conv2DTranspose}
+        layer = kinds[kind](cout, KERNEL, 2, "same", activation="relu")
         layer(x)
         weights = [v.value for v in layer.trainable_variables]
 
@@ -257,7 +252,7 @@ def layer_profile(rounds: int = 7) -> dict:
                 loss = tf.reduce_sum(layer(x) ** 2)
             return tape.gradient(loss, [*weights, *([x] if input_grad else [])])
 
-        rows, k, n, _ = _gemm_shapes(kind, shape, BATCH)
+        rows, k, n = _gemm_shapes(kind, shape, cout, BATCH)
         a = tf.constant(rng.normal(size=(rows, k)).astype(np.float32))
         w = tf.constant(rng.normal(size=(k, n)).astype(np.float32))
         dy = tf.constant(rng.normal(size=(rows, n)).astype(np.float32))
@@ -271,7 +266,7 @@ def layer_profile(rounds: int = 7) -> dict:
         flops[name] = 2 * rows * k * n * (3 if input_grad else 2)
     # Vectorised members (issue 10): conv2's forward GEMM of 7 members as one batched
     # matmul, against the 7 one after another; each member keeps its own skinny shape.
-    rows, k, n, _ = _gemm_shapes("conv", CONVS[1][2], BATCH)
+    rows, k, n = _gemm_shapes(*CONVS[1][1:4], BATCH)
     a7 = tf.constant(rng.normal(size=(MEMBERS, rows, k)).astype(np.float32))
     w7 = tf.constant(rng.normal(size=(MEMBERS, k, n)).astype(np.float32))
     functions["conv2 forward gemm, 7 batched"] = tf.function(lambda: [tf.matmul(a7, w7)])
@@ -283,14 +278,7 @@ def layer_profile(rounds: int = 7) -> dict:
     matrix = tf.random.normal((MATMUL_SIZE, MATMUL_SIZE))
     functions["matmul"] = tf.function(lambda: [tf.matmul(matrix, matrix)])
     flops["matmul"] = 2 * MATMUL_SIZE**3
-    times = {name: [] for name in functions}
-    for function in functions.values():
-        _run(function)
-    for _ in range(rounds):  # round robin: drift hits every layer alike
-        for name, function in functions.items():
-            start = time.perf_counter()
-            _run(function)
-            times[name].append(time.perf_counter() - start)
+    times = round_robin({name: lambda f=f: _run(f) for name, f in functions.items()}, rounds)
     seconds = {name: statistics.median(t) for name, t in times.items()}
 
     def gflops(name: str) -> float:

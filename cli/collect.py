@@ -7,8 +7,7 @@ import os
 
 import typer
 
-from cli.common import user_errors
-from kbetavae.errors import InputError
+from cli.common import check_sweep_dir, user_errors
 
 
 @user_errors
@@ -68,11 +67,9 @@ def publish(
     from kbetavae.study.motion import MOTION_CSV, sweep_motion, write_motion_csv
     from kbetavae.study.publish import missing_run_files
     from kbetavae.study.publish import publish as publish_runs
-    from kbetavae.study.results import is_sweep_dir, read_plan, read_results
+    from kbetavae.study.results import read_plan, read_results
 
-    kio.check_reachable(sweep_dir, "sweep directory")
-    if not is_sweep_dir(sweep_dir):
-        raise InputError(f"{sweep_dir} is not a sweep directory (no sweep.json/results.csv)")
+    check_sweep_dir(sweep_dir)
     measured = os.path.join(sweep_dir, MOTION_CSV)
     if motion and not kio.exists(measured):
         write_motion_csv(sweep_motion(sweep_dir), measured)

@@ -86,3 +86,14 @@ def whole_number(value: str | int) -> int:
     if not number.is_integer():
         raise typer.BadParameter(f"{value!r} is not an integer")
     return int(number)
+
+
+def check_sweep_dir(sweep_dir: str) -> None:
+    """InputError unless ``sweep_dir`` is reachable and holds a sweep (sweep.json and
+    results.csv)."""
+    from kbetavae import io as kio
+    from kbetavae.study.results import is_sweep_dir
+
+    kio.check_reachable(sweep_dir, "sweep directory")
+    if not is_sweep_dir(sweep_dir):
+        raise InputError(f"{sweep_dir} is not a sweep directory (no sweep.json/results.csv)")

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from cli import options
-from cli.common import user_errors, whole_number
+from cli.common import check_sweep_dir, user_errors, whole_number
 from cli.options import DEFAULTS
 from kbetavae.errors import InputError
 from kbetavae.metrics import registry
@@ -155,7 +155,7 @@ def plot(
     from kbetavae.viz.html_report import write_report
     from kbetavae.viz.report import render_sweep_figures
 
-    _check_sweep_dir(sweep_dir)
+    check_sweep_dir(sweep_dir)
     written = render_sweep_figures(sweep_dir, traverse_beta=traverse_beta, image_index=image_index)
     typer.echo(f"wrote {len(written)} figures under {os.path.join(sweep_dir, 'figures')}")
     typer.echo(f"wrote {write_report(sweep_dir)}")
@@ -172,7 +172,7 @@ def report(
     """
     from kbetavae.viz.html_report import write_report
 
-    _check_sweep_dir(runs_dir)
+    check_sweep_dir(runs_dir)
     typer.echo(f"wrote {write_report(runs_dir)}")
 
 
@@ -190,22 +190,13 @@ def motion(
     """
     from kbetavae.study.motion import MOTION_CSV, motion_summary, sweep_motion, write_motion_csv
 
-    _check_sweep_dir(sweep_dir)
+    check_sweep_dir(sweep_dir)
     out = out or os.path.join(sweep_dir, MOTION_CSV)
     rows = sweep_motion(sweep_dir, image_index=image_index)
     write_motion_csv(rows, out)
     for line in motion_summary(rows):
         typer.echo(line)
     typer.echo(f"wrote {out} ({len(rows)} rows)")
-
-
-def _check_sweep_dir(sweep_dir: str) -> None:
-    from kbetavae import io as kio
-    from kbetavae.study.results import is_sweep_dir
-
-    kio.check_reachable(sweep_dir, "sweep directory")
-    if not is_sweep_dir(sweep_dir):
-        raise InputError(f"{sweep_dir} is not a sweep directory (no sweep.json/results.csv)")
 
 
 @user_errors

@@ -108,6 +108,15 @@ def write_motion_csv(rows: Sequence[dict], path: str) -> None:
     kio.write_text_atomic(path, buffer.getvalue())
 
 
+def read_motion_csv(path: str) -> list[dict[str, str]]:
+    """The rows of a :data:`MOTION_CSV` as written (cells as text); InputError if its
+    columns are not :data:`MOTION_COLUMNS`."""
+    reader = csv.DictReader(io.StringIO(kio.read_text(path)))
+    if tuple(reader.fieldnames or ()) != MOTION_COLUMNS:
+        raise InputError(f"{path} does not have the columns of {MOTION_CSV}")
+    return list(reader)
+
+
 def motion_summary(rows: Sequence[dict]) -> list[str]:
     """One line per run: how each of its active latents moves the sprite."""
     lines: dict[str, list[str]] = {}

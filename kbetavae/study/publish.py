@@ -29,8 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import sys
 
@@ -38,11 +36,12 @@ from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.study import published
 from kbetavae.study.collect import collect, find_runs, plan_of
-from kbetavae.study.motion import MOTION_COLUMNS, MOTION_CSV
+from kbetavae.study.motion import MOTION_CSV, read_motion_csv, write_motion_csv
 from kbetavae.study.results import (
     FIGURES_DIR,
     PLAN_FILE,
     RESULTS_CSV,
+    RESULTS_MD,
     read_plan,
     read_results,
     sweep_run_dirs,
@@ -63,7 +62,9 @@ def publish(sweep_dir: str, dest: str) -> list[str]:
     if not kio.exists(os.path.join(sweep_dir, RESULTS_CSV)):
         raise InputError(f"{sweep_dir} has no results.csv: not a tabulated sweep")
     runs_dir = os.path.join(dest, RUNS_DIR)
-    run_dirs = [d for _, _, d in sweep_run_dirs(sweep_dir) if kio.exists(_in(d, CONFIG_FILE))]
+    run_dirs = [
+        d for _, _, d in sweep_run_dirs(sweep_dir) if kio.exists(os.path.join(d, CONFIG_FILE))
+    ]
     names = {_name(d) for d in run_dirs}
     incoming, _ = find_runs(sweep_dir)
     if not incoming:
@@ -74,12 +75,12 @@ def publish(sweep_dir: str, dest: str) -> list[str]:
     written = []
     for run_dir in run_dirs:
         for file in RUN_FILES:
-            if kio.exists(_in(run_dir, file)):
-                target = os.path.join(runs_dir, _name(run_dir), file)
-                written.append(_copy(_in(run_dir, file), target))
+            source = os.path.join(run_dir, file)
+            if kio.exists(source):
+                written.append(_copy(source, os.path.join(runs_dir, _name(run_dir), file)))
     name = read_plan(dest).name if kio.exists(os.path.join(dest, PLAN_FILE)) else None
     collect([runs_dir], dest, name=name or read_plan(sweep_dir).name)
-    written += [os.path.join(dest, f) for f in (PLAN_FILE, RESULTS_CSV, "results.md")]
+    written += [os.path.join(dest, f) for f in (PLAN_FILE, RESULTS_CSV, RESULTS_MD)]
 
     drawn = render_sweep_figures(dest, models=False)
     written += drawn
@@ -148,26 +149,11 @@ def _merge_motion(sweep_dir: str, dest: str, names: set[str]) -> str | None:
     if not kio.exists(incoming):
         return None
     target = os.path.join(dest, MOTION_CSV)
-    rows = _read_csv(target) if kio.exists(target) else []
-    rows = [row for row in rows if row["run"] not in names] + _read_csv(incoming)
+    rows = read_motion_csv(target) if kio.exists(target) else []
+    rows = [row for row in rows if row["run"] not in names] + read_motion_csv(incoming)
     rows.sort(key=lambda r: (float(r["beta"]), int(r["seed"]), int(r["latent"])))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=MOTION_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    kio.write_text_atomic(target, buffer.getvalue())
+    write_motion_csv(rows, target)
     return target
-
-
-def _read_csv(path: str) -> list[dict]:
-    reader = csv.DictReader(io.StringIO(kio.read_text(path)))
-    if tuple(reader.fieldnames or ()) != MOTION_COLUMNS:
-        raise InputError(f"{path} does not have the columns of {MOTION_CSV}")
-    return list(reader)
-
-
-def _in(run_dir: str, file: str) -> str:
-    return os.path.join(run_dir, file)
 
 
 def _name(run_dir: str) -> str:

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from kbetavae import io as kio
-from kbetavae.study.motion import MOTION_CSV
+from kbetavae.study.motion import MOTION_CSV, read_motion_csv
 from kbetavae.study.results import read_results, summary_markdown
 from kbetavae.study.statistics import summarise
 
@@ -93,7 +93,7 @@ def motion_markdown(results_dir: str) -> str:
     head = ["β", "seed", "latent", "KL (nats)", "direction (°)", "extent (px)", "straightness"]
     head.append("size change")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in csv.DictReader(io.StringIO(kio.read_text(path))):
+    for row in read_motion_csv(path):
         if row["active"] == "False":  # empty: no KL recorded, so every latent is listed
             continue
         cells = [row["beta"], row["seed"], f"z{row['latent']}", _fixed(row["kl"], 2)]
