@@ -68,6 +68,7 @@ def publish(
     from kbetavae.study.publish import missing_run_files
     from kbetavae.study.publish import publish as publish_runs
     from kbetavae.study.results import read_plan, read_results
+    from kbetavae.viz.report import publish_figures
 
     check_sweep_dir(sweep_dir)
     measured = os.path.join(sweep_dir, MOTION_CSV)
@@ -75,6 +76,7 @@ def publish(
         write_motion_csv(sweep_motion(sweep_dir), measured)
         typer.echo(f"measured the traversals: {measured}")
     publish_runs(sweep_dir, dest)
+    publish_figures(sweep_dir, dest)
     rows = read_results(dest)
     plan = read_plan(dest)
     typer.echo(

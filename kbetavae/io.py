@@ -73,6 +73,13 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> str:
+    """Copy ``source`` to ``target`` (parents created) as :func:`write_bytes_atomic`
+    writes; return ``target``."""
+    write_bytes_atomic(target, read_bytes(source))
+    return os.fspath(target)
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Atomically write UTF-8 text."""
     write_bytes_atomic(path, text.encode("utf-8"))

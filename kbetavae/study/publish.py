@@ -15,13 +15,11 @@ one sitting is published seed by seed from sweeps on different days or machines 
 records its code revision, versions and CPU). Runs of another study (any setting but β
 and seed differs, or the metric protocol) are refused before anything is written.
 
-The figures that need only run files (losses, metrics against β, per-latent KL, matrices)
-are redrawn over all published runs. Those drawn from models (traversals, reconstructions)
-come from the sweep: every run's traversal GIF, and the per-β traversal figure and the
-reconstruction grid when the sweep holds the runs they show (each β's first finished seed).
-Models and SavedModels stay out; ``report.html`` too (it embeds the figures again, several
-megabytes). Last, the tables marked in ``<dest>/README.md`` are regenerated
-(:mod:`kbetavae.study.published`).
+The figures are drawn by :func:`kbetavae.viz.report.publish_figures` (the study layer does
+not draw): those that need only run files are redrawn over all published runs, those drawn
+from models are the sweep's. Models and SavedModels stay out; ``report.html`` too (it
+embeds the figures again, several megabytes). Last, the tables marked in
+``<dest>/README.md`` are regenerated (:mod:`kbetavae.study.published`).
 
 Example:
     >>> publish("runs/study-s1", "docs/results")  # doctest: +SKIP
@@ -30,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import os
-import sys
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
@@ -38,7 +35,6 @@ from kbetavae.study import published
 from kbetavae.study.collect import collect, find_runs, plan_of
 from kbetavae.study.motion import MOTION_CSV, read_motion_csv, write_motion_csv
 from kbetavae.study.results import (
-    FIGURES_DIR,
     PLAN_FILE,
     RESULTS_CSV,
     RESULTS_MD,
@@ -50,15 +46,14 @@ from kbetavae.training.rundir import CONFIG_FILE, DONE_FILE, HISTORY_FILE, METRI
 
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, DONE_FILE)
 RUNS_DIR = "runs"
-TRAVERSALS_DIR = "traversals"
 
 
 def publish(sweep_dir: str, dest: str) -> list[str]:
     """Merge ``sweep_dir``'s evidence into ``dest`` (see the module docstring); return the
     paths written. InputError if ``sweep_dir`` is not a tabulated sweep or its runs belong
-    to another study than those already in ``dest``."""
-    from kbetavae.viz.report import render_sweep_figures
-
+    to another study than those already in ``dest``. The figures are
+    :func:`kbetavae.viz.report.publish_figures`' (the CLI draws them after, as after
+    ``collect``)."""
     if not kio.exists(os.path.join(sweep_dir, RESULTS_CSV)):
         raise InputError(f"{sweep_dir} has no results.csv: not a tabulated sweep")
     runs_dir = os.path.join(dest, RUNS_DIR)
@@ -77,14 +72,12 @@ def publish(sweep_dir: str, dest: str) -> list[str]:
         for file in RUN_FILES:
             source = os.path.join(run_dir, file)
             if kio.exists(source):
-                written.append(_copy(source, os.path.join(runs_dir, _name(run_dir), file)))
+                written.append(
+                    kio.copy_atomic(source, os.path.join(runs_dir, _name(run_dir), file))
+                )
     name = read_plan(dest).name if kio.exists(os.path.join(dest, PLAN_FILE)) else None
     collect([runs_dir], dest, name=name or read_plan(sweep_dir).name)
     written += [os.path.join(dest, f) for f in (PLAN_FILE, RESULTS_CSV, RESULTS_MD)]
-
-    drawn = render_sweep_figures(dest, models=False)
-    written += drawn
-    written += _model_figures(sweep_dir, dest, names, skip=drawn)
     motion = _merge_motion(sweep_dir, dest, names)
     written += [motion] if motion else []
     if kio.exists(os.path.join(dest, published.REPORT_FILE)):
@@ -115,33 +108,6 @@ def _published_runs(runs_dir: str):
     return find_runs(runs_dir)[0] if kio.is_dir(runs_dir) else []
 
 
-def _model_figures(sweep_dir: str, dest: str, names: set[str], skip: list[str]) -> list[str]:
-    """Copy the sweep's figures drawn from models: each run's traversal GIF, and the rest
-    when the sweep's first finished run of every β is the report's too."""
-    from kbetavae.viz.report import first_done_runs
-
-    source = os.path.join(sweep_dir, FIGURES_DIR)
-    target = os.path.join(dest, FIGURES_DIR)
-    written = []
-    for name in sorted(names):
-        gif = os.path.join(source, TRAVERSALS_DIR, f"{name}.gif")
-        if kio.exists(gif):
-            written.append(_copy(gif, os.path.join(target, TRAVERSALS_DIR, f"{name}.gif")))
-
-    def first_names(directory: str) -> dict[float, str]:
-        done = [r for r in read_results(directory) if r.get("status") == "done"]
-        firsts = first_done_runs(sweep_run_dirs(directory), done)
-        return {beta: _name(run_dir) for beta, run_dir in firsts.items()}
-
-    if not kio.is_dir(source) or first_names(sweep_dir) != first_names(dest):
-        return written
-    skipped = {os.path.basename(path) for path in skip}
-    for path in sorted(kio.glob(source, "*.*")):
-        if os.path.basename(path) not in skipped:
-            written.append(_copy(path, os.path.join(target, os.path.basename(path))))
-    return written
-
-
 def _merge_motion(sweep_dir: str, dest: str, names: set[str]) -> str | None:
     """``<dest>/traversal_motion.csv`` with the sweep's rows replacing its runs' old ones,
     ordered by β, seed and latent; None when the sweep measured no motion."""
@@ -158,19 +124,3 @@ def _merge_motion(sweep_dir: str, dest: str, names: set[str]) -> str | None:
 
 def _name(run_dir: str) -> str:
     return os.path.basename(run_dir.rstrip("/"))
-
-
-def _copy(source: str, target: str) -> str:
-    kio.makedirs(os.path.dirname(target))
-    kio.write_bytes_atomic(target, kio.read_bytes(source))
-    return target
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python -m kbetavae.study.publish SWEEP_DIR DEST")
-    try:
-        paths = publish(sys.argv[1], sys.argv[2])
-    except InputError as exc:
-        sys.exit(f"error: {exc}")
-    print(f"published {len(paths)} files into {sys.argv[2]}")

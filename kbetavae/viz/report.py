@@ -19,7 +19,7 @@ import numpy as np
 from kbetavae import io as kio
 from kbetavae.metrics import registry
 from kbetavae.metrics.traversal_motion import figure_image_index
-from kbetavae.study.results import read_plan, read_results, sweep_run_dirs
+from kbetavae.study.results import FIGURES_DIR, read_plan, read_results, sweep_run_dirs
 from kbetavae.training.rundir import METRICS_FILE, MODEL_FILE, read_history
 from kbetavae.viz.curves import loss_curves
 from kbetavae.viz.figures import save_figure
@@ -32,6 +32,7 @@ from kbetavae.viz.reconstructions import reconstruction_grid
 from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 
 KL_FIGURE = "kl_per_latent.png"
+TRAVERSALS_DIR = "traversals"
 LOSS_FIGURES = {
     "kl": "loss_kl.png",
     "reconstruction": "loss_reconstruction.png",
@@ -148,6 +149,34 @@ def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_ind
     path = os.path.join(figures, "reconstructions.png")
     save_figure(reconstruction_grid(inputs, reconstructions), path)
     written.append(path)
+    return written
+
+
+def publish_figures(sweep_dir: str, dest: str) -> list[str]:
+    """The figures of a published report ``dest`` after ``sweep_dir``'s runs joined it
+    (:func:`kbetavae.study.publish.publish`): those that need only run files redrawn over
+    all its runs; those drawn from models copied from the sweep — each of its runs'
+    traversal GIF, and the per-β traversal figure and reconstruction grid when the sweep
+    holds the runs they show (each β's first finished seed). Returns the paths written."""
+    source = os.path.join(sweep_dir, FIGURES_DIR)
+    target = os.path.join(dest, FIGURES_DIR)
+    written = render_sweep_figures(dest, models=False)
+    drawn = {os.path.basename(path) for path in written}
+    for _, _, run_dir in sweep_run_dirs(sweep_dir):
+        gif = os.path.join(TRAVERSALS_DIR, f"{os.path.basename(run_dir.rstrip('/'))}.gif")
+        if kio.exists(os.path.join(source, gif)):
+            written.append(kio.copy_atomic(os.path.join(source, gif), os.path.join(target, gif)))
+
+    def first_names(directory: str) -> dict[float, str]:
+        done = [r for r in read_results(directory) if r.get("status") == "done"]
+        firsts = first_done_runs(sweep_run_dirs(directory), done)
+        return {beta: os.path.basename(run_dir.rstrip("/")) for beta, run_dir in firsts.items()}
+
+    if not kio.is_dir(source) or first_names(sweep_dir) != first_names(dest):
+        return written
+    for path in sorted(kio.glob(source, "*.*")):
+        if os.path.basename(path) not in drawn:
+            written.append(kio.copy_atomic(path, os.path.join(target, os.path.basename(path))))
     return written
 
 

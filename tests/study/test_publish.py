@@ -1,4 +1,5 @@
-"""``publish``: a sweep's evidence (not its models) merged into a report directory.
+"""``publish`` and ``publish_figures``: a sweep's evidence (not its models) merged into a
+report directory.
 
 The sweeps are the synthetic ones of ``tests/synthetic_sweep.py`` (files, no training):
 seed 0 of β = 1 and 4 first, then seed 1 of the same study from a second sweep, as a study
@@ -19,7 +20,8 @@ from typer.testing import CliRunner
 from cli.main import app
 from kbetavae.errors import InputError
 from kbetavae.study.motion import MOTION_CSV, write_motion_csv
-from kbetavae.study.publish import missing_run_files, publish
+from kbetavae.study.publish import missing_run_files
+from kbetavae.study.publish import publish as publish_runs
 from kbetavae.study.results import read_results, sweep_run_dirs
 
 from ..synthetic_sweep import build_sweep, row_of
@@ -27,6 +29,14 @@ from ..synthetic_sweep import build_sweep, row_of
 BETAS = (1.0, 4.0)
 MODEL_FREE = ("loss_kl.png", "loss_reconstruction.png", "loss_total.png", "metrics_vs_beta.png")
 FROM_MODELS = ("traversals_beta=4.png", "reconstructions.png")
+
+
+def publish(sweep_dir: str, dest: str) -> None:
+    """What ``kbetavae publish`` does: the runs and tables, then the figures (viz layer)."""
+    from kbetavae.viz.report import publish_figures
+
+    publish_runs(sweep_dir, dest)
+    publish_figures(sweep_dir, dest)
 
 
 def motion_rows(seed: int, angle: float) -> list[dict]:
