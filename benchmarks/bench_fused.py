@@ -29,11 +29,12 @@ process with cores/2 threads on the same images, started together; a repeat ends
 slower group does. It runs after the in-process timings, which it would otherwise share the
 CPU with.
 
-Where the step's time goes (``layer_profile``): each convolution of one member's step at
-batch 32, forward plus gradients with TensorFlow's kernels, against the same FLOPs as bare
-GEMMs of the im2col shapes (no patch copies, so a bound for any im2col or batched-matmul
-formulation), and a 2048² matmul; plus conv2's forward GEMM of 7 members batched against
-7 separate ones. The layers with 32 output channels make skinny GEMMs (N or K = 32).
+Where the step's time goes (:mod:`benchmarks.conv_profile`): ``layer_profile`` times each
+convolution (forward + gradients) with TensorFlow's kernels against the same FLOPs as bare
+GEMMs of its im2col shapes; ``step_breakdown`` times the fused step against its forward and
+gradients, its convolutions alone, and their bare GEMMs alone. The last, as images/s over
+the sequential rate of this run (``gemm_bound_ratio_to_sequential``), is the most fusing
+could give with every op but those GEMMs free.
 
 Environment: ``KBETAVAE_BENCH_STEPS`` (default 32), ``KBETAVAE_BENCH_REPEATS`` (3),
 ``KBETAVAE_BENCH_MEMBERS`` (7).
@@ -45,7 +46,7 @@ import os
 import statistics
 import time
 
-from benchmarks.timing import round_robin
+from benchmarks.conv_profile import layer_profile, step_breakdown
 from kbetavae.provenance import machine
 
 BATCH = 32
@@ -197,119 +198,6 @@ def jobs_of_fused_groups(betas, indices, jobs: int, repeats: int) -> dict:
     }
 
 
-# The convolutions of one member's train step (Burgess et al. architecture, batch 32), as
-# (name, layer, input shape, output channels, whether its input needs a gradient). A
-# transposed convolution does the GEMMs of the convolution it transposes, so the profile
-# treats both alike.
-CONVS = (
-    ("conv1", "conv", (64, 64, 1), 32, False),
-    ("conv2", "conv", (32, 32, 32), 32, True),
-    ("conv3", "conv", (16, 16, 32), 32, True),
-    ("conv4", "conv", (8, 8, 32), 32, True),
-    ("deconv1", "deconv", (4, 4, 32), 32, True),
-    ("deconv2", "deconv", (8, 8, 32), 32, True),
-    ("deconv3", "deconv", (16, 16, 32), 32, True),
-    ("deconv4", "deconv", (32, 32, 32), 1, True),
-)
-KERNEL = 4
-MATMUL_SIZE = 2048
-MEMBERS = 7
-
-
-def _gemm_shapes(kind: str, shape: tuple, cout: int, batch: int) -> tuple[int, int, int]:
-    """(rows, K, N) of the layer's forward GEMM as im2col would write it: rows = batch ×
-    output positions of the strided convolution, K = kernel taps × its input channels,
-    N = its output channels (for a transposed convolution, those of the convolution it is
-    the transpose of)."""
-    height, width, channels = shape
-    if kind == "conv":
-        return batch * (height // 2) * (width // 2), KERNEL * KERNEL * channels, cout
-    # the transpose of a conv from (2h, 2w, cout) to (h, w, channels)
-    return batch * height * width, KERNEL * KERNEL * cout, channels
-
-
-def layer_profile(rounds: int = 7) -> dict:
-    """Where one member's train step spends its time, and how far each convolution is from
-    the GEMMs it amounts to: per layer, forward + gradients with TensorFlow's kernels (as
-    training runs them) and the same FLOPs as bare ``tf.matmul`` GEMMs of the im2col shapes
-    (no patch copies: a bound no im2col formulation can beat), beside a 2048² matmul."""
-    import numpy as np
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")  # one tf.function per layer is not a retracing bug
-    rng = np.random.default_rng(0)
-    functions, flops = {}, {}
-    for name, kind, shape, cout, input_grad in CONVS:
-        x = tf.constant(rng.random((BATCH, *shape)).astype(np.float32))
-        kinds = {"conv": tf.keras.layers.Conv2D, "deconv": tf.keras.layers.Conv2DTranspose}
-        layer = kinds[kind](cout, KERNEL, 2, "same", activation="relu")
-        layer(x)
-        weights = [v.value for v in layer.trainable_variables]
-
-        def train(x=x, layer=layer, weights=weights, input_grad=input_grad):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                loss = tf.reduce_sum(layer(x) ** 2)
-            return tape.gradient(loss, [*weights, *([x] if input_grad else [])])
-
-        rows, k, n = _gemm_shapes(kind, shape, cout, BATCH)
-        a = tf.constant(rng.normal(size=(rows, k)).astype(np.float32))
-        w = tf.constant(rng.normal(size=(k, n)).astype(np.float32))
-        dy = tf.constant(rng.normal(size=(rows, n)).astype(np.float32))
-
-        def gemms(a=a, w=w, dy=dy, input_grad=input_grad):
-            out = [tf.matmul(a, w), tf.matmul(a, dy, transpose_a=True)]
-            return out + ([tf.matmul(dy, w, transpose_b=True)] if input_grad else [])
-
-        functions[name] = tf.function(train)
-        functions[f"{name} gemm"] = tf.function(gemms)
-        flops[name] = 2 * rows * k * n * (3 if input_grad else 2)
-    # Vectorised members (issue 10): conv2's forward GEMM of 7 members as one batched
-    # matmul, against the 7 one after another; each member keeps its own skinny shape.
-    rows, k, n = _gemm_shapes(*CONVS[1][1:4], BATCH)
-    a7 = tf.constant(rng.normal(size=(MEMBERS, rows, k)).astype(np.float32))
-    w7 = tf.constant(rng.normal(size=(MEMBERS, k, n)).astype(np.float32))
-    functions["conv2 forward gemm, 7 batched"] = tf.function(lambda: [tf.matmul(a7, w7)])
-    functions["conv2 forward gemm, 7 separate"] = tf.function(
-        lambda: [tf.matmul(a7[i], w7[i]) for i in range(MEMBERS)]
-    )
-    for name in ("conv2 forward gemm, 7 batched", "conv2 forward gemm, 7 separate"):
-        flops[name] = 2 * MEMBERS * rows * k * n
-    matrix = tf.random.normal((MATMUL_SIZE, MATMUL_SIZE))
-    functions["matmul"] = tf.function(lambda: [tf.matmul(matrix, matrix)])
-    flops["matmul"] = 2 * MATMUL_SIZE**3
-    times = round_robin({name: lambda f=f: _run(f) for name, f in functions.items()}, rounds)
-    seconds = {name: statistics.median(t) for name, t in times.items()}
-
-    def gflops(name: str) -> float:
-        return round(flops[name.removesuffix(" gemm")] / seconds[name] / 1e9, 1)
-
-    convs_ms = sum(seconds[name] for name, *_ in CONVS) * 1e3
-    return {
-        "batch": BATCH,
-        "matmul_gflops": gflops("matmul"),
-        "conv2_forward_gemm_7_batched_gflops": gflops("conv2 forward gemm, 7 batched"),
-        "conv2_forward_gemm_7_separate_gflops": gflops("conv2 forward gemm, 7 separate"),
-        "convs_ms_per_member_step": round(convs_ms, 2),
-        "layers": [
-            {
-                "layer": name,
-                "mflop_per_image": round(flops[name] / BATCH / 1e6, 2),
-                "tf_ms": round(seconds[name] * 1e3, 2),
-                "tf_gflops": gflops(name),
-                "gemm_ms": round(seconds[f"{name} gemm"] * 1e3, 2),
-                "gemm_gflops": gflops(f"{name} gemm"),
-            }
-            for name, *_ in CONVS
-        ],
-    }
-
-
-def _run(function) -> None:
-    for tensor in function():
-        tensor.numpy()
-
-
 def run() -> dict:
     import numpy as np
 
@@ -354,10 +242,15 @@ def run() -> dict:
     result["jobs_2"] = jobs
     result["vectorised"] = vectorised(k)
     result["layer_profile"] = layer_profile()
-    step_ms = 1e3 * BATCH / result["fused_median"] * k  # one fused step, all members
-    result["layer_profile"]["convs_share_of_fused_step"] = round(
-        k * result["layer_profile"]["convs_ms_per_member_step"] / step_ms, 3
+    breakdown = step_breakdown(betas)
+    # The fastest these layers could train at batch 32 (the step's convolutions as bare
+    # GEMMs, everything else free), against the sequential models of this run.
+    breakdown["gemm_bound_ratio_to_sequential"] = round(
+        breakdown["member_images_per_s"]["convolutions as bare GEMMs"]
+        / result["sequential_median"],
+        3,
     )
+    result["step_breakdown"] = breakdown
     print(
         f"{result['cpu']}, {k} members, batch {BATCH}: sequential "
         f"{result['sequential_median']} img/s, fused {result['fused_median']} img/s, "

@@ -3,7 +3,8 @@
 With n seeds per β a column gets the mean, the sample sd and a 95 % percentile-bootstrap
 interval of the mean; with one seed, the value alone, labelled "one seed" and drawn
 without bars. :func:`compare` says whether two βs differ beyond their intervals: ordering
-claims in reports rest on it, never on two means alone.
+claims in reports rest on it, never on two means alone, and it orders nothing with fewer
+than three seeds per β (see :func:`estimate` for why).
 
 Example:
     >>> rows = [{"beta": 1.0, "status": "done", "mig": v} for v in (0.1, 0.2, 0.3)]
@@ -22,6 +23,8 @@ import numpy as np
 
 BOOTSTRAP_RESAMPLES = 10_000
 CONFIDENCE = 0.95
+# Fewer seeds than this order nothing: two seeds' interval is their range (``estimate``).
+MIN_SEEDS_TO_ORDER = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +55,11 @@ def estimate(values: Sequence[float], seed: int = 0) -> Estimate | None:
     """The :class:`Estimate` of ``values`` (non-finite ones dropped; None if none is left).
 
     The interval is the percentile bootstrap of the mean (10,000 resamples, seeded, so a
-    table is reproducible). With 2–3 seeds it is wide and coarse: it says how little the
-    seeds pin down, not a precise interval.
+    table is reproducible). With few seeds it is too narrow, not too wide: with two it is
+    the range of the two values, which holds the true mean (of a symmetric spread) only
+    half the time; with three, normal values, it holds it about three times in four, as
+    it spreads ±1.96 plug-in standard errors where Student's t with 2 degrees of freedom
+    needs ±4.3 sample ones. Read it as how far the seeds disagree, not as a 95 % guarantee.
     """
     finite = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if finite.size == 0:
@@ -97,7 +103,7 @@ def seed_count_label(rows: Sequence[dict]) -> str:
 @dataclasses.dataclass(frozen=True)
 class Comparison:
     """Two βs on one column: ``differ`` is True when their 95 % intervals do not overlap,
-    False when they do, None when either β has a single seed (no interval)."""
+    False when they do, None when either β has fewer than ``MIN_SEEDS_TO_ORDER`` seeds."""
 
     column: str
     a: float
@@ -108,7 +114,9 @@ class Comparison:
 
     def text(self) -> str:
         if self.differ is None:
-            verdict = "cannot be ordered (one seed: no interval)"
+            fewest = min(self.estimate_a.n, self.estimate_b.n)
+            reason = "one seed: no interval" if fewest == 1 else f"only {fewest} seeds"
+            verdict = f"cannot be ordered ({reason})"
         elif self.differ:
             higher = self.a if self.estimate_a.mean > self.estimate_b.mean else self.b
             verdict = f"differ (intervals do not overlap; β = {higher:g} higher)"
@@ -125,7 +133,7 @@ def compare(rows: Sequence[dict], column: str, a: float, b: float) -> Comparison
         raise KeyError(f"no finished run of β = {missing[0]:g} has {column}")
     ea, eb = stats[a][column], stats[b][column]
     differ = None
-    if ea.n > 1 and eb.n > 1:
+    if min(ea.n, eb.n) >= MIN_SEEDS_TO_ORDER:
         differ = ea.high < eb.low or eb.high < ea.low
     return Comparison(column, a, b, ea, eb, differ)
 

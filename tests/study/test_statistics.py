@@ -63,6 +63,17 @@ def test_compare_calls_a_difference_only_where_intervals_do_not_overlap():
     assert comparison.differ is None and "cannot be ordered" in comparison.text()
 
 
+def test_two_seeds_order_nothing_however_far_apart():
+    """With two values the percentile bootstrap interval of the mean is their range: the
+    resampled means are a, (a + b) / 2 and b with chances 1/4, 1/2, 1/4, so the 2.5 % and
+    97.5 % quantiles are a and b, an interval that misses the mean half the time."""
+    two = rows({1.0: [0.10, 0.12], 10.0: [0.40, 0.42]})
+    assert (estimate([0.10, 0.12]).low, estimate([0.10, 0.12]).high) == (0.10, 0.12)
+    comparison = compare(two, "mig", 1.0, 10.0)
+    assert comparison.differ is None
+    assert "cannot be ordered (only 2 seeds)" in comparison.text()
+
+
 def test_failed_seeds_count_as_runs_not_as_values():
     data = rows({1.0: [0.2, 0.4]}) + [{"beta": 1.0, "seed": 9, "status": "failed", "mig": None}]
     (summary,) = summarise(data, ["mig"])
