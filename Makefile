@@ -35,7 +35,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $@
 
 test: install
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -14,13 +14,13 @@ The fused step runs its members as independent subgraphs of one ``tf.function``.
 other formulation the issue names, vectorised members, is probed in ``vectorised``: the
 first convolutions of K members as one wide convolution over the shared batch, and the
 second ones as one grouped convolution (a K·32-channel input, groups = K), each forward
-plus the weight gradients, against K separate convolutions, at batch 32. On the idle
-2-core AMD EPYC (AVX2; `make bench`, 2026-12-02) the wide first layer took 24.2 ms against
-34.9 ms for 7 separate ones — 10.7 ms saved on a fused step of ≈ 414 ms (7 × 32 images at
-541 img/s), under 3 % — while TF's CPU kernels refuse grouped convolutions ("Graph
-execution error") and under XLA they took 2,772 ms against 91.5 ms for 7 separate ones.
-With the first layer worth < 3 % and the rest unavailable, the fused step keeps separate
-subgraphs. Whole-step XLA (``jit_compile``) was not faster either (0.95×, measured with
+plus the weight gradients, against K separate convolutions, at batch 32. On the 2-core
+AMD EPYC (AVX2), three idle runs on 2026-12-02 put the wide first layer at 24.2, 37.2 and
+60.2 ms against 34.9, 50.2 and 50.6 ms for 7 separate ones: a gain or loss of at most
+3 % of a fused step (414–603 ms for 7 × 32 images); TF's CPU kernels refuse
+grouped convolutions ("Graph execution error") and under XLA they took 2,772–3,220 ms
+against 92–163 ms for 7 separate ones. So the fused step keeps separate subgraphs.
+Whole-step XLA (``jit_compile``) was not faster either (0.95×, measured with
 the machine loaded).
 
 Fused groups under ``kbetavae sweep --jobs 2`` are timed too (``jobs_2``): the K βs cut

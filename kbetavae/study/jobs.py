@@ -10,8 +10,9 @@ train (training it itself if its worker died), then for the workers, and it alon
 ``results.csv``. A worker whose lead is gone (Ctrl-C, ``kill``) stops within a second.
 
 When it pays: N processes beat one fused step only with more cores than one fused step
-keeps busy. On a 2-core CPU fusing wins (issue 10: two 1-thread processes trained 1.27x as
-fast as one 2-thread process; a fused group of 7 1.33x idle, benchmarks/bench_fused.py).
+keeps busy. On a 2-core CPU fusing wins: two jobs (fused groups of 4 and 3 βs, one thread
+each) trained 0.90x as fast as one fused group of 7 (benchmarks/bench_fused.py ``jobs_2``,
+docs/benchmarks/2026-12-02-amd-epyc/).
 
 Example:
     >>> rows = run_sweep_jobs(SweepPlan.of(betas=(1.0, 4.0)), "runs", jobs=2)  # doctest: +SKIP

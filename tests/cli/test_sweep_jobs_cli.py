@@ -148,6 +148,8 @@ def test_ctrl_c_in_the_lead_ends_its_workers(tmp_path):
         text=True,
         env=ENV,
         cwd=tmp_path,
+        # As from a terminal: a test run in the background inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 600
