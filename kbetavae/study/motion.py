@@ -28,7 +28,7 @@ from kbetavae.metrics.traversal_motion import (
     traversal_motion,
 )
 from kbetavae.study.results import read_plan, read_results, sweep_run_dirs
-from kbetavae.training.rundir import METRICS_FILE
+from kbetavae.training.rundir import METRICS_FILE, dir_name
 
 MOTION_CSV = "traversal_motion.csv"
 MOTION_COLUMNS = (
@@ -88,7 +88,7 @@ def sweep_motion(sweep_dir: str, data=None, image_index: int | None = None) -> l
     rows = []
     for beta, seed, run_dir in runs:
         for motion in run_motion(run_dir, image):
-            rows.append(motion_row(os.path.basename(run_dir.rstrip("/")), beta, seed, motion))
+            rows.append(motion_row(dir_name(run_dir), beta, seed, motion))
     return rows
 
 

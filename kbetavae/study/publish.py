@@ -42,7 +42,13 @@ from kbetavae.study.results import (
     read_results,
     sweep_run_dirs,
 )
-from kbetavae.training.rundir import CONFIG_FILE, DONE_FILE, HISTORY_FILE, METRICS_FILE
+from kbetavae.training.rundir import (
+    CONFIG_FILE,
+    DONE_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    dir_name,
+)
 
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, DONE_FILE)
 RUNS_DIR = "runs"
@@ -60,11 +66,11 @@ def publish(sweep_dir: str, dest: str) -> list[str]:
     run_dirs = [
         d for _, _, d in sweep_run_dirs(sweep_dir) if kio.exists(os.path.join(d, CONFIG_FILE))
     ]
-    names = {_name(d) for d in run_dirs}
+    names = {dir_name(d) for d in run_dirs}
     incoming, _ = find_runs(sweep_dir)
     if not incoming:
         raise InputError(f"{sweep_dir} has no finished runs to publish")
-    kept = [r for r in _published_runs(runs_dir) if _name(r.run_dir) not in names]
+    kept = [r for r in _published_runs(runs_dir) if dir_name(r.run_dir) not in names]
     plan_of([*kept, *incoming], name="check")  # InputError: runs of two studies
 
     written = []
@@ -73,7 +79,7 @@ def publish(sweep_dir: str, dest: str) -> list[str]:
             source = os.path.join(run_dir, file)
             if kio.exists(source):
                 written.append(
-                    kio.copy_atomic(source, os.path.join(runs_dir, _name(run_dir), file))
+                    kio.copy_atomic(source, os.path.join(runs_dir, dir_name(run_dir), file))
                 )
     name = read_plan(dest).name if kio.exists(os.path.join(dest, PLAN_FILE)) else None
     collect([runs_dir], dest, name=name or read_plan(sweep_dir).name)
@@ -89,7 +95,7 @@ def missing_run_files(results_dir: str) -> list[str]:
     """The run files a published report lacks: every row of its results.csv needs
     ``runs/<run>/config.json`` and ``done.json``, and a finished run also ``history.csv``
     and ``metrics.json`` (run names from its sweep.json)."""
-    names = {(beta, seed): _name(run_dir) for beta, seed, run_dir in sweep_run_dirs(results_dir)}
+    names = {(beta, seed): dir_name(run_dir) for beta, seed, run_dir in sweep_run_dirs(results_dir)}
     missing = []
     for row in read_results(results_dir):
         key = (float(row["beta"]), int(row["seed"]))
@@ -120,7 +126,3 @@ def _merge_motion(sweep_dir: str, dest: str, names: set[str]) -> str | None:
     rows.sort(key=lambda r: (float(r["beta"]), int(r["seed"]), int(r["latent"])))
     write_motion_csv(rows, target)
     return target
-
-
-def _name(run_dir: str) -> str:
-    return os.path.basename(run_dir.rstrip("/"))

@@ -199,7 +199,7 @@ def sweep_run_dirs(sweep_dir: str, plan: SweepPlan | None = None) -> list[tuple[
         record = read_plan_record(sweep_dir)
         if RUNS_KEY in record:
             # A relative run_dir is relative to the set itself (a published report moves
-            # with its runs); os.path.join keeps an absolute or gs:// one as it is.
+            # with its runs); an absolute or gs:// one is kept as it is.
             return [
                 (float(r["beta"]), int(r["seed"]), _join(sweep_dir, r["run_dir"]))
                 for r in record[RUNS_KEY]

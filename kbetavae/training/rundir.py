@@ -73,6 +73,12 @@ class TrainResult:
         return record
 
 
+def dir_name(run_dir: str) -> str:
+    """The run's name as its directory gives it (``runs/t/beta=4_seed=0/`` -> ``beta=4_seed=0``),
+    local or ``gs://``."""
+    return os.path.basename(run_dir.rstrip("/"))
+
+
 def run_name(config: TrainConfig) -> str:
     """The run's directory name: ``beta=4_seed=0`` for the β-VAE; other objectives lead with
     their name and main weight (``btcvae_beta=6_seed=0``, ``factorvae_gamma=10_seed=0``,

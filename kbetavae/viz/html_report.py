@@ -22,10 +22,18 @@ from typing import Any
 
 from kbetavae import io as kio
 from kbetavae.metrics import registry
-from kbetavae.study.results import PLAN_FILE, REPORT_FILE, RUNS_KEY, read_results, sweep_run_dirs
+from kbetavae.study.results import (
+    FIGURES_DIR,
+    PLAN_FILE,
+    REPORT_FILE,
+    RUNS_KEY,
+    read_results,
+    sweep_run_dirs,
+)
+from kbetavae.training.rundir import dir_name
 from kbetavae.viz.axes import significant
 from kbetavae.viz.latent_kl import kl_table
-from kbetavae.viz.report import KL_FIGURE, LOSS_FIGURES, metric_records
+from kbetavae.viz.report import KL_FIGURE, LOSS_FIGURES, metric_records, traversal_gif_name
 from kbetavae.viz.summary import summary_rows
 
 TEMPLATE = "report.html.j2"
@@ -76,7 +84,7 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
     kl = kl_table(
         {beta: [r for _, r in found] for beta, found in metric_records(runs, done).items()}
     )
-    figures = os.path.join(sweep_dir, "figures")
+    figures = os.path.join(sweep_dir, FIGURES_DIR)
     summary = _summary(rows, columns, plan.get("latent_dim"))
     return {
         "name": plan.get("name") or os.path.basename(sweep_dir.rstrip("/")),
@@ -131,10 +139,9 @@ def _figures(figures: str, runs, done) -> dict[str, Any]:
     loss = [(key, _image(figures, name)) for key, name in LOSS_FIGURES.items()]
     gifs = []
     for beta, seed, run_dir in runs:
-        name = os.path.basename(run_dir.rstrip("/"))
-        uri = _image(figures, os.path.join("traversals", f"{name}.gif"))
+        uri = _image(figures, traversal_gif_name(run_dir))
         if (beta, seed) in ok and uri is not None:
-            gifs.append({"beta": beta, "seed": seed, "name": name, "uri": uri})
+            gifs.append({"beta": beta, "seed": seed, "name": dir_name(run_dir), "uri": uri})
     return {
         "metrics_vs_beta": _image(figures, "metrics_vs_beta.png"),
         "loss": [(key, uri) for key, uri in loss if uri is not None],

@@ -20,7 +20,7 @@ from kbetavae import io as kio
 from kbetavae.metrics import registry
 from kbetavae.metrics.traversal_motion import figure_image_index
 from kbetavae.study.results import FIGURES_DIR, read_plan, read_results, sweep_run_dirs
-from kbetavae.training.rundir import METRICS_FILE, MODEL_FILE, read_history
+from kbetavae.training.rundir import METRICS_FILE, MODEL_FILE, dir_name, read_history
 from kbetavae.viz.curves import loss_curves
 from kbetavae.viz.figures import save_figure
 from kbetavae.viz.kl_heatmap import kl_heatmap
@@ -51,11 +51,11 @@ def render_sweep_figures(
 
     ``models=False`` draws only what the run files give (losses, metrics, KL, matrices):
     a published report's runs have no models, and its traversals and reconstructions stay
-    as they were drawn from them (:mod:`kbetavae.study.publish`). The default draws the
+    as they were drawn from them (:func:`publish_figures`). The default draws the
     model figures too when every finished run has its model."""
     from kbetavae.data import open_source
 
-    figures = os.path.join(sweep_dir, "figures")
+    figures = os.path.join(sweep_dir, FIGURES_DIR)
     rows = read_results(sweep_dir)
     runs = sweep_run_dirs(sweep_dir)
     colors = beta_colors(beta for beta, _, _ in runs)
@@ -132,8 +132,7 @@ def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_ind
 
         mu = encode(image)[0]
         grid, values = traversal_grid(lambda z, d=decode: d(z)[..., 0], mu)
-        name = os.path.basename(run_dir)
-        path = os.path.join(figures, "traversals", f"{name}.gif")
+        path = os.path.join(figures, traversal_gif_name(run_dir))
         kio.write_bytes_atomic(path, traversal_gif(grid))
         written.append(path)
         if run_dir == first_ok.get(beta):
@@ -162,22 +161,29 @@ def publish_figures(sweep_dir: str, dest: str) -> list[str]:
     target = os.path.join(dest, FIGURES_DIR)
     written = render_sweep_figures(dest, models=False)
     drawn = {os.path.basename(path) for path in written}
-    for _, _, run_dir in sweep_run_dirs(sweep_dir):
-        gif = os.path.join(TRAVERSALS_DIR, f"{os.path.basename(run_dir.rstrip('/'))}.gif")
-        if kio.exists(os.path.join(source, gif)):
-            written.append(kio.copy_atomic(os.path.join(source, gif), os.path.join(target, gif)))
+    sweep_runs = sweep_run_dirs(sweep_dir)
+    for _, _, run_dir in sweep_runs:
+        gif = os.path.join(source, traversal_gif_name(run_dir))
+        if kio.exists(gif):
+            written.append(kio.copy_atomic(gif, os.path.join(target, traversal_gif_name(run_dir))))
 
-    def first_names(directory: str) -> dict[float, str]:
+    def first_names(directory: str, runs) -> dict[float, str]:
         done = [r for r in read_results(directory) if r.get("status") == "done"]
-        firsts = first_done_runs(sweep_run_dirs(directory), done)
-        return {beta: os.path.basename(run_dir.rstrip("/")) for beta, run_dir in firsts.items()}
+        return {beta: dir_name(d) for beta, d in first_done_runs(runs, done).items()}
 
-    if not kio.is_dir(source) or first_names(sweep_dir) != first_names(dest):
+    if not kio.is_dir(source) or first_names(sweep_dir, sweep_runs) != first_names(
+        dest, sweep_run_dirs(dest)
+    ):
         return written
     for path in sorted(kio.glob(source, "*.*")):
         if os.path.basename(path) not in drawn:
             written.append(kio.copy_atomic(path, os.path.join(target, os.path.basename(path))))
     return written
+
+
+def traversal_gif_name(run_dir: str) -> str:
+    """A run's traversal GIF, relative to its sweep's (or report's) figures directory."""
+    return os.path.join(TRAVERSALS_DIR, f"{dir_name(run_dir)}.gif")
 
 
 def first_done_runs(runs, done) -> dict[float, str]:
