@@ -10,9 +10,10 @@ A report (``docs/results/README.md``) marks each generated table with a pair of 
 ``results.csv`` (the sweep's), ``study_table.csv`` (the study's published Table 1, one row
 per β) and ``traversal_motion.csv`` — and :func:`stale_tables` says which differ, so a test
 keeps the report and its data in step. Tables: ``summary`` (results.md's), ``comparison``
-(ours beside the study's), ``penalty`` (reconstruction, KL and β·KL per β) and ``motion``
-(every active latent's measured traversal). Run ``python -m kbetavae.study.published DIR``
-after a new sweep.
+(ours beside the study's), ``penalty`` (reconstruction, KL and β·KL per β), ``order``
+(which βs differ on each metric: :func:`kbetavae.study.statistics.compare_pairs`) and
+``motion`` (every active latent's measured traversal). Run
+``python -m kbetavae.study.published DIR`` after a new sweep.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable, Sequence
 from kbetavae import io as kio
 from kbetavae.study.motion import MOTION_CSV, read_motion_csv
 from kbetavae.study.results import read_results, summary_markdown
-from kbetavae.study.statistics import summarise
+from kbetavae.study.statistics import MIN_SEEDS_TO_ORDER, SIGNIFICANCE, compare_pairs, summarise
 
 REPORT_FILE = "README.md"
 STUDY_TABLE = "study_table.csv"
@@ -84,6 +85,44 @@ def penalty_markdown(rows: Sequence[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+ORDER_METRICS = {
+    "mig": "MIG",
+    "zdiff": "Z-diff",
+    "modularity": "Modularity",
+    "modularity_active": "Modularity (active)",
+}
+
+
+def order_markdown(rows: Sequence[dict]) -> str:
+    """Per pair of βs and metric, whether they differ: Welch's p over the seeds and the
+    same adjusted (Holm) over the metric's pairs; a pair is called ordered ("10 > 1") only
+    where the adjusted p is below 0.05, and "—" where a β has too few seeds."""
+    metrics = [m for m in ORDER_METRICS if any(r.get(m) is not None for r in rows)]
+    columns = {m: compare_pairs(rows, m) for m in metrics}
+    if not any(c.p is not None for pairs in columns.values() for c in pairs):
+        return f"(no two βs with {MIN_SEEDS_TO_ORDER} finished seeds each: nothing is ordered)\n"
+    head = ["β pair"] + [ORDER_METRICS[m] for m in metrics]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for k, first in enumerate(columns[metrics[0]]):
+        cells = [f"{first.a:g} – {first.b:g}"]
+        for metric in metrics:
+            c = columns[metric][k]
+            if c.p is None:
+                cells.append("—")
+                continue
+            lower = c.b if c.higher == c.a else c.a
+            verdict = f"**{c.higher:g} > {lower:g}**" if c.differ else "not ordered"
+            cells.append(f"{verdict} (p {_p(c.p)}, Holm {_p(c.p_adjusted)})")
+        lines.append("| " + " | ".join(cells) + " |")
+    called = sum(bool(c.differ) for pairs in columns.values() for c in pairs)
+    lines.append("")
+    lines.append(
+        f"{called} of {sum(len(p) for p in columns.values())} comparisons ordered "
+        f"(Holm-adjusted p < {SIGNIFICANCE:.2f} within each metric)."
+    )
+    return "\n".join(lines) + "\n"
+
+
 def motion_markdown(results_dir: str) -> str:
     """Every active latent's measured traversal (``traversal_motion.csv``): direction of
     the sprite's path in degrees from the x axis (y up), extent, straightness, size change."""
@@ -101,6 +140,10 @@ def motion_markdown(results_dir: str) -> str:
         cells += [_fixed(row["straightness"], 2), _percent(row["size_change"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.0005 else f"{p:.3f}"
 
 
 def _fixed(text: str, digits: int) -> str:
@@ -139,6 +182,7 @@ def generators(results_dir: str) -> dict[str, Callable[[], str]]:
         "summary": lambda: summary_markdown(rows()),
         "comparison": lambda: comparison_markdown(rows(), study()),
         "penalty": lambda: penalty_markdown(rows()),
+        "order": lambda: order_markdown(rows()),
         "motion": lambda: motion_markdown(results_dir),
     }
 

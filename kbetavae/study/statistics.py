@@ -2,9 +2,12 @@
 
 With n seeds per β a column gets the mean, the sample sd and a 95 % percentile-bootstrap
 interval of the mean; with one seed, the value alone, labelled "one seed" and drawn
-without bars. :func:`compare` says whether two βs differ beyond their intervals: ordering
-claims in reports rest on it, never on two means alone, and it orders nothing with fewer
-than three seeds per β (see :func:`estimate` for why).
+without bars. :func:`compare` says whether two βs differ: ordering claims in reports rest
+on it, never on two means alone. It does not test whether the bootstrap intervals overlap,
+since with three seeds those hold the mean only about three times in four (see
+:func:`estimate`); it uses Welch's t-test, whose error rate holds at any n for normal
+values, and orders nothing with fewer than three seeds per β. :func:`compare_pairs` tests
+every pair of βs and adjusts for their number (Holm 1979).
 
 Example:
     >>> rows = [{"beta": 1.0, "status": "done", "mig": v} for v in (0.1, 0.2, 0.3)]
@@ -20,10 +23,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 BOOTSTRAP_RESAMPLES = 10_000
 CONFIDENCE = 0.95
-# Fewer seeds than this order nothing: two seeds' interval is their range (``estimate``).
+# A difference is called one below this p-value (two-sided, Welch's t-test).
+SIGNIFICANCE = 1 - CONFIDENCE
+# Fewer seeds than this order nothing: one seed has no spread, and two give an sd of one
+# degree of freedom, so Welch's test could only find differences many sds wide.
 MIN_SEEDS_TO_ORDER = 3
 
 
@@ -102,40 +109,103 @@ def seed_count_label(rows: Sequence[dict]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Comparison:
-    """Two βs on one column: ``differ`` is True when their 95 % intervals do not overlap,
-    False when they do, None when either β has fewer than ``MIN_SEEDS_TO_ORDER`` seeds."""
+    """Two βs on one column. ``p`` is Welch's two-sided t-test p-value (``p_adjusted`` the
+    same after Holm's adjustment when the pair is one of several tested together); ``differ``
+    is True when the (adjusted) p is below ``SIGNIFICANCE``, False when not, and None, like
+    ``p``, when either β has fewer than ``MIN_SEEDS_TO_ORDER`` seeds."""
 
     column: str
     a: float
     b: float
     estimate_a: Estimate
     estimate_b: Estimate
-    differ: bool | None
+    p: float | None
+    p_adjusted: float | None = None
+
+    @property
+    def differ(self) -> bool | None:
+        p = self.p if self.p_adjusted is None else self.p_adjusted
+        return None if p is None else p < SIGNIFICANCE
+
+    @property
+    def higher(self) -> float:
+        """The β with the higher mean."""
+        return self.a if self.estimate_a.mean > self.estimate_b.mean else self.b
 
     def text(self) -> str:
         if self.differ is None:
             fewest = min(self.estimate_a.n, self.estimate_b.n)
-            reason = "one seed: no interval" if fewest == 1 else f"only {fewest} seeds"
+            reason = "one seed: no spread" if fewest == 1 else f"only {fewest} seeds"
             verdict = f"cannot be ordered ({reason})"
-        elif self.differ:
-            higher = self.a if self.estimate_a.mean > self.estimate_b.mean else self.b
-            verdict = f"differ (intervals do not overlap; β = {higher:g} higher)"
         else:
-            verdict = "do not differ beyond their intervals"
+            shown = f"Welch p = {self.p:.3f}"
+            if self.p_adjusted is not None:
+                shown += f", Holm-adjusted {self.p_adjusted:.3f}"
+            if self.differ:
+                verdict = f"differ ({shown}; β = {self.higher:g} higher)"
+            else:
+                verdict = f"do not differ beyond the seeds' spread ({shown})"
         return f"{self.column}: β = {self.a:g} and β = {self.b:g} {verdict}"
 
 
 def compare(rows: Sequence[dict], column: str, a: float, b: float) -> Comparison:
-    """Whether βs ``a`` and ``b`` differ in ``column`` beyond their 95 % intervals."""
-    stats = {s["beta"]: s for s in summarise(rows, [column])}
-    missing = [beta for beta in (a, b) if column not in stats.get(beta, {})]
+    """Whether βs ``a`` and ``b`` differ in ``column`` over their finished seeds (Welch's
+    t-test, two-sided; see :class:`Comparison`)."""
+    values = _finished_values(rows, column)
+    missing = [beta for beta in (a, b) if not values.get(beta)]
     if missing:
         raise KeyError(f"no finished run of β = {missing[0]:g} has {column}")
-    ea, eb = stats[a][column], stats[b][column]
-    differ = None
-    if min(ea.n, eb.n) >= MIN_SEEDS_TO_ORDER:
-        differ = ea.high < eb.low or eb.high < ea.low
-    return Comparison(column, a, b, ea, eb, differ)
+    xa, xb = values[a], values[b]
+    p = None
+    if min(len(xa), len(xb)) >= MIN_SEEDS_TO_ORDER:
+        p = welch_p(xa, xb)
+    return Comparison(column, a, b, estimate(xa), estimate(xb), p)
+
+
+def compare_pairs(rows: Sequence[dict], column: str) -> list[Comparison]:
+    """Every pair of βs (ascending) compared on ``column``, with Holm-adjusted p-values over
+    the pairs that could be tested: testing 21 pairs at 5 % each would call about one
+    difference in a study where none exists."""
+    betas = sorted(_finished_values(rows, column))
+    pairs = [compare(rows, column, a, b) for i, a in enumerate(betas) for b in betas[i + 1 :]]
+    tested = [k for k, c in enumerate(pairs) if c.p is not None]
+    adjusted = holm([pairs[k].p for k in tested])
+    for k, p in zip(tested, adjusted, strict=True):
+        pairs[k] = dataclasses.replace(pairs[k], p_adjusted=p)
+    return pairs
+
+
+def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of Welch's t-test (unequal variances) of mean(a) = mean(b); 1.0
+    when both samples are constant and equal, 0.0 when constant and unequal."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if np.ptp(a) == 0 and np.ptp(b) == 0:  # t is 0/0 or ±inf: scipy returns nan
+        return 1.0 if a[0] == b[0] else 0.0
+    return float(scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (Holm 1979), in the given order: the k-th smallest
+    of m is multiplied by m − k + 1, made non-decreasing, and capped at 1. A family of tests
+    with adjusted p below α has family-wise error rate at most α."""
+    order = np.argsort(p_values, kind="stable")
+    m = len(order)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
+def _finished_values(rows: Sequence[dict], column: str) -> dict[float, list[float]]:
+    """β → the finite values of ``column`` over its finished seeds (βs without any left out)."""
+    values: dict[float, list[float]] = {}
+    for row in rows:
+        value = _number(row.get(column)) if row.get("status") == "done" else None
+        if value is not None and math.isfinite(value):
+            values.setdefault(row["beta"], []).append(value)
+    return values
 
 
 def _number(value: Any) -> float | None:

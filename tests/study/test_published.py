@@ -85,3 +85,31 @@ def test_the_motion_table_lists_the_active_latents_as_measured(tmp_path):
     assert lines[2] == "| 5 | 0 | z0 | 1.23 | 26 | 12.3 | 0.99 | 25% |"
     assert lines[3] == "| 5 | 0 | z2 | 1.23 | — | 12.3 | 0.99 | 25% |"  # no direction: still
     assert "no traversal_motion.csv" in published.motion_markdown(str(tmp_path / "none"))
+
+
+def test_the_order_table_calls_only_what_welch_and_holm_support():
+    """Three βs of three seeds. MIG: β = 10 sits 0.3 above β = 1 and 2.5 with an sd of 0.01
+    (Welch's t ≈ 37, p < 0.001 even ×3 for Holm), while β = 1 and 2.5 differ by 0.01 with
+    the same sd (t ≈ 1.2: not ordered). Z-diff is the same everywhere."""
+    mig = {1.0: [0.10, 0.11, 0.12], 2.5: [0.11, 0.12, 0.13], 10.0: [0.40, 0.41, 0.42]}
+    rows = [
+        {"beta": beta, "seed": seed, "status": "done", "mig": value, "zdiff": 0.8 + seed / 100}
+        for beta, values in mig.items()
+        for seed, value in enumerate(values)
+    ]
+    lines = published.order_markdown(rows).splitlines()
+    assert lines[0] == "| β pair | MIG | Z-diff |"
+    assert lines[2].startswith("| 1 – 2.5 | not ordered (p 0.288, Holm 0.288) |")
+    assert lines[3].startswith("| 1 – 10 | **10 > 1** (p < 0.001, Holm < 0.001) |")
+    assert lines[4].startswith("| 2.5 – 10 | **10 > 2.5** (p < 0.001, Holm < 0.001) |")
+    assert all(line.endswith("| not ordered (p 1.000, Holm 1.000) |") for line in lines[2:5])
+    assert lines[-1] == "2 of 6 comparisons ordered (Holm-adjusted p < 0.05 within each metric)."
+
+
+def test_the_order_table_orders_nothing_below_three_seeds():
+    rows = [
+        {"beta": beta, "seed": seed, "status": "done", "mig": beta + seed / 10}
+        for beta in (1.0, 10.0)
+        for seed in (0, 1)
+    ]
+    assert "nothing is ordered" in published.order_markdown(rows)
