@@ -5,19 +5,20 @@ every other image is held out. This module draws ``num_images`` of those (seeded
 replacement) and reports, per image and then averaged:
 
 * ``reconstruction``: the Bernoulli negative log-likelihood of the image under the decoder
-  at one sample z = mu + sigma * eps (eps ~ N(0, I), seeded), summed over pixels, as in the
-  training loss;
+  at one sample z = mu + sigma * eps (eps ~ N(0, I), seeded), summed over pixels: the
+  ELBO's term whatever reduction trained the model (under ``--reconstruction mean`` the
+  training history's reconstruction is this divided by the pixel count);
 * ``kl``: the analytic KL(N(mu, sigma^2) || N(0, I)) summed over latents, and
   ``kl_per_latent`` its mean per latent;
 * ``elbo`` = -(reconstruction + kl), a lower bound of log p(x) in nats, and ``elbo_se`` its
   standard error over the images.
 
-A gap between these and the training history's ``reconstruction``/``kl`` is overfitting to
-the subset. The decoder gives probabilities (the ``decode`` signature), not logits, so each
-probability is clipped to [1e-7, 1 - 1e-7] (Keras' epsilon, the clip ``binary_crossentropy``
-applies to probabilities) before the log: a pixel the float32 sigmoid rounded to exactly 0 or
-1 costs at most 16.1 nats instead of infinity; any other pixel matches the logit form of the
-training loss.
+A gap between these and the training history's ``reconstruction``/``kl`` (on the same
+scale) is overfitting to the subset. The decoder gives probabilities (the ``decode``
+signature), not logits, so each probability is clipped to [1e-7, 1 - 1e-7] (Keras' epsilon,
+the clip ``binary_crossentropy`` applies to probabilities) before the log: a pixel the
+float32 sigmoid rounded to exactly 0 or 1 costs at most 16.1 nats instead of infinity; any
+other pixel matches the logit form of the training loss.
 
 Random draws, in this order from ``numpy.random.default_rng(seed)``: the held-out indices
 (``choice`` over the sorted complement, then sorted), then one (num_images, z) standard

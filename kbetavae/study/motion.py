@@ -46,6 +46,12 @@ MOTION_COLUMNS = (
     "turn_deg",
     "vanished",
 )
+# A long move: at β ≥ 2.5 in the published study a position latent carries the sprite
+# 17-35 px, most of its travel; at β ≤ 1 position is split over more latents of 8-16 px each
+# (docs/results/traversal_motion.csv). Chosen on that data, so a split by it is descriptive.
+LONG_MOVE_PX = 15.0
+# Along an image axis: a direction within this of 0° or 90°, the replica's posX and posY.
+AXIS_TOLERANCE_DEG = 10.0
 
 
 def reference_image(data, image_index: int | None = None) -> tuple[int, np.ndarray]:
@@ -115,6 +121,19 @@ def read_motion_csv(path: str) -> list[dict[str, str]]:
     if tuple(reader.fieldnames or ()) != MOTION_COLUMNS:
         raise InputError(f"{path} does not have the columns of {MOTION_CSV}")
     return list(reader)
+
+
+def is_long_move(row: dict[str, str]) -> bool:
+    """Whether a :data:`MOTION_CSV` row is an active latent moving the sprite at least
+    :data:`LONG_MOVE_PX` in a measured direction."""
+    moved = row["angle_deg"] != "" and row["extent_px"] != ""
+    return row["active"] != "False" and moved and float(row["extent_px"]) >= LONG_MOVE_PX
+
+
+def along_axis(angle_deg: float, tolerance: float = AXIS_TOLERANCE_DEG) -> bool:
+    """Whether a direction in (-90, 90] degrees lies within ``tolerance`` of the x or y axis."""
+    folded = abs(angle_deg)
+    return min(folded, 90.0 - folded) <= tolerance
 
 
 def motion_summary(rows: Sequence[dict]) -> list[str]:

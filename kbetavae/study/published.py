@@ -11,8 +11,10 @@ A report (``docs/results/README.md``) marks each generated table with a pair of 
 per β) and ``traversal_motion.csv`` — and :func:`stale_tables` says which differ, so a test
 keeps the report and its data in step. Tables: ``summary`` (results.md's), ``comparison``
 (ours beside the study's), ``penalty`` (reconstruction, KL and β·KL per β), ``order``
-(which βs differ on each metric: :func:`kbetavae.study.statistics.compare_pairs`) and
-``motion`` (every active latent's measured traversal). Run
+(which βs differ on each metric: :func:`kbetavae.study.statistics.compare_pairs`),
+``motion`` (every active latent's measured traversal), ``axes`` (per run, whether its
+long traversal moves follow the image axes, beside its MIG) and ``kl`` (every latent's
+KL per β). Run
 ``python -m kbetavae.study.published DIR`` after a new sweep.
 """
 
@@ -27,9 +29,24 @@ import sys
 from collections.abc import Callable, Sequence
 
 from kbetavae import io as kio
-from kbetavae.study.motion import MOTION_CSV, read_motion_csv
-from kbetavae.study.results import read_results, summary_markdown
-from kbetavae.study.statistics import MIN_SEEDS_TO_ORDER, SIGNIFICANCE, compare_pairs, summarise
+from kbetavae.metrics.inputs import ACTIVE_KL_NATS
+from kbetavae.study.motion import (
+    AXIS_TOLERANCE_DEG,
+    LONG_MOVE_PX,
+    MOTION_CSV,
+    along_axis,
+    is_long_move,
+    read_motion_csv,
+)
+from kbetavae.study.results import read_results, summary_markdown, sweep_run_dirs
+from kbetavae.study.statistics import (
+    MIN_SEEDS_TO_ORDER,
+    SIGNIFICANCE,
+    compare_pairs,
+    rank_correlation,
+    rank_sum_p,
+    summarise,
+)
 
 REPORT_FILE = "README.md"
 STUDY_TABLE = "study_table.csv"
@@ -82,7 +99,32 @@ def penalty_markdown(rows: Sequence[dict]) -> str:
     for summary in summaries:
         cells = [_short(summary[c], 2) if c in summary else "—" for c in shown]
         lines.append(f"| {summary['beta']:g} | {summary['done']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    trends = _trends(priced, {c: titles[c] for c in ("reconstruction", "kl", "penalty")})
+    return "\n".join(lines) + "\n" + (f"\n{trends}\n" if trends else "")
+
+
+def _trends(rows: Sequence[dict], titles: dict[str, str]) -> str:
+    """How each column moves with β over the finished runs: Spearman's ρ and its p; empty
+    below three βs (a rank correlation over two βs says nothing about a trend)."""
+    parts = []
+    for column, title in titles.items():
+        pairs = [
+            (r["beta"], r[column])
+            for r in rows
+            if r.get("status") == "done" and r.get(column) is not None
+        ]
+        if len({beta for beta, _ in pairs}) < 3:
+            continue
+        rho, p = rank_correlation(*zip(*pairs, strict=True))
+        parts.append(f"{title} ρ = {rho:+.2f} (p {_p(p)})")
+    if not parts:
+        return ""
+    runs = sum(r.get("status") == "done" for r in rows)
+    return (
+        f"Spearman's rank correlation with β over the {runs} finished runs: "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 ORDER_METRICS = {
@@ -142,12 +184,87 @@ def motion_markdown(results_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def kl_markdown(results_dir: str) -> str:
+    """Per β, every latent's mean KL as ``kl_per_latent.png`` draws it (``metrics.json``;
+    with several seeds each run's latents ranked by KL, then averaged), active ones bold."""
+    from kbetavae.viz.latent_kl import kl_table
+    from kbetavae.viz.report import metric_records
+
+    done = [row for row in read_results(results_dir) if row.get("status") == "done"]
+    records = metric_records(sweep_run_dirs(results_dir), done)
+    table = kl_table({beta: [record for _, record in found] for beta, found in records.items()})
+    if not table.values:
+        return "(no finished run records its per-latent KL)\n"
+    lines = ["| β | " + " | ".join(table.labels) + " |", "|" + "---|" * (len(table.labels) + 1)]
+    for beta, values in table.values.items():
+        cells = [f"**{v:.2g}**" if v > ACTIVE_KL_NATS else f"{v:.2g}" for v in values]
+        lines.append(f"| {beta:g} | " + " | ".join(cells) + " |")
+    lines += ["", f"{table.caption}; bold: above {ACTIVE_KL_NATS:g} nats, an active latent's KL."]
+    return "\n".join(lines) + "\n"
+
+
+def axes_markdown(results_dir: str) -> str:
+    """Per finished run: its active latents, the directions of its long moves (at least
+    :data:`~kbetavae.study.motion.LONG_MOVE_PX`), which image axes they follow (within
+    :data:`~kbetavae.study.motion.AXIS_TOLERANCE_DEG`), and its MIG and Z-diff; then the
+    MIG of runs with a long move along each axis against the others (Mann–Whitney U)."""
+    path = os.path.join(results_dir, MOTION_CSV)
+    if not kio.exists(path):
+        return f"(no {MOTION_CSV}: run kbetavae motion)\n"
+    moves: dict[tuple[float, int], list[float]] = {}
+    for row in read_motion_csv(path):
+        angles = moves.setdefault((float(row["beta"]), int(row["seed"])), [])
+        if is_long_move(row):
+            angles.append(float(row["angle_deg"]))
+    head = ["β", "seed", "active latents", "long moves: direction (°)", "along axes", "MIG"]
+    head.append("Z-diff")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    both, others = [], []
+    for row in read_results(results_dir):
+        angles = moves.get((row["beta"], row["seed"]))
+        if row.get("status") != "done" or angles is None:
+            continue
+        axes = [name for name, on in _axes(angles).items() if on]
+        if row.get("mig") is not None:
+            (both if len(axes) == 2 else others).append(row["mig"])
+        cells = [f"{row['beta']:g}", str(row["seed"]), str(row.get("active_latents", "—"))]
+        cells.append(", ".join(_fixed(str(a), 0) for a in angles) or "—")
+        cells.append(" and ".join(axes) or "—")
+        cells += [_fixed(str(row.get(m, "")), 3) for m in ("mig", "zdiff")]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", _axes_contrast(both, others)]
+    return "\n".join(lines) + "\n"
+
+
+def _axes(angles: Sequence[float]) -> dict[str, bool]:
+    """Which image axes some long move follows: x near 0°, y near ±90°."""
+    return {
+        "x": any(along_axis(a) and abs(a) < 45 for a in angles),
+        "y": any(along_axis(a) and abs(a) > 45 for a in angles),
+    }
+
+
+def _axes_contrast(both: Sequence[float], others: Sequence[float]) -> str:
+    criterion = (
+        f"a long move (≥ {LONG_MOVE_PX:g} px) within {AXIS_TOLERANCE_DEG:g}° of each image axis"
+    )
+    if not both or not others:
+        return f"Runs with {criterion}: {len(both)} of {len(both) + len(others)}."
+    return (
+        f"MIG of the {len(both)} runs with {criterion}: {min(both):.3f}–{max(both):.3f}; "
+        f"of the other {len(others)}: {min(others):.3f}–{max(others):.3f} "
+        f"(Mann–Whitney U, two-sided p {_p(rank_sum_p(both, others))})."
+    )
+
+
 def _p(p: float) -> str:
     return "< 0.001" if p < 0.0005 else f"{p:.3f}"
 
 
 def _fixed(text: str, digits: int) -> str:
-    return "—" if text == "" else f"{float(text):.{digits}f}"
+    if text in ("", "None"):
+        return "—"
+    return f"{round(float(text), digits) + 0.0:.{digits}f}"  # + 0.0: no "-0"
 
 
 def _percent(text: str) -> str:
@@ -155,10 +272,7 @@ def _percent(text: str) -> str:
 
 
 def _short(estimate, digits: int = 4) -> str:
-    f = f"{{:.{digits}f}}"
-    if estimate.n == 1:
-        return f.format(estimate.mean)
-    return f"{f.format(estimate.mean)} [{f.format(estimate.low)}, {f.format(estimate.high)}]"
+    return estimate.text(digits, sd=False)
 
 
 def read_study_table(path: str) -> dict[float, dict[str, float]]:
@@ -184,6 +298,8 @@ def generators(results_dir: str) -> dict[str, Callable[[], str]]:
         "penalty": lambda: penalty_markdown(rows()),
         "order": lambda: order_markdown(rows()),
         "motion": lambda: motion_markdown(results_dir),
+        "axes": lambda: axes_markdown(results_dir),
+        "kl": lambda: kl_markdown(results_dir),
     }
 
 

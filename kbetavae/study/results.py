@@ -235,7 +235,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
-        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4f}"
+        digits = 1 if abs(value) >= 100 else 4
+        return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0: no "-0.0000"
     return str(value)
 
 

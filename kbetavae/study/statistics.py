@@ -47,15 +47,17 @@ class Estimate:
     low: float | None
     high: float | None
 
-    def text(self, digits: int = 4) -> str:
-        """``0.1234`` (one seed) or ``0.1234 ± 0.0100 [0.1100, 0.1300]``."""
-        f = f"{{:.{digits}f}}"
+    def text(self, digits: int = 4, sd: bool = True) -> str:
+        """``0.1234`` (one seed) or ``0.1234 ± 0.0100 [0.1100, 0.1300]`` (without the sd
+        if ``sd`` is False)."""
+
+        def f(value: float) -> str:
+            return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0: "0.00", not "-0.00"
+
         if self.n == 1:
-            return f.format(self.mean)
-        return (
-            f"{f.format(self.mean)} ± {f.format(self.sd)} "
-            f"[{f.format(self.low)}, {f.format(self.high)}]"
-        )
+            return f(self.mean)
+        spread = f" ± {f(self.sd)}" if sd else ""
+        return f"{f(self.mean)}{spread} [{f(self.low)}, {f(self.high)}]"
 
 
 def estimate(values: Sequence[float], seed: int = 0) -> Estimate | None:
@@ -182,6 +184,20 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # t is 0/0 or ±inf: scipy returns nan
         return 1.0 if a[0] == b[0] else 0.0
     return float(scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def rank_sum_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of the Mann–Whitney U (Wilcoxon rank-sum) test that ``a`` and
+    ``b`` come from one distribution; exact for small samples without ties. For groups of
+    runs that are not βs (e.g. by what their traversals show), where no normality holds."""
+    return float(scipy_stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def rank_correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Spearman's ρ of ``x`` and ``y`` and its two-sided p-value (no trend, ρ = 0): whether
+    a quantity rises or falls with β, without assuming the shape of the curve."""
+    result = scipy_stats.spearmanr(x, y)
+    return float(result.statistic), float(result.pvalue)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

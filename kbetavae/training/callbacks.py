@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from kbetavae import io as kio
 from kbetavae.training import rundir
+from kbetavae.training.interrupts import deferred_interrupt
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -47,14 +48,15 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         weights = os.path.join(self.save_dir, os.path.basename(self._weights_path))
         metadata_path = os.path.join(self.save_dir, os.path.basename(self._training_metadata_path))
         staging = os.path.join(self.save_dir, f"staging-{os.getpid()}.weights.h5")
-        self.model.save_weights(filepath=staging, overwrite=True)
-        kio.rename(staging, weights)
         metadata = {
             "epoch": self._current_epoch,
             "batch": self._last_batch_seen,
             "seed_states": [keras.ops.convert_to_numpy(v).tolist() for v in self._seeds()],
         }
-        kio.write_text_atomic(metadata_path, json.dumps(metadata))
+        with deferred_interrupt():  # Ctrl-C inside h5py can deadlock the exit
+            self.model.save_weights(filepath=staging, overwrite=True)
+            kio.rename(staging, weights)
+            kio.write_text_atomic(metadata_path, json.dumps(metadata))
 
     def _load_model(self):
         super()._load_model()

@@ -33,6 +33,7 @@ from kbetavae.training.callbacks import (
 )
 from kbetavae.training.cluster import is_chief, select_strategy, worker_scratch
 from kbetavae.training.config import TrainConfig
+from kbetavae.training.interrupts import deferred_interrupt
 from kbetavae.training.rundir import TrainResult
 
 
@@ -180,7 +181,8 @@ def _finish_worker(model: BetaVAE, history, run_dir: str, scratch: str, seconds:
     result = rundir.outcome(model, run_dir, rows, seconds)
     if result.ok or not rows:  # no rows: the chief's backup said every epoch was done
         result.status, result.reason = "done", None
-        model.save(os.path.join(scratch, rundir.MODEL_FILE))
+        with deferred_interrupt():  # Ctrl-C inside h5py can deadlock the exit
+            model.save(os.path.join(scratch, rundir.MODEL_FILE))
     return result
 
 

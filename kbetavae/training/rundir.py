@@ -31,6 +31,7 @@ from kbetavae import io
 from kbetavae.errors import InputError
 from kbetavae.provenance import provenance
 from kbetavae.training.config import TrainConfig
+from kbetavae.training.interrupts import deferred_interrupt
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
@@ -238,7 +239,8 @@ def save_model_atomic(model: Any, path: str) -> None:
     # the bytes into place atomically.
     with tempfile.TemporaryDirectory() as tmp:
         local = os.path.join(tmp, MODEL_FILE)
-        model.save(local)
+        with deferred_interrupt():  # Ctrl-C inside h5py can deadlock the exit
+            model.save(local)
         with open(local, "rb") as handle:
             io.write_bytes_atomic(path, handle.read())
 

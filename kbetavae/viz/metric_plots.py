@@ -31,6 +31,18 @@ def seeds_caption(counts: Sequence[int]) -> str:
     return f"mean and 95 % bootstrap interval over {n} seeds"
 
 
+# The scores live in [0, 1]; an axis spanning less than this would magnify float noise
+# around a floor (a collapsed model's MIG of 4e-5) into what reads as a trend.
+MIN_SCORE_SPAN = 0.1
+
+
+def _at_least_min_span(ax: plt.Axes) -> None:
+    low, high = ax.get_ylim()
+    if high - low < MIN_SCORE_SPAN:
+        low = max((low + high - MIN_SCORE_SPAN) / 2, -MIN_SCORE_SPAN / 20)  # scores are ≥ 0
+        ax.set_ylim(low, low + MIN_SCORE_SPAN)
+
+
 def metrics_vs_beta(
     rows: Sequence[Mapping],
     metrics: Sequence[str] = ("mig", "zdiff", "modularity"),
@@ -65,6 +77,7 @@ def metrics_vs_beta(
                 )
         if BASELINE_BETA in stats:
             ax.axhline(stats[BASELINE_BETA].mean, **BASELINE_STYLE)
+        _at_least_min_span(ax)
         beta_axis(ax, betas or [1.0])
         ax.set_title(registry.column_title(key))
         ax.grid(alpha=0.3)

@@ -146,7 +146,7 @@ def test_ctrl_c_in_the_lead_ends_its_workers(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=ENV,
+        env={**ENV, "PYTHONFAULTHANDLER": "1"},
         cwd=tmp_path,
         # As from a terminal: a test run in the background inherits SIGINT ignored.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -163,7 +163,13 @@ def test_ctrl_c_in_the_lead_ends_its_workers(tmp_path):
         workers = _workers(lead.pid)
         assert len(workers) == 1 and all(_alive(pid) for pid in workers)
         lead.send_signal(signal.SIGINT)  # the lead alone, as `kill -INT` would
-        out, _ = lead.communicate(timeout=120)
+        try:
+            out, _ = lead.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            # PYTHONFAULTHANDLER: SIGABRT prints every thread's stack, to say where it hung.
+            lead.send_signal(signal.SIGABRT)
+            out, _ = lead.communicate(timeout=60)
+            pytest.fail(f"the lead did not end 120 s after SIGINT; its threads:\n{out[-8000:]}")
     finally:
         if lead.poll() is None:
             lead.kill()

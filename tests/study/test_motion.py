@@ -20,7 +20,13 @@ from cli.main import app
 from kbetavae.data import open_source
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.metrics.traversal_motion import motion_of_images
-from kbetavae.study.motion import MOTION_COLUMNS, motion_summary, reference_image
+from kbetavae.study.motion import (
+    MOTION_COLUMNS,
+    along_axis,
+    is_long_move,
+    motion_summary,
+    reference_image,
+)
 from kbetavae.viz.traversals import traversal_grid
 
 LATENTS = 4
@@ -144,3 +150,17 @@ def test_the_summary_lists_active_latents_by_how_they_move():
         "r: z0 26° over 18.3 px; z1 no movement, size range 50%",
         "no-kl: z0 -45° over 3.0 px",
     ]
+
+
+def test_along_axis_folds_both_signs_onto_both_axes():
+    assert along_axis(-9.9) and along_axis(9.9) and along_axis(80.5) and along_axis(-85.0)
+    assert not along_axis(10.5) and not along_axis(45.0) and not along_axis(-79.0)
+
+
+def test_a_long_move_is_an_active_latent_moving_far_in_a_measured_direction():
+    row = {"active": "True", "angle_deg": "30", "extent_px": "15"}
+    assert is_long_move(row)
+    assert not is_long_move({**row, "extent_px": "14.9"})
+    assert not is_long_move({**row, "active": "False"})
+    assert not is_long_move({**row, "angle_deg": ""})  # still: no direction measured
+    assert is_long_move({**row, "active": ""})  # no KL recorded: every latent counts

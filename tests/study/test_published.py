@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,28 +12,41 @@ from kbetavae.study.publish import missing_run_files
 from kbetavae.study.results import read_results, results_markdown, sweep_run_dirs
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
+# The study's report and every report beside it (the loss-scaling test's loss-mean/).
+REPORTS = [
+    d
+    for d in (RESULTS, *sorted(RESULTS.iterdir()))
+    if (d / "README.md").is_file() and (d / "results.csv").is_file()
+]
 
 
-def test_the_published_tables_match_the_published_data():
-    assert published.stale_tables(str(RESULTS)) == []
+def test_the_loss_scaling_test_is_published_beside_the_study():
+    assert [d.relative_to(RESULTS).as_posix() for d in REPORTS] == [".", "loss-mean"]
 
 
-def test_every_run_of_the_report_is_published_with_its_files():
-    rows = read_results(str(RESULTS))
+@pytest.mark.parametrize("report", REPORTS, ids=lambda d: d.name)
+def test_the_published_tables_match_the_published_data(report):
+    assert published.stale_tables(str(report)) == []
+
+
+@pytest.mark.parametrize("report", REPORTS, ids=lambda d: d.name)
+def test_every_run_of_the_report_is_published_with_its_files(report):
+    rows = read_results(str(report))
     assert rows
-    assert missing_run_files(str(RESULTS)) == []
-    listed = {(beta, seed) for beta, seed, _ in sweep_run_dirs(str(RESULTS))}
+    assert missing_run_files(str(report)) == []
+    listed = {(beta, seed) for beta, seed, _ in sweep_run_dirs(str(report))}
     assert {(r["beta"], r["seed"]) for r in rows} == listed
 
 
-def test_results_md_is_what_results_csv_gives():
-    rows = read_results(str(RESULTS))
-    assert (RESULTS / "results.md").read_text() == results_markdown(rows)
+@pytest.mark.parametrize("report", REPORTS, ids=lambda d: d.name)
+def test_results_md_is_what_results_csv_gives(report):
+    rows = read_results(str(report))
+    assert (report / "results.md").read_text() == results_markdown(rows)
 
 
 def test_a_hand_edited_table_is_found_stale(tmp_path):
-    for name in ("results.csv", "study_table.csv", "traversal_motion.csv", "README.md"):
-        (tmp_path / name).write_text((RESULTS / name).read_text())
+    tmp_path = tmp_path / "report"
+    shutil.copytree(RESULTS, tmp_path, ignore=shutil.ignore_patterns("figures", "loss-mean"))
     report = (tmp_path / "README.md").read_text()
     # The first β's MIG (ours), as a hand edit would change it.
     start = report.index("<!-- table:comparison -->")
@@ -113,3 +127,76 @@ def test_the_order_table_orders_nothing_below_three_seeds():
         for seed in (0, 1)
     ]
     assert "nothing is ordered" in published.order_markdown(rows)
+
+
+def test_the_axes_table_finds_runs_whose_long_moves_follow_both_image_axes(tmp_path):
+    """Three runs: β = 10 moves the sprite 30 px at -3° and 88° (x and y: within 10°), plus a
+    short 5 px move at 0° that does not count; β = 5 moves it at 26° and 58° (neither); β = 1
+    at 8° only (x). MIG 0.4 for the first against 0.1 and 0.2 for the others: with one run
+    against two, the exact rank-sum p is 2 × 1/3 — the smallest possible for these sizes."""
+    from kbetavae.study.motion import MOTION_COLUMNS, write_motion_csv
+    from kbetavae.study.results import write_results
+
+    def move(beta, latent, angle, extent):
+        values = dict.fromkeys(MOTION_COLUMNS, 0.0)
+        values.update(run=f"beta={beta:g}_seed=0", beta=beta, seed=0, latent=latent)
+        values.update(active=True, kl=2.0, angle_deg=angle, extent_px=extent, vanished=False)
+        return values
+
+    moves = [move(10.0, 0, -3.0, 30.0), move(10.0, 1, 88.0, 30.0), move(10.0, 2, 0.0, 5.0)]
+    moves += [move(5.0, 0, 26.0, 25.0), move(5.0, 1, 58.0, 25.0), move(1.0, 0, 8.0, 20.0)]
+    moves.append({**move(1.0, 1, float("nan"), 0.1), "active": False})
+    write_motion_csv(moves, str(tmp_path / "traversal_motion.csv"))
+    mig = {1.0: 0.2, 5.0: 0.1, 10.0: 0.4}
+    rows = [
+        {"beta": b, "seed": 0, "status": "done", "active_latents": 2, "mig": m, "zdiff": 0.8}
+        for b, m in mig.items()
+    ]
+    write_results(str(tmp_path), rows)
+    lines = published.axes_markdown(str(tmp_path)).splitlines()
+    assert lines[2] == "| 1 | 0 | 2 | 8 | x | 0.200 | 0.800 |"
+    assert lines[3] == "| 5 | 0 | 2 | 26, 58 | — | 0.100 | 0.800 |"
+    assert lines[4] == "| 10 | 0 | 2 | -3, 88 | x and y | 0.400 | 0.800 |"
+    assert lines[-1].startswith("MIG of the 1 runs with a long move (≥ 15 px) within 10° of")
+    assert lines[-1].endswith(
+        ": 0.400–0.400; of the other 2: 0.100–0.200 (Mann–Whitney U, two-sided p 0.667)."
+    )
+
+
+def test_the_penalty_table_says_how_each_term_moves_with_beta():
+    """Four βs, one seed each: reconstruction rises with β, KL falls, and β·KL = 10, 18,
+    24, 28 rises: every rank correlation is ±1. Below three βs no trend is claimed."""
+    kl = {1.0: 10.0, 2.0: 9.0, 4.0: 6.0, 7.0: 4.0}
+    rows = [
+        {"beta": b, "seed": 0, "status": "done", "reconstruction": 100 + b, "kl": k}
+        for b, k in kl.items()
+    ]
+    last = published.penalty_markdown(rows).splitlines()[-1]
+    assert last == (
+        "Spearman's rank correlation with β over the 4 finished runs: reconstruction "
+        "ρ = +1.00 (p < 0.001); KL ρ = -1.00 (p < 0.001); β·KL ρ = +1.00 (p < 0.001)."
+    )
+    assert "Spearman" not in published.penalty_markdown(rows[:2])
+
+
+def test_the_kl_table_ranks_each_runs_latents_before_averaging_seeds(tmp_path):
+    """Seed 0 uses z0 (3 nats), seed 1 uses z1 (1 nat): index by index the mean would be
+    1.5 and 0.5; ranked within each run first, the most used latent averages (3 + 1)/2 = 2
+    and the other (0.001 + 0.002)/2 = 0.0015, which is below 0.01 nats: not bold."""
+    import json
+
+    from kbetavae.study.results import write_results
+
+    kl = {0: [3.0, 0.001], 1: [0.002, 1.0]}
+    runs = []
+    for seed, values in kl.items():
+        run = tmp_path / "runs" / f"beta=4_seed={seed}"
+        run.mkdir(parents=True)
+        record = {"kl_per_latent": values, "protocol": {"num_points": 10_000}, "seed": seed}
+        (run / "metrics.json").write_text(json.dumps(record))
+        runs.append({"beta": 4.0, "seed": seed, "run_dir": f"runs/{run.name}"})
+    (tmp_path / "sweep.json").write_text(json.dumps({"runs": runs}))
+    write_results(str(tmp_path), [{"beta": 4.0, "seed": s, "status": "done"} for s in kl])
+    lines = published.kl_markdown(str(tmp_path)).splitlines()
+    assert lines[:3] == ["| β | #1 | #2 |", "|---|---|---|", "| 4 | **2** | 0.0015 |"]
+    assert "latents ranked by KL within each run, then mean over up to 2 seeds" in lines[-1]

@@ -11,6 +11,8 @@ from kbetavae.study.statistics import (
     compare_pairs,
     estimate,
     holm,
+    rank_correlation,
+    rank_sum_p,
     seed_count_label,
     summarise,
     welch_p,
@@ -156,3 +158,24 @@ def test_failed_seeds_count_as_runs_not_as_values():
     data = rows({1.0: [0.2, 0.4]}) + [{"beta": 1.0, "seed": 9, "status": "failed", "mig": None}]
     (summary,) = summarise(data, ["mig"])
     assert (summary["runs"], summary["done"], summary["mig"].n) == (3, 2, 2)
+
+
+def test_rank_sum_p_is_exact_for_separated_small_samples():
+    """All of a above all of b, sizes 3 and 3: one of C(6, 3) = 20 equally likely rankings
+    is this extreme on each side, so the two-sided p is 2/20 = 0.1."""
+    assert rank_sum_p([5.0, 6.0, 7.0], [1.0, 2.0, 3.0]) == pytest.approx(0.1)
+    assert rank_sum_p([1.0, 5.0, 6.0], [2.0, 3.0, 7.0]) > 0.5
+
+
+def test_rank_correlation_is_spearmans_rho():
+    """Ranks 1 2 3 4 against 1 3 2 4: Σd² = 2, so ρ = 1 − 6·2 / (4·(16 − 1)) = 0.8."""
+    rho, p = rank_correlation([1.0, 2.0, 3.0, 4.0], [10.0, 30.0, 20.0, 40.0])
+    assert rho == pytest.approx(0.8)
+    assert 0.05 < p < 1.0  # four points: not evidence of a trend
+
+
+def test_a_value_that_rounds_to_zero_prints_without_a_minus_sign():
+    """A collapsed run's KL is float noise around 0 (−2e-9 nats): "-0.00" would read as a
+    negative KL."""
+    assert estimate([-1e-9, -2e-9, -3e-9]).text(2) == "0.00 ± 0.00 [0.00, 0.00]"
+    assert estimate([-1e-9, -2e-9, -3e-9]).text(2, sd=False) == "0.00 [0.00, 0.00]"

@@ -130,3 +130,18 @@ def test_zdiff_matrix_cells_show_their_values_not_zeros():
     cells = [t.get_text() for t in fig.axes[0].texts]
     assert cells == ["0.0031", "0.0012", "0.0004", "0.0027"]
     plt.close(fig)
+
+
+def test_float_noise_around_a_floor_is_not_magnified_into_a_trend():
+    """A collapsed sweep: MIG 0, 0 and 4e-5. Matplotlib alone would span about 4e-5; the
+    axis spans at least 0.1 score units and starts near 0, so the points lie flat."""
+    rows = [
+        {"beta": b, "seed": 0, "status": "done", "mig": m} for b, m in ((1, 0), (10, 0), (50, 4e-5))
+    ]
+    fig = metrics_vs_beta(rows, ("mig",))
+    low, high = fig.axes[0].get_ylim()
+    assert high - low == pytest.approx(0.1) and -0.01 < low <= 0
+    plt.close(fig)
+    spread = metrics_vs_beta(_rows(1), METRICS)  # scores over [0, 1): left as matplotlib sets them
+    assert all(ax.get_ylim()[1] - ax.get_ylim()[0] > 0.1 for ax in spread.axes[:3])
+    plt.close(spread)
