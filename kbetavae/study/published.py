@@ -8,13 +8,12 @@ A report (``docs/results/README.md``) marks each generated table with a pair of 
 
 :func:`update_report` regenerates every marked table from the files beside the report —
 ``results.csv`` (the sweep's), ``study_table.csv`` (the study's published Table 1, one row
-per β) and ``traversal_motion.csv`` — and :func:`stale_tables` says which differ, so a test
-keeps the report and its data in step. Tables: ``summary`` (results.md's), ``comparison``
-(ours beside the study's), ``penalty`` (reconstruction, KL and β·KL per β), ``order``
-(which βs differ on each metric: :func:`kbetavae.study.statistics.compare_pairs`),
-``motion`` (every active latent's measured traversal), ``axes`` (per run, whether its
-long traversal moves follow the image axes, beside its MIG) and ``kl`` (every latent's
-KL per β). Run
+per β), ``traversal_motion.csv`` and the runs' ``metrics.json`` — and :func:`stale_tables`
+says which differ, so a test keeps the report and its data in step. Tables per β:
+``summary`` (results.md's), ``comparison`` (ours beside the study's), ``penalty``
+(reconstruction, KL and β·KL, and how each moves with β) and ``order`` (which βs differ on
+each metric: :func:`kbetavae.study.statistics.compare_pairs`); run by run
+(:mod:`kbetavae.study.run_tables`): ``motion``, ``axes`` and ``kl``. Run
 ``python -m kbetavae.study.published DIR`` after a new sweep.
 """
 
@@ -29,22 +28,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from kbetavae import io as kio
-from kbetavae.metrics.inputs import ACTIVE_KL_NATS
-from kbetavae.study.motion import (
-    AXIS_TOLERANCE_DEG,
-    LONG_MOVE_PX,
-    MOTION_CSV,
-    along_axis,
-    is_long_move,
-    read_motion_csv,
-)
-from kbetavae.study.results import read_results, summary_markdown, sweep_run_dirs
+from kbetavae.study.results import read_results, summary_markdown
+from kbetavae.study.run_tables import axes_markdown, kl_markdown, motion_markdown
 from kbetavae.study.statistics import (
     MIN_SEEDS_TO_ORDER,
     SIGNIFICANCE,
     compare_pairs,
+    format_p,
     rank_correlation,
-    rank_sum_p,
     summarise,
 )
 
@@ -116,7 +107,7 @@ def _trends(rows: Sequence[dict], titles: dict[str, str]) -> str:
         if len({beta for beta, _ in pairs}) < 3:
             continue
         rho, p = rank_correlation(*zip(*pairs, strict=True))
-        parts.append(f"{title} ρ = {rho:+.2f} (p {_p(p)})")
+        parts.append(f"{title} ρ = {rho:+.2f} (p {format_p(p)})")
     if not parts:
         return ""
     runs = sum(r.get("status") == "done" for r in rows)
@@ -154,7 +145,7 @@ def order_markdown(rows: Sequence[dict]) -> str:
                 continue
             lower = c.b if c.higher == c.a else c.a
             verdict = f"**{c.higher:g} > {lower:g}**" if c.differ else "not ordered"
-            cells.append(f"{verdict} (p {_p(c.p)}, Holm {_p(c.p_adjusted)})")
+            cells.append(f"{verdict} (p {format_p(c.p)}, Holm {format_p(c.p_adjusted)})")
         lines.append("| " + " | ".join(cells) + " |")
     called = sum(bool(c.differ) for pairs in columns.values() for c in pairs)
     lines.append("")
@@ -163,112 +154,6 @@ def order_markdown(rows: Sequence[dict]) -> str:
         f"(Holm-adjusted p < {SIGNIFICANCE:.2f} within each metric)."
     )
     return "\n".join(lines) + "\n"
-
-
-def motion_markdown(results_dir: str) -> str:
-    """Every active latent's measured traversal (``traversal_motion.csv``): direction of
-    the sprite's path in degrees from the x axis (y up), extent, straightness, size change."""
-    path = os.path.join(results_dir, MOTION_CSV)
-    if not kio.exists(path):
-        return f"(no {MOTION_CSV}: run kbetavae motion)\n"
-    head = ["β", "seed", "latent", "KL (nats)", "direction (°)", "extent (px)", "straightness"]
-    head.append("size change")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in read_motion_csv(path):
-        if row["active"] == "False":  # empty: no KL recorded, so every latent is listed
-            continue
-        cells = [row["beta"], row["seed"], f"z{row['latent']}", _fixed(row["kl"], 2)]
-        cells += [_fixed(row["angle_deg"], 0), _fixed(row["extent_px"], 1)]
-        cells += [_fixed(row["straightness"], 2), _percent(row["size_change"])]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def kl_markdown(results_dir: str) -> str:
-    """Per β, every latent's mean KL as ``kl_per_latent.png`` draws it (``metrics.json``;
-    with several seeds each run's latents ranked by KL, then averaged), active ones bold."""
-    from kbetavae.viz.latent_kl import kl_table
-    from kbetavae.viz.report import metric_records
-
-    done = [row for row in read_results(results_dir) if row.get("status") == "done"]
-    records = metric_records(sweep_run_dirs(results_dir), done)
-    table = kl_table({beta: [record for _, record in found] for beta, found in records.items()})
-    if not table.values:
-        return "(no finished run records its per-latent KL)\n"
-    lines = ["| β | " + " | ".join(table.labels) + " |", "|" + "---|" * (len(table.labels) + 1)]
-    for beta, values in table.values.items():
-        cells = [f"**{v:.2g}**" if v > ACTIVE_KL_NATS else f"{v:.2g}" for v in values]
-        lines.append(f"| {beta:g} | " + " | ".join(cells) + " |")
-    lines += ["", f"{table.caption}; bold: above {ACTIVE_KL_NATS:g} nats, an active latent's KL."]
-    return "\n".join(lines) + "\n"
-
-
-def axes_markdown(results_dir: str) -> str:
-    """Per finished run: its active latents, the directions of its long moves (at least
-    :data:`~kbetavae.study.motion.LONG_MOVE_PX`), which image axes they follow (within
-    :data:`~kbetavae.study.motion.AXIS_TOLERANCE_DEG`), and its MIG and Z-diff; then the
-    MIG of runs with a long move along each axis against the others (Mann–Whitney U)."""
-    path = os.path.join(results_dir, MOTION_CSV)
-    if not kio.exists(path):
-        return f"(no {MOTION_CSV}: run kbetavae motion)\n"
-    moves: dict[tuple[float, int], list[float]] = {}
-    for row in read_motion_csv(path):
-        angles = moves.setdefault((float(row["beta"]), int(row["seed"])), [])
-        if is_long_move(row):
-            angles.append(float(row["angle_deg"]))
-    head = ["β", "seed", "active latents", "long moves: direction (°)", "along axes", "MIG"]
-    head.append("Z-diff")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    both, others = [], []
-    for row in read_results(results_dir):
-        angles = moves.get((row["beta"], row["seed"]))
-        if row.get("status") != "done" or angles is None:
-            continue
-        axes = [name for name, on in _axes(angles).items() if on]
-        if row.get("mig") is not None:
-            (both if len(axes) == 2 else others).append(row["mig"])
-        cells = [f"{row['beta']:g}", str(row["seed"]), str(row.get("active_latents", "—"))]
-        cells.append(", ".join(_fixed(str(a), 0) for a in angles) or "—")
-        cells.append(" and ".join(axes) or "—")
-        cells += [_fixed(str(row.get(m, "")), 3) for m in ("mig", "zdiff")]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", _axes_contrast(both, others)]
-    return "\n".join(lines) + "\n"
-
-
-def _axes(angles: Sequence[float]) -> dict[str, bool]:
-    """Which image axes some long move follows: x near 0°, y near ±90°."""
-    return {
-        "x": any(along_axis(a) and abs(a) < 45 for a in angles),
-        "y": any(along_axis(a) and abs(a) > 45 for a in angles),
-    }
-
-
-def _axes_contrast(both: Sequence[float], others: Sequence[float]) -> str:
-    criterion = (
-        f"a long move (≥ {LONG_MOVE_PX:g} px) within {AXIS_TOLERANCE_DEG:g}° of each image axis"
-    )
-    if not both or not others:
-        return f"Runs with {criterion}: {len(both)} of {len(both) + len(others)}."
-    return (
-        f"MIG of the {len(both)} runs with {criterion}: {min(both):.3f}–{max(both):.3f}; "
-        f"of the other {len(others)}: {min(others):.3f}–{max(others):.3f} "
-        f"(Mann–Whitney U, two-sided p {_p(rank_sum_p(both, others))})."
-    )
-
-
-def _p(p: float) -> str:
-    return "< 0.001" if p < 0.0005 else f"{p:.3f}"
-
-
-def _fixed(text: str, digits: int) -> str:
-    if text in ("", "None"):
-        return "—"
-    return f"{round(float(text), digits) + 0.0:.{digits}f}"  # + 0.0: no "-0"
-
-
-def _percent(text: str) -> str:
-    return "—" if text == "" else f"{float(text):.0%}"
 
 
 def _short(estimate, digits: int = 4) -> str:

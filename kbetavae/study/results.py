@@ -211,6 +211,18 @@ def sweep_run_dirs(sweep_dir: str, plan: SweepPlan | None = None) -> list[tuple[
     ]
 
 
+def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
+    """β -> [(seed, metrics.json record)] of the finished runs (``done``: results rows
+    with status done) among ``runs`` (:func:`sweep_run_dirs`), in seed order."""
+    ok = {(r["beta"], r["seed"]) for r in done}
+    records: dict[float, list[tuple[int, dict]]] = {}
+    for beta, seed, run_dir in runs:
+        if (beta, seed) in ok:
+            record = kio.read_json(os.path.join(run_dir, rundir.METRICS_FILE))
+            records.setdefault(beta, []).append((seed, record))
+    return records
+
+
 def export_dir(run_dir: str, saved_models: str, version: int | str = 1) -> str:
     """Where a run's SavedModel goes: the sweep's layout for a run inside a sweep
     (``<saved_models>/<sweep>/<run>/<version>``: its parent holds ``sweep.json``), else

@@ -177,6 +177,11 @@ def compare_pairs(rows: Sequence[dict], column: str) -> list[Comparison]:
     return pairs
 
 
+def format_p(p: float) -> str:
+    """A p-value as the reports print it: three decimals, "< 0.001" below that."""
+    return "< 0.001" if p < 0.0005 else f"{p:.3f}"
+
+
 def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sided p-value of Welch's t-test (unequal variances) of mean(a) = mean(b); 1.0
     when both samples are constant and equal, 0.0 when constant and unequal."""

@@ -22,18 +22,19 @@ from typing import Any
 
 from kbetavae import io as kio
 from kbetavae.metrics import registry
+from kbetavae.metrics.latent_kl import kl_table
 from kbetavae.study.results import (
     FIGURES_DIR,
     PLAN_FILE,
     REPORT_FILE,
     RUNS_KEY,
+    metric_records,
     read_results,
     sweep_run_dirs,
 )
 from kbetavae.training.rundir import dir_name
 from kbetavae.viz.axes import significant
-from kbetavae.viz.latent_kl import kl_table
-from kbetavae.viz.report import KL_FIGURE, LOSS_FIGURES, metric_records, traversal_gif_name
+from kbetavae.viz.report import KL_FIGURE, LOSS_FIGURES, traversal_gif_name
 from kbetavae.viz.summary import summary_rows
 
 TEMPLATE = "report.html.j2"

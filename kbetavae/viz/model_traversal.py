@@ -1,6 +1,6 @@
 """Traversals of any one model (run directory, ``.keras`` file or SavedModel), as
 ``kbetavae traverse`` draws them: titled by the run, rows labelled with the KL that
-``metrics.json`` records (:mod:`kbetavae.viz.latent_kl`)."""
+``metrics.json`` records (:mod:`kbetavae.metrics.latent_kl`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
-from kbetavae.viz.latent_kl import kl_caption, sample_kl
+from kbetavae.metrics.latent_kl import kl_caption, sample_kl
 
 DEFAULT_KL_POINTS = 10_000  # the evaluation protocol's sample (DESIGN.md, metrics)
 

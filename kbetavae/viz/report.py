@@ -17,13 +17,19 @@ import numpy as np
 
 from kbetavae import io as kio
 from kbetavae.metrics import registry
+from kbetavae.metrics.latent_kl import kl_caption, kl_table, recorded_kl
 from kbetavae.metrics.traversal_motion import figure_image_index
-from kbetavae.study.results import FIGURES_DIR, read_plan, read_results, sweep_run_dirs
+from kbetavae.study.results import (
+    FIGURES_DIR,
+    metric_records,
+    read_plan,
+    read_results,
+    sweep_run_dirs,
+)
 from kbetavae.training.rundir import METRICS_FILE, MODEL_FILE, dir_name, read_history
 from kbetavae.viz.curves import loss_curves
 from kbetavae.viz.figures import save_figure
 from kbetavae.viz.kl_heatmap import kl_heatmap
-from kbetavae.viz.latent_kl import kl_caption, kl_table, recorded_kl
 from kbetavae.viz.matrices import metric_matrices
 from kbetavae.viz.metric_plots import metrics_vs_beta
 from kbetavae.viz.palette import BASELINE_BETA, beta_colors
@@ -193,18 +199,6 @@ def first_done_runs(runs, done) -> dict[float, str]:
         if (beta, seed) in ok and beta not in first:
             first[beta] = run_dir
     return first
-
-
-def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
-    """β -> [(seed, metrics.json record)] of the finished runs, in seed order."""
-
-    ok = {(r["beta"], r["seed"]) for r in done}
-    records: dict[float, list[tuple[int, dict]]] = {}
-    for beta, seed, run_dir in runs:
-        if (beta, seed) in ok:
-            record = kio.read_json(os.path.join(run_dir, METRICS_FILE))
-            records.setdefault(beta, []).append((seed, record))
-    return records
 
 
 def _plan_source(sweep_dir: str) -> str:

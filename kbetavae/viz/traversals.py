@@ -42,7 +42,7 @@ def traversal_figure(
 ) -> plt.Figure:
     """Rows = latents (labelled with their KL), columns = swept values.
 
-    ``kl_caption`` says what the KL numbers are (:func:`kbetavae.viz.latent_kl.kl_caption`);
+    ``kl_caption`` says what the KL numbers are (:func:`kbetavae.metrics.latent_kl.kl_caption`);
     it is added to the title.
     """
     rows, cols = images.shape[:2]

@@ -1,0 +1,125 @@
+"""Tables of a published report drawn run by run: what each run's traversals and latents do.
+
+Registered as marked tables by :mod:`kbetavae.study.published`: ``motion`` (every active
+latent's measured traversal, ``traversal_motion.csv``), ``axes`` (per run, whether its long
+traversal moves follow the image axes, beside its MIG and Z-diff) and ``kl`` (every
+latent's KL per β from each run's ``metrics.json``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from kbetavae import io as kio
+from kbetavae.metrics.inputs import ACTIVE_KL_NATS
+from kbetavae.metrics.latent_kl import kl_table
+from kbetavae.study.motion import (
+    AXIS_TOLERANCE_DEG,
+    LONG_MOVE_PX,
+    MOTION_CSV,
+    along_axis,
+    is_long_move,
+    read_motion_csv,
+)
+from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
+from kbetavae.study.statistics import format_p, rank_sum_p
+
+
+def motion_markdown(results_dir: str) -> str:
+    """Every active latent's measured traversal (``traversal_motion.csv``): direction of
+    the sprite's path in degrees from the x axis (y up), extent, straightness, size change."""
+    path = os.path.join(results_dir, MOTION_CSV)
+    if not kio.exists(path):
+        return f"(no {MOTION_CSV}: run kbetavae motion)\n"
+    head = ["β", "seed", "latent", "KL (nats)", "direction (°)", "extent (px)", "straightness"]
+    head.append("size change")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in read_motion_csv(path):
+        if row["active"] == "False":  # empty: no KL recorded, so every latent is listed
+            continue
+        cells = [row["beta"], row["seed"], f"z{row['latent']}", _fixed(row["kl"], 2)]
+        cells += [_fixed(row["angle_deg"], 0), _fixed(row["extent_px"], 1)]
+        cells += [_fixed(row["straightness"], 2), _percent(row["size_change"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def kl_markdown(results_dir: str) -> str:
+    """Per β, every latent's mean KL as ``kl_per_latent.png`` draws it (``metrics.json``;
+    with several seeds each run's latents ranked by KL, then averaged), active ones bold."""
+    done = [row for row in read_results(results_dir) if row.get("status") == "done"]
+    records = metric_records(sweep_run_dirs(results_dir), done)
+    table = kl_table({beta: [record for _, record in found] for beta, found in records.items()})
+    if not table.values:
+        return "(no finished run records its per-latent KL)\n"
+    lines = ["| β | " + " | ".join(table.labels) + " |", "|" + "---|" * (len(table.labels) + 1)]
+    for beta, values in table.values.items():
+        cells = [f"**{v:.2g}**" if v > ACTIVE_KL_NATS else f"{v:.2g}" for v in values]
+        lines.append(f"| {beta:g} | " + " | ".join(cells) + " |")
+    lines += ["", f"{table.caption}; bold: above {ACTIVE_KL_NATS:g} nats, an active latent's KL."]
+    return "\n".join(lines) + "\n"
+
+
+def axes_markdown(results_dir: str) -> str:
+    """Per finished run: its active latents, the directions of its long moves (at least
+    :data:`~kbetavae.study.motion.LONG_MOVE_PX`), which image axes they follow (within
+    :data:`~kbetavae.study.motion.AXIS_TOLERANCE_DEG`), and its MIG and Z-diff; then the
+    MIG of runs with a long move along each axis against the others (Mann–Whitney U)."""
+    path = os.path.join(results_dir, MOTION_CSV)
+    if not kio.exists(path):
+        return f"(no {MOTION_CSV}: run kbetavae motion)\n"
+    moves: dict[tuple[float, int], list[float]] = {}
+    for row in read_motion_csv(path):
+        angles = moves.setdefault((float(row["beta"]), int(row["seed"])), [])
+        if is_long_move(row):
+            angles.append(float(row["angle_deg"]))
+    head = ["β", "seed", "active latents", "long moves: direction (°)", "along axes", "MIG"]
+    head.append("Z-diff")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    both, others = [], []
+    for row in read_results(results_dir):
+        angles = moves.get((row["beta"], row["seed"]))
+        if row.get("status") != "done" or angles is None:
+            continue
+        axes = [name for name, on in _axes(angles).items() if on]
+        if row.get("mig") is not None:
+            (both if len(axes) == 2 else others).append(row["mig"])
+        cells = [f"{row['beta']:g}", str(row["seed"]), str(row.get("active_latents", "—"))]
+        cells.append(", ".join(_fixed(str(a), 0) for a in angles) or "—")
+        cells.append(" and ".join(axes) or "—")
+        cells += [_fixed(str(row.get(m, "")), 3) for m in ("mig", "zdiff")]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", _axes_contrast(both, others)]
+    return "\n".join(lines) + "\n"
+
+
+def _axes(angles: Sequence[float]) -> dict[str, bool]:
+    """Which image axes some long move follows: x near 0°, y near ±90°."""
+    return {
+        "x": any(along_axis(a) and abs(a) < 45 for a in angles),
+        "y": any(along_axis(a) and abs(a) > 45 for a in angles),
+    }
+
+
+def _axes_contrast(both: Sequence[float], others: Sequence[float]) -> str:
+    criterion = (
+        f"a long move (≥ {LONG_MOVE_PX:g} px) within {AXIS_TOLERANCE_DEG:g}° of each image axis"
+    )
+    if not both or not others:
+        return f"Runs with {criterion}: {len(both)} of {len(both) + len(others)}."
+    return (
+        f"MIG of the {len(both)} runs with {criterion}: {min(both):.3f}–{max(both):.3f}; "
+        f"of the other {len(others)}: {min(others):.3f}–{max(others):.3f} "
+        f"(Mann–Whitney U, two-sided p {format_p(rank_sum_p(both, others))})."
+    )
+
+
+def _fixed(text: str, digits: int) -> str:
+    if text in ("", "None"):
+        return "—"
+    return f"{round(float(text), digits) + 0.0:.{digits}f}"  # + 0.0: no "-0"
+
+
+def _percent(text: str) -> str:
+    return "—" if text == "" else f"{float(text):.0%}"
