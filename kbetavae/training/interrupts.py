@@ -22,14 +22,15 @@ from collections.abc import Iterator
 
 @contextlib.contextmanager
 def deferred_interrupt() -> Iterator[None]:
-    """Hold SIGINT while the block runs; if one came, act on it as the previous handler
-    would (``KeyboardInterrupt`` by default) once the block is over, even if it raised.
-    A no-op outside the main thread and where SIGINT is ignored."""
+    """Hold SIGINT while the block runs; if one came, call the Python handler it was meant
+    for (``KeyboardInterrupt`` by default) once the block is over, even if it raised. A
+    no-op outside the main thread and where SIGINT has no Python handler (ignored, as in a
+    background job, or left to the operating system)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.getsignal(signal.SIGINT)
-    if previous in (signal.SIG_IGN, None):  # ignored (a background job), or not Python's
+    if not callable(previous):
         yield
         return
     received: list[int] = []
@@ -39,7 +40,4 @@ def deferred_interrupt() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
         if received:
-            if callable(previous):
-                previous(signal.SIGINT, None)
-            else:  # SIG_DFL: end the process as the signal would have
-                signal.raise_signal(signal.SIGINT)
+            previous(signal.SIGINT, None)

@@ -63,3 +63,13 @@ def test_an_ignored_sigint_stays_ignored():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_handler_left_to_the_operating_system_is_left_alone():
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        with deferred_interrupt():
+            inside = signal.getsignal(signal.SIGINT)
+        assert inside is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, previous)
