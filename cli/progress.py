@@ -96,6 +96,8 @@ class TerminalProgress(Progress):
         self.eval_started: float | None = None
         self.eval_fraction = 0.0
         self.finished = 0
+        self.passes_left = 0
+        self.training = False
         self.jobs = 1
         self.job_prefix = ""
         self._last_draw = 0.0
@@ -105,9 +107,10 @@ class TerminalProgress(Progress):
         """One log line (above the live bar, if there is one)."""
         self.console.print(text)
 
-    def sweep_started(self, plan: SweepPlan, todo: int) -> None:
+    def sweep_started(self, plan: SweepPlan, todo: int, passes: int | None = None) -> None:
         self.plan, self.todo_runs = plan, todo
         self.remaining_runs = todo
+        self.passes_left = todo if passes is None else passes
         self.say(
             f"sweep {plan.name}: {len(plan.betas) * len(plan.seeds)} runs "
             f"({todo} to do), {plan.base.epochs} epochs each"
@@ -207,11 +210,13 @@ class TerminalProgress(Progress):
         seconds = 0.0
         # With --jobs the later runs are shared: a rough division, at this job's pace.
         later_runs = max(0, self.remaining_runs - 1) / self.jobs
+        # Training is counted in passes: a fused group's step trains all its members.
+        later_passes = max(0, self.passes_left - self.training) / self.jobs
         if self.steps_done and self.steps_per_epoch:
             rate = self.steps_done / self.train_seconds
-            steps = steps_left_in_run + later_runs * self.plan.base.epochs * self.steps_per_epoch
+            steps = steps_left_in_run + later_passes * self.plan.base.epochs * self.steps_per_epoch
             seconds += steps / rate
-        elif steps_left_in_run or later_runs > 0:
+        elif steps_left_in_run or later_passes > 0:
             return None
         per_eval = self._evaluation_estimate()
         if per_eval is None:
@@ -237,7 +242,12 @@ def epoch_reporter(display: TerminalProgress):
 
         def on_train_begin(self, logs=None):
             self.display.steps_per_epoch = self.params.get("steps") or self.display.steps_per_epoch
+            self.display.training = True
             self._tick = time.monotonic()
+
+        def on_train_end(self, logs=None):
+            self.display.training = False
+            self.display.passes_left = max(0, self.display.passes_left - 1)
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch

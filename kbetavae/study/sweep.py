@@ -41,7 +41,9 @@ STATUS_WORDS = {"finished": "already finished", "trained": "already trained", "r
 class Progress:
     """Hooks a sweep calls so a front end can show where it is; the default says nothing."""
 
-    def sweep_started(self, plan: SweepPlan, todo: int) -> None: ...
+    def sweep_started(self, plan: SweepPlan, todo: int, passes: int | None = None) -> None:
+        """``todo`` runs to finish; ``passes`` training passes among them (a fused group
+        trains its members in one pass; None: one per run)."""
 
     def run_started(self, index: int, total: int, config, status: str) -> list:
         """Return extra Keras callbacks for this run's training. ``status``: "finished"
@@ -102,13 +104,14 @@ def run_sweep(
     todo = sum(
         not rundir.is_evaluated(os.path.join(sweep_dir, rundir.run_name(c))) for c in configs
     )
-    progress.sweep_started(plan, todo)
+    groups = run_groups(configs, max_group) if fuse else [[c] for c in configs]
+    progress.sweep_started(plan, todo, training_passes(groups, sweep_dir))
     sweep = _Sweep(plan, sweep_dir, export_root, data, progress, force, configs)
     sweep.write_table = share != "worker"
     # Others' runs are expected when sharing: said at INFO, not as a warning.
     say = logger.warning if share == "alone" else logger.info
     waiting = []
-    for group in run_groups(configs, max_group) if fuse else [[c] for c in configs]:
+    for group in groups:
         claims, mine = [], []
         for config in group:
             claim = try_claim(sweep.run_dir(config))
@@ -173,6 +176,23 @@ def prepare_sweep(
             sweep_dir,
         )
     return sweep_dir, export_root, data
+
+
+def training_passes(groups: list[list], sweep_dir: str) -> int:
+    """How many ``fit`` calls the groups still need, as :meth:`_Sweep.run_group` makes
+    them: one for a group's unfinished members if they fuse, else one per member."""
+    passes = 0
+    for group in groups:
+        left = [
+            c for c in group if not rundir.is_finished(os.path.join(sweep_dir, rundir.run_name(c)))
+        ]
+        if len(left) > 1:
+            from kbetavae.training.fused import can_fuse  # TensorFlow: only with work left
+
+            passes += 1 if can_fuse(left) else len(left)
+        else:
+            passes += len(left)
+    return passes
 
 
 class _Sweep:

@@ -77,6 +77,7 @@ def test_a_small_sweep_with_the_full_protocol_says_once_how_to_be_quick():
 def test_the_eta_counts_the_evaluations_left():
     display, stream = _display(base=TrainConfig(subset=2000), eval_points=1000)
     display.steps_per_epoch, display.steps_done, display.train_seconds = 100, 100, 10.0
+    display.passes_left = 1  # the first run's training pass is over
     assert display.eta(0).endswith("+ evaluation")  # not timed yet: said, not hidden
     display.label = "[1/2] beta=1_seed=0"
     display.stage("evaluating")
@@ -87,3 +88,24 @@ def test_the_eta_counts_the_evaluations_left():
     hours, minutes, seconds = map(int, display.eta(0).split(":"))
     assert abs(hours * 3600 + minutes * 60 + seconds - (60 + 100 + 120)) <= 2
     assert "evaluating, 500/1,000 images  sweep ETA" in stream.getvalue()
+
+
+def test_the_eta_trains_a_fused_group_once_and_evaluates_each_member():
+    """Seven βs fused in one pass of 10 epochs x 100 steps at 10 steps/s. During the first
+    epoch's end 9 epochs are left: 900 steps, 90 s, and no other pass (the six others train
+    in the same steps), then 7 evaluations not yet timed. After the pass, evaluating the
+    first member at 60 s per model with half done: 30 s here and 6 x 60 s for the others."""
+    stream = io.StringIO()
+    display = TerminalProgress(stream=stream)
+    plan = SweepPlan(name="t", betas=(0.5, 1, 2.5, 5, 7.5, 10, 50), seeds=(0,))
+    display.sweep_started(plan, todo=7, passes=1)
+    display.steps_per_epoch, display.steps_done, display.train_seconds = 100, 100, 10.0
+    display.training = True
+    assert display.eta(900) == "0:01:30 + evaluation"
+    display.training, display.passes_left = False, 0
+    display.eval_seconds = [60.0]
+    display.label = "[1/7] beta=0.5_seed=0"
+    display.stage("evaluating")
+    display.evaluation(500, 1000)
+    hours, minutes, seconds = map(int, display.eta(0).split(":"))
+    assert abs(hours * 3600 + minutes * 60 + seconds - (30 + 6 * 60)) <= 2

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from kbetavae.errors import InputError
-from kbetavae.study.plan import SweepPlan
+from kbetavae.study.plan import SweepPlan, run_groups
 from kbetavae.study.results import read_results, results_markdown
-from kbetavae.study.sweep import Progress, run_sweep
+from kbetavae.study.sweep import Progress, run_sweep, training_passes
+from kbetavae.training import rundir
 from kbetavae.viz.report import render_sweep_figures
 
 
@@ -91,3 +92,16 @@ def test_summary_gives_mean_and_sd_over_finished_seeds_only():
 def test_plan_round_trips_through_its_record():
     plan = SweepPlan.of(betas=(1.0, 4.0), seeds=(0, 1), metrics=("mig", "sap"), epochs=3)
     assert SweepPlan.from_dict(plan.to_dict()) == plan
+
+
+def test_training_passes_count_a_fused_group_once_and_skip_finished_runs(tmp_path):
+    """Three βs × two seeds fuse into one group per seed. Seed 0 has one run finished: its
+    two others still fuse, one pass; seed 1 has all three to train, one pass. Unfused, the
+    five unfinished runs are five passes."""
+    plan = SweepPlan(name="t", betas=(1.0, 4.0, 8.0), seeds=(0, 1))
+    configs = plan.configs()
+    finished = tmp_path / rundir.run_name(configs[0])
+    finished.mkdir()
+    (finished / rundir.DONE_FILE).write_text("{}")
+    assert training_passes(run_groups(configs), str(tmp_path)) == 2
+    assert training_passes([[c] for c in configs], str(tmp_path)) == 5
