@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 
 import keras
 import tensorflow as tf
@@ -30,7 +31,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     the new weights with the previous epoch number, so that one epoch is trained again.)
 
     The epoch marker also holds the random-seed states (``SeedGenerator``), which
-    ``save_weights`` leaves out: a resumed run draws the noise an uninterrupted one would.
+    ``save_weights`` leaves out: a resumed run draws the noise an uninterrupted one would;
+    and the training seconds so far, which a resumed run adds (``seconds_before``).
 
     ``save_dir`` (default ``backup_dir``) is where this process writes its backups; the
     restore always reads ``backup_dir``. In a multi-worker job every worker restores the
@@ -42,6 +44,15 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         kwargs.setdefault("delete_checkpoint", False)
         super().__init__(backup_dir, double_checkpoint=False, **kwargs)
         self.save_dir = save_dir or backup_dir
+        # Training seconds of the processes before this one, up to the backup it resumes
+        # from: a run stopped and resumed reports all its training time, not the last leg's.
+        self.seconds_before = 0.0
+        self._began = time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        self.seconds_before = 0.0
+        self._began = time.monotonic()
+        super().on_train_begin(logs)
 
     def _save_model(self):
         kio.makedirs(self.save_dir)
@@ -52,6 +63,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             "epoch": self._current_epoch,
             "batch": self._last_batch_seen,
             "seed_states": [keras.ops.convert_to_numpy(v).tolist() for v in self._seeds()],
+            "train_seconds": self.seconds_before + time.monotonic() - self._began,
         }
         with deferred_interrupt():  # Ctrl-C inside h5py can deadlock the exit
             self.model.save_weights(filepath=staging, overwrite=True)
@@ -61,9 +73,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _load_model(self):
         super()._load_model()
         if kio.exists(self._training_metadata_path):
-            states = json.loads(kio.read_text(self._training_metadata_path)).get("seed_states")
-            for variable, state in zip(self._seeds(), states or [], strict=False):
+            metadata = json.loads(kio.read_text(self._training_metadata_path))
+            states = metadata.get("seed_states") or []
+            for variable, state in zip(self._seeds(), states, strict=False):
                 variable.assign(state)
+            self.seconds_before = float(metadata.get("train_seconds", 0.0))
 
     def _seeds(self) -> list:
         """The model's SeedGenerator states: its variables that are not weights."""

@@ -144,17 +144,18 @@ def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup)
         )
         for k, (run_dir, extra) in enumerate(zip(run_dirs, member_callbacks, strict=True))
     ]
+    restore = AtomicBackupAndRestore(backup)
     fused.fit(
         train_data,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
         validation_data=validation_data,
         # Histories before the backup: an epoch is backed up only once its rows exist.
-        callbacks=[epoch, *views, StopWhenAllFailed(), AtomicBackupAndRestore(backup)],
+        callbacks=[epoch, *views, StopWhenAllFailed(), restore],
         verbose=verbose,
         shuffle=False,
     )
-    seconds = time.monotonic() - started
+    seconds = time.monotonic() - started + restore.seconds_before
     results = [
         rundir.finish(member, run_dir, seconds)  # seconds: the group's, shared
         for member, run_dir in zip(members, run_dirs, strict=True)

@@ -105,16 +105,18 @@ def train(
             steps_per_execution=1 if multi_worker else config.steps_per_execution,
         )
     with worker_scratch(chief) as scratch:
+        own = _callbacks(config, run_dir, backup, scratch)
         history = model.fit(
             train_data,
             epochs=config.epochs,
             steps_per_epoch=config.steps_per_epoch,
             validation_data=validation_data,
-            callbacks=[epoch, *_callbacks(config, run_dir, backup, scratch), *callbacks],
+            callbacks=[epoch, *own, *callbacks],
             verbose=verbose,
             shuffle=False,  # the pipeline shuffles; Keras would only warn that it cannot
         )
-        seconds = time.monotonic() - started
+        restored = next(c for c in own if isinstance(c, AtomicBackupAndRestore))
+        seconds = time.monotonic() - started + restored.seconds_before
         if scratch is not None:
             return _finish_worker(model, history, run_dir, scratch, seconds)
         return _finish(model, run_dir, seconds, backup)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from kbetavae.data import open_source
 from kbetavae.training import rundir
 from kbetavae.training.config import TrainConfig
-from kbetavae.training.fused import can_fuse, train_group
+from kbetavae.training.fused import can_fuse, group_backup_dir, train_group
 from kbetavae.training.loop import train
 
 BETAS = (1.0, 4.0, 10.0)
@@ -82,9 +84,12 @@ def test_an_interrupted_group_resumes_to_the_uninterrupted_weights(tmp_path, dat
     with pytest.raises(KeyboardInterrupt):
         train_group(configs, dirs, source=data, member_callbacks=[[_Crash()], []])
     assert not (dirs[0] / rundir.DONE_FILE).exists()
+    backup = group_backup_dir([str(d) for d in dirs])
+    first_leg = json.loads(Path(backup, "training_metadata.json").read_text())["train_seconds"]
     resumed = train_group(configs, dirs, source=data)
     for a, b in zip(whole, resumed, strict=True):
         assert b.ok and b.epochs == 2 and b.steps == a.steps == 16
+        assert b.seconds > first_leg  # the epoch before the stop counts too
         for x, y in zip(a.model.weights, b.model.weights, strict=True):
             assert _relative_error(y.numpy(), x.numpy()) <= 1e-5, x.path
     assert not (tmp_path / "resumed" / ".fused-backup").exists()  # removed when done

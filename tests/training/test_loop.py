@@ -125,6 +125,9 @@ def test_a_run_killed_after_epoch_2_of_4_resumes_at_epoch_3_without_duplicate_ro
     first.wait()
     assert [row["epoch"] for row in read_history(run_dir)] == [0, 1]
     assert not (run_dir / "done.json").exists()
+    backup = json.loads((run_dir / "backup" / "training_metadata.json").read_text())
+    first_leg = backup["train_seconds"]  # two epochs' training, up to the last backup
+    assert first_leg > 0
 
     second = start(pause_at=-1)
     out, _ = second.communicate(timeout=240)
@@ -135,6 +138,7 @@ def test_a_run_killed_after_epoch_2_of_4_resumes_at_epoch_3_without_duplicate_ro
     assert epochs == ["0", "1", "2", "3"]
     done = json.loads((run_dir / "done.json").read_text())
     assert done["epochs"] == 4 and done["steps"] == 4 * 8  # optimizer state was restored
+    assert done["seconds"] > first_leg  # both legs' training, not only the resumed one
 
 
 def test_csv_logger_drops_rows_of_epochs_that_a_resume_reruns(tmp_path):
