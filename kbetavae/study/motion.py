@@ -47,8 +47,8 @@ MOTION_COLUMNS = (
     "vanished",
 )
 # A long move: at β ≥ 2.5 in the published study a position latent carries the sprite
-# 17-35 px, most of its travel; at β ≤ 1 position is split over more latents of 8-16 px each
-# (docs/results/traversal_motion.csv). Chosen on that data, so a split by it is descriptive.
+# 16-40 px, most of its travel; at β ≤ 1 position is often split over more latents of 8-16 px
+# each (docs/results/traversal_motion.csv). Chosen on that data: a split by it describes.
 LONG_MOVE_PX = 15.0
 # Along an image axis: a direction within this of 0° or 90°, the replica's posX and posY.
 AXIS_TOLERANCE_DEG = 10.0
