@@ -56,7 +56,7 @@ def comparison_markdown(rows: Sequence[dict], study: dict[float, dict[str, float
         cells = [f"{beta:g}" + (" (baseline)" if beta == 1.0 else ""), str(summary["done"])]
         for metric in metrics:
             ours = summary.get(metric)
-            cells.append(_short(ours) if ours is not None else "—")
+            cells.append(ours.text(sd=False) if ours is not None else "—")
             theirs = study.get(beta, {}).get(metric)
             cells.append(
                 "—" if theirs is None else "nan" if math.isnan(theirs) else f"{theirs:.4f}"
@@ -88,7 +88,7 @@ def penalty_markdown(rows: Sequence[dict]) -> str:
         "|" + "---|" * (len(shown) + 2),
     ]
     for summary in summaries:
-        cells = [_short(summary[c], 2) if c in summary else "—" for c in shown]
+        cells = [summary[c].text(2, sd=False) if c in summary else "—" for c in shown]
         lines.append(f"| {summary['beta']:g} | {summary['done']} | " + " | ".join(cells) + " |")
     trends = _trends(priced, {c: titles[c] for c in ("reconstruction", "kl", "penalty")})
     return "\n".join(lines) + "\n" + (f"\n{trends}\n" if trends else "")
@@ -154,10 +154,6 @@ def order_markdown(rows: Sequence[dict]) -> str:
         f"(Holm-adjusted p < {SIGNIFICANCE:.2f} within each metric)."
     )
     return "\n".join(lines) + "\n"
-
-
-def _short(estimate, digits: int = 4) -> str:
-    return estimate.text(digits, sd=False)
 
 
 def read_study_table(path: str) -> dict[float, dict[str, float]]:

@@ -24,7 +24,7 @@ from typing import Any
 from kbetavae import io as kio
 from kbetavae.metrics import metric_row, registry
 from kbetavae.study.plan import SweepPlan
-from kbetavae.study.statistics import seed_count_label, summarise
+from kbetavae.study.statistics import format_fixed, seed_count_label, summarise
 from kbetavae.training import rundir
 
 PLAN_FILE = "sweep.json"
@@ -247,8 +247,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
-        digits = 1 if abs(value) >= 100 else 4
-        return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0: no "-0.0000"
+        return format_fixed(value, 1 if abs(value) >= 100 else 4)
     return str(value)
 
 

@@ -23,7 +23,7 @@ from kbetavae.study.motion import (
     read_motion_csv,
 )
 from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
-from kbetavae.study.statistics import format_p, rank_sum_p
+from kbetavae.study.statistics import format_fixed, format_p, rank_sum_p
 
 
 def motion_markdown(results_dir: str) -> str:
@@ -86,9 +86,9 @@ def axes_markdown(results_dir: str) -> str:
         if row.get("mig") is not None:
             (both if len(axes) == 2 else others).append(row["mig"])
         cells = [f"{row['beta']:g}", str(row["seed"]), str(row.get("active_latents", "—"))]
-        cells.append(", ".join(_fixed(str(a), 0) for a in angles) or "—")
+        cells.append(", ".join(format_fixed(a, 0) for a in angles) or "—")
         cells.append(" and ".join(axes) or "—")
-        cells += [_fixed(str(row.get(m, "")), 3) for m in ("mig", "zdiff")]
+        cells += ["—" if row.get(m) is None else format_fixed(row[m], 3) for m in ("mig", "zdiff")]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", _axes_contrast(both, others)]
     return "\n".join(lines) + "\n"
@@ -116,9 +116,8 @@ def _axes_contrast(both: Sequence[float], others: Sequence[float]) -> str:
 
 
 def _fixed(text: str, digits: int) -> str:
-    if text in ("", "None"):
-        return "—"
-    return f"{round(float(text), digits) + 0.0:.{digits}f}"  # + 0.0: no "-0"
+    """A ``traversal_motion.csv`` cell (text; empty where nothing was measured)."""
+    return "—" if text == "" else format_fixed(float(text), digits)
 
 
 def _percent(text: str) -> str:

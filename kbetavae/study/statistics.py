@@ -51,13 +51,11 @@ class Estimate:
         """``0.1234`` (one seed) or ``0.1234 ± 0.0100 [0.1100, 0.1300]`` (without the sd
         if ``sd`` is False)."""
 
-        def f(value: float) -> str:
-            return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0: "0.00", not "-0.00"
-
         if self.n == 1:
-            return f(self.mean)
-        spread = f" ± {f(self.sd)}" if sd else ""
-        return f"{f(self.mean)}{spread} [{f(self.low)}, {f(self.high)}]"
+            return format_fixed(self.mean, digits)
+        spread = f" ± {format_fixed(self.sd, digits)}" if sd else ""
+        interval = f"[{format_fixed(self.low, digits)}, {format_fixed(self.high, digits)}]"
+        return f"{format_fixed(self.mean, digits)}{spread} {interval}"
 
 
 def estimate(values: Sequence[float], seed: int = 0) -> Estimate | None:
@@ -175,6 +173,12 @@ def compare_pairs(rows: Sequence[dict], column: str) -> list[Comparison]:
     for k, p in zip(tested, adjusted, strict=True):
         pairs[k] = dataclasses.replace(pairs[k], p_adjusted=p)
     return pairs
+
+
+def format_fixed(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals as the tables print it, never "-0.00": float noise
+    around zero (a collapsed run's KL of −2e-9 nats) would read as a negative number."""
+    return f"{round(value, digits) + 0.0:.{digits}f}"
 
 
 def format_p(p: float) -> str:
