@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn, TypeVar, get_args, get_origin
 
 import typer
 
+from cli import ctrl_c
 from kbetavae.errors import InputError
 
 F = TypeVar("F", bound=Callable)
@@ -37,8 +38,7 @@ def user_errors(func: F) -> F:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             fail(as_flags(message, flag_names(func)))
         except KeyboardInterrupt:
-            typer.echo("kbetavae: interrupted", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(ctrl_c.say_interrupted()) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -14,6 +14,7 @@ import typer  # noqa: E402
 from typer._click import exceptions as click_errors  # noqa: E402
 
 from cli import collect as collect_commands  # noqa: E402
+from cli import ctrl_c  # noqa: E402
 from cli import data as data_commands  # noqa: E402
 from cli import evaluate as evaluate_commands  # noqa: E402
 from cli import sweep as sweep_commands  # noqa: E402
@@ -109,8 +110,7 @@ def run(args: list[str] | None = None) -> int:
         typer.echo(f"kbetavae: error: {exc.format_message()}", err=True)
         return exc.exit_code
     except click_errors.Abort:
-        typer.echo("kbetavae: interrupted", err=True)
-        return 130
+        return ctrl_c.say_interrupted()
     return code if isinstance(code, int) else 0
 
 
@@ -118,19 +118,25 @@ def main() -> None:
     """Run the app; an unexpected failure is one line, not a traceback."""
     if not os.environ.get("KBETAVAE_DEBUG"):
         filter_native_stderr()
+    ctrl_c.install()
     try:
         code = run()
-    except KeyboardInterrupt:
-        typer.echo("kbetavae: interrupted", err=True)
-        code = 130
     except Exception as exc:  # noqa: BLE001 - last line of defence for the user
-        if os.environ.get("KBETAVAE_DEBUG"):
-            raise
-        typer.echo(
-            f"kbetavae: error: {type(exc).__name__}: {exc} (KBETAVAE_DEBUG=1 shows the traceback)",
-            err=True,
-        )
-        code = 1
+        if ctrl_c.caused_by_ctrl_c(exc):
+            code = ctrl_c.say_interrupted()
+        else:
+            if os.environ.get("KBETAVAE_DEBUG"):
+                raise
+            typer.echo(
+                f"kbetavae: error: {type(exc).__name__}: {exc} "
+                "(KBETAVAE_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            code = 1
+    except KeyboardInterrupt:
+        code = ctrl_c.say_interrupted()
+    if ctrl_c.received():
+        ctrl_c.end_process(code)
     sys.exit(code)
 
 

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from cli import options
+from cli import ctrl_c, options
 from cli.common import check_sweep_dir, user_errors, whole_number
 from cli.options import DEFAULTS
 from kbetavae.errors import InputError
@@ -131,7 +131,9 @@ def sweep(
         render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)
         progress.stage("writing report.html")
         write_report(sweep_dir)
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not ctrl_c.caused_by_ctrl_c(exc):
+            raise
         progress.close()
         typer.echo(
             f"kbetavae: interrupted; {progress.finished} finished run(s) are kept in "
@@ -139,7 +141,7 @@ def sweep(
             f"kbetavae {shlex.join(sys.argv[1:])}",
             err=True,
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(ctrl_c.EXIT_CODE) from None
     finally:
         progress.close()
     echo_summary(rows, sweep_dir)
