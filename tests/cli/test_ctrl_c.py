@@ -119,8 +119,10 @@ def test_without_ctrl_c_an_error_is_still_one_error_line(tmp_path):
         """,
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "kbetavae: error: ImportError: no module named frobnicate"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("kbetavae: error: ImportError: no module named frobnicate")
     )
 
 
