@@ -69,20 +69,11 @@ def axes_markdown(results_dir: str) -> str:
     path = os.path.join(results_dir, MOTION_CSV)
     if not kio.exists(path):
         return f"(no {MOTION_CSV}: run kbetavae motion)\n"
-    moves: dict[tuple[float, int], list[float]] = {}
-    for row in read_motion_csv(path):
-        angles = moves.setdefault((float(row["beta"]), int(row["seed"])), [])
-        if is_long_move(row):
-            angles.append(float(row["angle_deg"]))
     head = ["β", "seed", "active latents", "long moves: direction (°)", "along axes", "MIG"]
     head.append("Z-diff")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     both, others = [], []
-    for row in read_results(results_dir):
-        angles = moves.get((row["beta"], row["seed"]))
-        if row.get("status") != "done" or angles is None:
-            continue
-        axes = [name for name, on in _axes(angles).items() if on]
+    for row, angles, axes in axis_alignment(results_dir):
         if row.get("mig") is not None:
             (both if len(axes) == 2 else others).append(row["mig"])
         cells = [f"{row['beta']:g}", str(row["seed"]), str(row.get("active_latents", "—"))]
@@ -94,11 +85,30 @@ def axes_markdown(results_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _axes(angles: Sequence[float]) -> dict[str, bool]:
+def axis_alignment(
+    results_dir: str, long_px: float = LONG_MOVE_PX, tolerance: float = AXIS_TOLERANCE_DEG
+) -> list[tuple[dict, list[float], list[str]]]:
+    """Per finished run with measured traversals (``results.csv`` order): its results row,
+    the directions of its long moves (≥ ``long_px``) and the image axes ("x", "y") some
+    long move follows within ``tolerance`` degrees."""
+    moves: dict[tuple[float, int], list[float]] = {}
+    for row in read_motion_csv(os.path.join(results_dir, MOTION_CSV)):
+        angles = moves.setdefault((float(row["beta"]), int(row["seed"])), [])
+        if is_long_move(row, long_px):
+            angles.append(float(row["angle_deg"]))
+    runs = []
+    for row in read_results(results_dir):
+        angles = moves.get((row["beta"], row["seed"]))
+        if row.get("status") == "done" and angles is not None:
+            runs.append((row, angles, [n for n, on in _axes(angles, tolerance).items() if on]))
+    return runs
+
+
+def _axes(angles: Sequence[float], tolerance: float = AXIS_TOLERANCE_DEG) -> dict[str, bool]:
     """Which image axes some long move follows: x near 0°, y near ±90°."""
     return {
-        "x": any(along_axis(a) and abs(a) < 45 for a in angles),
-        "y": any(along_axis(a) and abs(a) > 45 for a in angles),
+        "x": any(along_axis(a, tolerance) and abs(a) < 45 for a in angles),
+        "y": any(along_axis(a, tolerance) and abs(a) > 45 for a in angles),
     }
 
 
