@@ -14,8 +14,8 @@ says which differ, so a test keeps the report and its data in step. Tables per �
 (reconstruction, KL and β·KL, and how each moves with β), ``order`` and ``order_paired``
 (which βs differ on each metric, Welch's and paired:
 :func:`kbetavae.study.statistics.compare_pairs`); run by run
-(:mod:`kbetavae.study.run_tables`): ``motion``, ``axes`` and ``kl``; across thresholds
-(:mod:`kbetavae.study.sensitivity`): ``activity``, ``activity_counts`` and
+(:mod:`kbetavae.study.run_tables`): ``motion``, ``axes``, ``kl`` and ``convergence``;
+across thresholds (:mod:`kbetavae.study.sensitivity`): ``activity``, ``activity_counts`` and
 ``axes_sensitivity``. Run
 ``python -m kbetavae.study.published DIR`` after a new sweep.
 """
@@ -32,7 +32,12 @@ from collections.abc import Callable, Sequence
 
 from kbetavae import io as kio
 from kbetavae.study.results import read_results, summary_markdown
-from kbetavae.study.run_tables import axes_markdown, kl_markdown, motion_markdown
+from kbetavae.study.run_tables import (
+    axes_markdown,
+    convergence_markdown,
+    kl_markdown,
+    motion_markdown,
+)
 from kbetavae.study.sensitivity import (
     activity_counts_markdown,
     activity_markdown,
@@ -236,6 +241,7 @@ def generators(results_dir: str) -> dict[str, Callable[[], str]]:
         "motion": lambda: motion_markdown(results_dir),
         "axes": lambda: axes_markdown(results_dir),
         "kl": lambda: kl_markdown(results_dir),
+        "convergence": lambda: convergence_markdown(results_dir),
         "activity": lambda: activity_markdown(results_dir),
         "activity_counts": lambda: activity_counts_markdown(results_dir),
         "axes_sensitivity": lambda: axes_sensitivity_markdown(results_dir),
