@@ -24,7 +24,7 @@ from kbetavae.study.motion import (
     read_motion_csv,
 )
 from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
-from kbetavae.study.statistics import format_fixed, format_p, rank_sum_p
+from kbetavae.study.statistics import format_fixed, format_p, format_range, rank_sum_p
 
 
 def motion_markdown(results_dir: str) -> str:
@@ -85,9 +85,9 @@ def convergence_markdown(results_dir: str) -> str:
             f"{beta:g}",
             str(len(entries)),
             seeds,
-            _score_range([z["score"] for _, z in stopped]),
+            format_range([z["score"] for _, z in stopped]),
         ]
-        lines.append("| " + " | ".join(cells + [_score_range(others)]) + " |")
+        lines.append("| " + " | ".join(cells + [format_range(others)]) + " |")
     if not total:
         return "(no finished run records whether its Z-diff classifier converged)\n"
     said = f"the classifier ({'; '.join(sorted(classifiers))}) stopped at its iteration limit"
@@ -111,14 +111,6 @@ def _iterations_text(entry: dict) -> str:
     if not entry.get("max_iter"):
         return ""
     return f" ({entry['iterations']} of {entry['max_iter']} iterations)"
-
-
-def _score_range(values: Sequence[float]) -> str:
-    if not values:
-        return "—"
-    return format_fixed(min(values), 3) + (
-        "" if len(values) == 1 else f"–{format_fixed(max(values), 3)}"
-    )
 
 
 def axes_markdown(results_dir: str) -> str:
@@ -179,8 +171,8 @@ def _axes_contrast(both: Sequence[float], others: Sequence[float]) -> str:
     if not both or not others:
         return f"Runs with {criterion}: {len(both)} of {len(both) + len(others)}."
     return (
-        f"MIG of the {len(both)} runs with {criterion}: {min(both):.3f}–{max(both):.3f}; "
-        f"of the other {len(others)}: {min(others):.3f}–{max(others):.3f} "
+        f"MIG of the {len(both)} runs with {criterion}: {format_range(both)}; "
+        f"of the other {len(others)}: {format_range(others)} "
         f"(Mann–Whitney U, two-sided p {format_p(rank_sum_p(both, others))})."
     )
 

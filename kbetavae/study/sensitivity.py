@@ -29,6 +29,7 @@ from kbetavae.study.statistics import (
     MIN_SEEDS_TO_ORDER,
     compare_pairs,
     format_p,
+    format_range,
     rank_sum_p,
     welch_p,
 )
@@ -161,7 +162,7 @@ def axes_sensitivity_markdown(
                 if row.get("mig") is not None and math.isfinite(row["mig"]):
                     (both if len(axes) == 2 else others).append(row["mig"])
             cells = [f"{long_px:g}", f"{tolerance:g}", f"{len(both)} of {len(both) + len(others)}"]
-            cells += [_range(both), _range(others)]
+            cells += [format_range(both), format_range(others)]
             if len(both) >= 2 and len(others) >= 2:
                 cells.append("yes" if min(both) > max(others) else "no")
                 cells += [format_p(welch_p(both, others)), format_p(rank_sum_p(both, others))]
@@ -191,9 +192,3 @@ def _ordered(pairs, paired: bool) -> str:
         high, low = (c.b, c.a) if delta > 0 else (c.a, c.b)
         parts.append(f"{high:g} > {low:g}")
     return ", ".join(parts)
-
-
-def _range(values: Sequence[float]) -> str:
-    if not values:
-        return "—"
-    return f"{min(values):.3f}–{max(values):.3f}"

@@ -291,6 +291,19 @@ def format_interval(low: float, high: float, digits: int, signed: bool = False) 
     return f"[{show(low)}, {show(high)}]"
 
 
+def format_range(values: Sequence[float], digits: int = 3) -> str:
+    """``min–max`` of ``values`` (one value alone; "—" for none), as the tables print it.
+
+    Example:
+        >>> format_range([0.3, 0.1, 0.2]), format_range([0.4]), format_range([])
+        ('0.100–0.300', '0.400', '—')
+    """
+    if not len(values):
+        return "—"
+    low, high = format_fixed(min(values), digits), format_fixed(max(values), digits)
+    return low if len(values) == 1 else f"{low}–{high}"
+
+
 def _signed(value: float, digits: int) -> str:
     text = format_fixed(value, digits)
     return text if text.startswith("-") else f"+{text}"

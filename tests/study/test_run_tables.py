@@ -54,7 +54,7 @@ def test_the_axes_table_finds_runs_whose_long_moves_follow_both_image_axes(tmp_p
     assert lines[4] == "| 10 | 0 | 2 | -3, 88 | x and y | 0.400 | 0.800 |"
     assert lines[-1].startswith("MIG of the 1 runs with a long move (≥ 15 px) within 10° of")
     assert lines[-1].endswith(
-        ": 0.400–0.400; of the other 2: 0.100–0.200 (Mann–Whitney U, two-sided p 0.667)."
+        ": 0.400; of the other 2: 0.100–0.200 (Mann–Whitney U, two-sided p 0.667)."
     )
 
 

@@ -114,8 +114,8 @@ def test_the_axes_sensitivity_table_regroups_the_runs_at_each_extent_and_angle(t
     lines = lines.splitlines()
     # 12 px within 5°: A and C; within 10°: A, B and C (one run left: no comparison)
     assert lines[2].startswith("| 12 | 5 | 2 of 4 | 0.200–0.400 | 0.100–0.300 | no |")
-    assert lines[3] == "| 12 | 10 | 3 of 4 | 0.200–0.400 | 0.100–0.100 | — | — | — |"
-    assert lines[4].startswith("| 15 | 5 | 1 of 4 | 0.400–0.400 | 0.100–0.300 | — |")
+    assert lines[3] == "| 12 | 10 | 3 of 4 | 0.200–0.400 | 0.100 | — | — | — |"
+    assert lines[4].startswith("| 15 | 5 | 1 of 4 | 0.400 | 0.100–0.300 | — |")
     # 15 px, 10°: A and B (0.4, 0.3) against C and D (0.2, 0.1): separate; the exact
     # rank-sum p of 2 against 2 fully separated is 2 / C(4, 2) = 1/3
     cells = lines[5].split(" | ")
