@@ -59,7 +59,10 @@ class ZDiffResult(MetricResult):
     mean feature |mu1 - mu2| of latent i over all points that fixed factor k (0 for a factor
     never drawn); ``points_per_factor`` (K,); ``converged`` False if the solver hit its
     iteration limit (kept: the reference uses the defaults too); ``chance`` = 1/K;
-    ``classifier``: its name, solver, multi-class scheme and the scikit-learn version."""
+    ``classifier``: its name, solver, multi-class scheme and the scikit-learn version;
+    ``iterations`` the most solver iterations any of its fits used and ``max_iter`` their
+    limit (``converged`` is ``iterations < max_iter``; both 0 when one factor alone was
+    drawn and nothing was fitted)."""
 
     train_accuracy: float
     matrix: np.ndarray
@@ -67,6 +70,8 @@ class ZDiffResult(MetricResult):
     converged: bool
     chance: float
     classifier: dict = dataclasses.field(default_factory=dict)
+    iterations: int = 0
+    max_iter: int = 0
 
 
 def zdiff_points(
@@ -118,22 +123,27 @@ def _make_classifier(name: str):
     return LogisticRegression(solver="lbfgs")
 
 
-def _converged(model) -> bool:
+def _iterations(model) -> tuple[int, int]:
+    """The most iterations any fit of ``model`` used (one per binary for one-vs-rest) and
+    the limit they ran under."""
     binaries = getattr(model, "estimators_", [model])
-    return all(np.all(m.n_iter_ < m.max_iter) for m in binaries)
+    return max(int(np.max(m.n_iter_)) for m in binaries), max(m.max_iter for m in binaries)
 
 
-def _fit_classifier(features: np.ndarray, labels: np.ndarray, name: str) -> tuple[object, bool]:
+def _fit_classifier(
+    features: np.ndarray, labels: np.ndarray, name: str
+) -> tuple[object, tuple[int, int]]:
+    """The fitted classifier and its (iterations, max_iter)."""
     if np.unique(labels).size == 1:
         # Too few points to see two factors (LogisticRegression refuses): predict the one seen.
-        return DummyClassifier(strategy="most_frequent").fit(features, labels), True
+        return DummyClassifier(strategy="most_frequent").fit(features, labels), (0, 0)
     model = _make_classifier(name)
     # One BLAS/OpenMP thread: on this 2-core CPU the default pools (OpenBLAS and OpenMP,
     # two threads each) contend and the fit runs ~8x slower; the coefficients are equal.
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(features, labels)
-    return model, _converged(model)
+    return model, _iterations(model)
 
 
 def zdiff(
@@ -162,7 +172,7 @@ def zdiff(
     eval_x, eval_y = zdiff_points(
         ground_truth, representation, num_eval, rng, batch_size, encode_batch_size
     )
-    model, converged = _fit_classifier(train_x, train_y, classifier)
+    model, (iterations, max_iter) = _fit_classifier(train_x, train_y, classifier)
     num_factors = len(ground_truth.factor_sizes)
     all_x, all_y = np.concatenate([train_x, eval_x]), np.concatenate([train_y, eval_y])
     counts = np.bincount(all_y, minlength=num_factors)
@@ -174,7 +184,9 @@ def zdiff(
         train_accuracy=float(np.mean(model.predict(train_x) == train_y)),
         matrix=matrix.T,
         points_per_factor=counts,
-        converged=converged,
+        converged=iterations < max_iter or max_iter == 0,
         chance=1.0 / num_factors,
         classifier=classifier_record(classifier),
+        iterations=iterations,
+        max_iter=max_iter,
     )

@@ -123,11 +123,11 @@ def read_motion_csv(path: str) -> list[dict[str, str]]:
     return list(reader)
 
 
-def is_long_move(row: dict[str, str]) -> bool:
+def is_long_move(row: dict[str, str], long_px: float = LONG_MOVE_PX) -> bool:
     """Whether a :data:`MOTION_CSV` row is an active latent moving the sprite at least
-    :data:`LONG_MOVE_PX` in a measured direction."""
+    ``long_px`` (:data:`LONG_MOVE_PX`) in a measured direction."""
     moved = row["angle_deg"] != "" and row["extent_px"] != ""
-    return row["active"] != "False" and moved and float(row["extent_px"]) >= LONG_MOVE_PX
+    return row["active"] != "False" and moved and float(row["extent_px"]) >= long_px
 
 
 def along_axis(angle_deg: float, tolerance: float = AXIS_TOLERANCE_DEG) -> bool:

@@ -11,9 +11,12 @@ A report (``docs/results/README.md``) marks each generated table with a pair of 
 per β), ``traversal_motion.csv`` and the runs' ``metrics.json`` — and :func:`stale_tables`
 says which differ, so a test keeps the report and its data in step. Tables per β:
 ``summary`` (results.md's), ``comparison`` (ours beside the study's), ``penalty``
-(reconstruction, KL and β·KL, and how each moves with β) and ``order`` (which βs differ on
-each metric: :func:`kbetavae.study.statistics.compare_pairs`); run by run
-(:mod:`kbetavae.study.run_tables`): ``motion``, ``axes`` and ``kl``. Run
+(reconstruction, KL and β·KL, and how each moves with β), ``order`` and ``order_paired``
+(which βs differ on each metric, Welch's and paired:
+:func:`kbetavae.study.statistics.compare_pairs`); run by run
+(:mod:`kbetavae.study.run_tables`): ``motion``, ``axes``, ``kl`` and ``convergence``;
+across thresholds (:mod:`kbetavae.study.sensitivity`): ``activity``, ``activity_counts`` and
+``axes_sensitivity``. Run
 ``python -m kbetavae.study.published DIR`` after a new sweep.
 """
 
@@ -29,11 +32,24 @@ from collections.abc import Callable, Sequence
 
 from kbetavae import io as kio
 from kbetavae.study.results import read_results, summary_markdown
-from kbetavae.study.run_tables import axes_markdown, kl_markdown, motion_markdown
+from kbetavae.study.run_tables import (
+    axes_markdown,
+    convergence_markdown,
+    kl_markdown,
+    motion_markdown,
+)
+from kbetavae.study.sensitivity import (
+    activity_counts_markdown,
+    activity_markdown,
+    axes_sensitivity_markdown,
+)
 from kbetavae.study.statistics import (
     MIN_SEEDS_TO_ORDER,
     SIGNIFICANCE,
+    Comparison,
+    Difference,
     compare_pairs,
+    format_interval,
     format_p,
     rank_correlation,
     summarise,
@@ -46,22 +62,51 @@ _BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 
 def comparison_markdown(rows: Sequence[dict], study: dict[float, dict[str, float]]) -> str:
     """Ours beside the study's, per β: MIG, Z-diff, Modularity (ours as the summary shows
-    them: one seed's value, or mean [95 % interval] over seeds)."""
+    them: one seed's value, or mean [95 % t interval] over seeds, then the 95 % bootstrap
+    interval), and per metric where the study's value lies against each interval."""
     metrics = ("mig", "zdiff", "modularity")
     titles = {"mig": "MIG", "zdiff": "Z-diff", "modularity": "Modularity"}
-    head = ["β", "n"] + [f"{titles[m]} ({who})" for m in metrics for who in ("ours", "study")]
+    head = ["β", "n"]
+    for metric in metrics:
+        head += [f"{titles[metric]} (ours, t)", "bootstrap", f"{titles[metric]} (study)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    places: dict[tuple[str, str], dict[str, list[float]]] = {}
     for summary in summarise(rows, metrics):
         beta = summary["beta"]
         cells = [f"{beta:g}" + (" (baseline)" if beta == 1.0 else ""), str(summary["done"])]
         for metric in metrics:
             ours = summary.get(metric)
-            cells.append(ours.text(sd=False) if ours is not None else "—")
             theirs = study.get(beta, {}).get(metric)
+            if ours is None:
+                cells += ["—", "—"]
+            else:
+                cells.append(ours.text(sd=False))
+                cells.append(
+                    "—" if ours.n == 1 else format_interval(ours.boot_low, ours.boot_high, 4)
+                )
             cells.append(
                 "—" if theirs is None else "nan" if math.isnan(theirs) else f"{theirs:.4f}"
             )
+            if ours is None or ours.n == 1 or theirs is None or math.isnan(theirs):
+                continue
+            for method, (low, high) in (
+                ("t", (ours.low, ours.high)),
+                ("bootstrap", (ours.boot_low, ours.boot_high)),
+            ):
+                where = "above" if theirs > high else "below" if theirs < low else "inside"
+                places.setdefault((metric, method), {}).setdefault(where, []).append(beta)
         lines.append("| " + " | ".join(cells) + " |")
+    if places:
+        lines.append("")
+        lines.append("Where the study's value lies against our 95 % interval:")
+        lines.append("")
+        for (metric, method), where in places.items():
+            parts = [
+                f"{side} at β = {', '.join(f'{b:g}' for b in betas)}"
+                for side in ("above", "inside", "below")
+                if (betas := where.get(side))
+            ]
+            lines.append(f"- {titles[metric]}, {method} interval: " + "; ".join(parts) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -126,13 +171,21 @@ ORDER_METRICS = {
 }
 
 
-def order_markdown(rows: Sequence[dict]) -> str:
+def order_markdown(rows: Sequence[dict], paired: bool = False) -> str:
     """Per pair of βs and metric, whether they differ: Welch's p over the seeds and the
-    same adjusted (Holm) over the metric's pairs; a pair is called ordered ("10 > 1") only
-    where the adjusted p is below 0.05, and "—" where a β has too few seeds."""
+    same adjusted (Holm) over the metric's pairs, and the difference (second β − first)
+    with its Welch–Satterthwaite 95 % interval; a pair is called ordered ("10 > 1") only
+    where the adjusted p is below 0.05, and "—" where a β has too few seeds. ``paired``:
+    the same from the paired t-test over the seeds the two βs share."""
     metrics = [m for m in ORDER_METRICS if any(r.get(m) is not None for r in rows)]
     columns = {m: compare_pairs(rows, m) for m in metrics}
-    if not any(c.p is not None for pairs in columns.values() for c in pairs):
+
+    def result(c: Comparison) -> tuple[Difference | None, float | None, bool | None]:
+        if paired:
+            return c.paired, c.paired_p_adjusted, c.paired_differ
+        return c.welch, c.p_adjusted, c.differ
+
+    if not any(result(c)[0] is not None for pairs in columns.values() for c in pairs):
         return f"(no two βs with {MIN_SEEDS_TO_ORDER} finished seeds each: nothing is ordered)\n"
     head = ["β pair"] + [ORDER_METRICS[m] for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -140,18 +193,24 @@ def order_markdown(rows: Sequence[dict]) -> str:
         cells = [f"{first.a:g} – {first.b:g}"]
         for metric in metrics:
             c = columns[metric][k]
-            if c.p is None:
+            difference, adjusted, differ = result(c)
+            if difference is None:
                 cells.append("—")
                 continue
-            lower = c.b if c.higher == c.a else c.a
-            verdict = f"**{c.higher:g} > {lower:g}**" if c.differ else "not ordered"
-            cells.append(f"{verdict} (p {format_p(c.p)}, Holm {format_p(c.p_adjusted)})")
+            higher = c.b if difference.delta > 0 else c.a
+            lower = c.a if higher == c.b else c.b
+            verdict = f"**{higher:g} > {lower:g}**" if differ else "not ordered"
+            shown = f"p {format_p(difference.p)}, Holm {format_p(adjusted)}"
+            cells.append(f"{verdict} ({shown}; Δ {difference.text()})")
         lines.append("| " + " | ".join(cells) + " |")
-    called = sum(bool(c.differ) for pairs in columns.values() for c in pairs)
+    called = sum(bool(result(c)[2]) for pairs in columns.values() for c in pairs)
+    tested = sum(result(c)[0] is not None for pairs in columns.values() for c in pairs)
+    test = "paired t-test over shared seeds" if paired else "Welch's t-test"
     lines.append("")
     lines.append(
-        f"{called} of {sum(len(p) for p in columns.values())} comparisons ordered "
-        f"(Holm-adjusted p < {SIGNIFICANCE:.2f} within each metric)."
+        f"{called} of {tested} comparisons ordered ({test}; Holm-adjusted p < "
+        f"{SIGNIFICANCE:.2f} within each metric). Δ: the second β's mean minus the first's, "
+        f"with its 95 % {'paired' if paired else 'Welch–Satterthwaite'} t interval."
     )
     return "\n".join(lines) + "\n"
 
@@ -178,9 +237,14 @@ def generators(results_dir: str) -> dict[str, Callable[[], str]]:
         "comparison": lambda: comparison_markdown(rows(), study()),
         "penalty": lambda: penalty_markdown(rows()),
         "order": lambda: order_markdown(rows()),
+        "order_paired": lambda: order_markdown(rows(), paired=True),
         "motion": lambda: motion_markdown(results_dir),
         "axes": lambda: axes_markdown(results_dir),
         "kl": lambda: kl_markdown(results_dir),
+        "convergence": lambda: convergence_markdown(results_dir),
+        "activity": lambda: activity_markdown(results_dir),
+        "activity_counts": lambda: activity_counts_markdown(results_dir),
+        "axes_sensitivity": lambda: axes_sensitivity_markdown(results_dir),
     }
 
 

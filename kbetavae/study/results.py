@@ -5,7 +5,7 @@
     <sweep>/sweep.json            the plan, package versions, git revision (a set merged by
                                   ``kbetavae collect`` also lists where each run lives)
     <sweep>/results.csv           one row per (β, seed)
-    <sweep>/results.md            per β: n, mean, sd and 95 % bootstrap interval; then every run
+    <sweep>/results.md            per β: n, mean, sd and 95 % t interval; then every run
     <sweep>/figures/              kbetavae.viz.sweep_figures
     <sweep>/report.html           kbetavae.viz.html_report
 
@@ -126,7 +126,7 @@ def summary_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None)
     cells_say = (
         "one seed: each cell is that seed's value"
         if label == "one seed"
-        else f"{label}: mean ± sd [95 % bootstrap interval of the mean]"
+        else f"{label}: mean ± sd [95 % t interval of the mean]"
     )
     lines = [
         f"## Summary per β ({cells_say})",

@@ -2,8 +2,9 @@
 
 Registered as marked tables by :mod:`kbetavae.study.published`: ``motion`` (every active
 latent's measured traversal, ``traversal_motion.csv``), ``axes`` (per run, whether its long
-traversal moves follow the image axes, beside its MIG and Z-diff) and ``kl`` (every
-latent's KL per β from each run's ``metrics.json``).
+traversal moves follow the image axes, beside its MIG and Z-diff), ``kl`` (every latent's
+KL per β from each run's ``metrics.json``) and ``convergence`` (the runs whose Z-diff
+classifier stopped at its iteration limit).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from kbetavae.study.motion import (
     read_motion_csv,
 )
 from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
-from kbetavae.study.statistics import format_fixed, format_p, rank_sum_p
+from kbetavae.study.statistics import format_fixed, format_p, format_range, rank_sum_p
 
 
 def motion_markdown(results_dir: str) -> str:
@@ -61,6 +62,57 @@ def kl_markdown(results_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def convergence_markdown(results_dir: str) -> str:
+    """Per β: the runs whose Z-diff classifier stopped at its iteration limit
+    (``metrics.json``: ``zdiff.converged``; ``iterations`` and ``max_iter`` where recorded),
+    with their Z-diff beside the other runs'."""
+    done = [row for row in read_results(results_dir) if row.get("status") == "done"]
+    records = metric_records(sweep_run_dirs(results_dir), done)
+    head = ["β", "runs", "at the limit", "their Z-diff", "others' Z-diff"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    stopped_all = total = 0
+    classifiers = set()
+    for beta, found in records.items():
+        entries = [(seed, r["zdiff"]) for seed, r in found if "converged" in r.get("zdiff", {})]
+        if not entries:
+            continue
+        stopped = [(s, z) for s, z in entries if not z["converged"]]
+        others = [z["score"] for _, z in entries if z["converged"]]
+        classifiers |= {_classifier_text(z) for _, z in entries}
+        stopped_all, total = stopped_all + len(stopped), total + len(entries)
+        seeds = ", ".join(f"seed {s}" + _iterations_text(z) for s, z in stopped) or "none"
+        cells = [
+            f"{beta:g}",
+            str(len(entries)),
+            seeds,
+            format_range([z["score"] for _, z in stopped]),
+        ]
+        lines.append("| " + " | ".join(cells + [format_range(others)]) + " |")
+    if not total:
+        return "(no finished run records whether its Z-diff classifier converged)\n"
+    said = f"the classifier ({'; '.join(sorted(classifiers))}) stopped at its iteration limit"
+    if stopped_all:
+        said += (
+            ", short of its optimum; the score is kept as the reference protocol "
+            "(scikit-learn's defaults) computes it"
+        )
+    lines += ["", f"{stopped_all} of {total} runs: {said}."]
+    return "\n".join(lines) + "\n"
+
+
+def _classifier_text(entry: dict) -> str:
+    classifier = entry.get("classifier", {})
+    parts = [classifier.get("solver", "?"), classifier.get("multi_class", "?")]
+    parts.append(f"scikit-learn {classifier.get('sklearn_version', '?')}")
+    return ", ".join(parts)
+
+
+def _iterations_text(entry: dict) -> str:
+    if not entry.get("max_iter"):
+        return ""
+    return f" ({entry['iterations']} of {entry['max_iter']} iterations)"
+
+
 def axes_markdown(results_dir: str) -> str:
     """Per finished run: its active latents, the directions of its long moves (at least
     :data:`~kbetavae.study.motion.LONG_MOVE_PX`), which image axes they follow (within
@@ -69,20 +121,11 @@ def axes_markdown(results_dir: str) -> str:
     path = os.path.join(results_dir, MOTION_CSV)
     if not kio.exists(path):
         return f"(no {MOTION_CSV}: run kbetavae motion)\n"
-    moves: dict[tuple[float, int], list[float]] = {}
-    for row in read_motion_csv(path):
-        angles = moves.setdefault((float(row["beta"]), int(row["seed"])), [])
-        if is_long_move(row):
-            angles.append(float(row["angle_deg"]))
     head = ["β", "seed", "active latents", "long moves: direction (°)", "along axes", "MIG"]
     head.append("Z-diff")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     both, others = [], []
-    for row in read_results(results_dir):
-        angles = moves.get((row["beta"], row["seed"]))
-        if row.get("status") != "done" or angles is None:
-            continue
-        axes = [name for name, on in _axes(angles).items() if on]
+    for row, angles, axes in axis_alignment(results_dir):
         if row.get("mig") is not None:
             (both if len(axes) == 2 else others).append(row["mig"])
         cells = [f"{row['beta']:g}", str(row["seed"]), str(row.get("active_latents", "—"))]
@@ -94,11 +137,30 @@ def axes_markdown(results_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _axes(angles: Sequence[float]) -> dict[str, bool]:
+def axis_alignment(
+    results_dir: str, long_px: float = LONG_MOVE_PX, tolerance: float = AXIS_TOLERANCE_DEG
+) -> list[tuple[dict, list[float], list[str]]]:
+    """Per finished run with measured traversals (``results.csv`` order): its results row,
+    the directions of its long moves (≥ ``long_px``) and the image axes ("x", "y") some
+    long move follows within ``tolerance`` degrees."""
+    moves: dict[tuple[float, int], list[float]] = {}
+    for row in read_motion_csv(os.path.join(results_dir, MOTION_CSV)):
+        angles = moves.setdefault((float(row["beta"]), int(row["seed"])), [])
+        if is_long_move(row, long_px):
+            angles.append(float(row["angle_deg"]))
+    runs = []
+    for row in read_results(results_dir):
+        angles = moves.get((row["beta"], row["seed"]))
+        if row.get("status") == "done" and angles is not None:
+            runs.append((row, angles, [n for n, on in _axes(angles, tolerance).items() if on]))
+    return runs
+
+
+def _axes(angles: Sequence[float], tolerance: float = AXIS_TOLERANCE_DEG) -> dict[str, bool]:
     """Which image axes some long move follows: x near 0°, y near ±90°."""
     return {
-        "x": any(along_axis(a) and abs(a) < 45 for a in angles),
-        "y": any(along_axis(a) and abs(a) > 45 for a in angles),
+        "x": any(along_axis(a, tolerance) and abs(a) < 45 for a in angles),
+        "y": any(along_axis(a, tolerance) and abs(a) > 45 for a in angles),
     }
 
 
@@ -109,8 +171,8 @@ def _axes_contrast(both: Sequence[float], others: Sequence[float]) -> str:
     if not both or not others:
         return f"Runs with {criterion}: {len(both)} of {len(both) + len(others)}."
     return (
-        f"MIG of the {len(both)} runs with {criterion}: {min(both):.3f}–{max(both):.3f}; "
-        f"of the other {len(others)}: {min(others):.3f}–{max(others):.3f} "
+        f"MIG of the {len(both)} runs with {criterion}: {format_range(both)}; "
+        f"of the other {len(others)}: {format_range(others)} "
         f"(Mann–Whitney U, two-sided p {format_p(rank_sum_p(both, others))})."
     )
 

@@ -1,7 +1,7 @@
 """Disentanglement metrics against β, with the baseline VAE (β = 1) as a red dashed line.
 
 The title says what the points are: one seed's value (no bars), or the mean with its 95 %
-bootstrap interval over n seeds (statistics from :mod:`kbetavae.viz.summary`).
+t interval over n seeds (statistics from :mod:`kbetavae.viz.summary`).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ def seeds_caption(counts: Sequence[int]) -> str:
         return "one seed per β, no error bars"
     if counts[0] == 1:
         return (
-            f"mean and 95 % bootstrap interval over {counts[-1]} seeds where n > 1; "
+            f"mean and 95 % t interval over {counts[-1]} seeds where n > 1; "
             "β with one seed: its value, no bar"
         )
     n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
-    return f"mean and 95 % bootstrap interval over {n} seeds"
+    return f"mean and 95 % t interval over {n} seeds"
 
 
 # The scores live in [0, 1]; an axis spanning less than this would magnify float noise

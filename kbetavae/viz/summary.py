@@ -2,7 +2,7 @@
 
 The statistics are :func:`kbetavae.study.statistics.summarise`'s (read through the results
 layer, the one part of the study viz imports): with n > 1 finished seeds a β gets its
-mean, sd and a 95 % percentile-bootstrap interval of the mean; with n = 1 only the value,
+mean, sd and a 95 % Student-t interval of the mean; with n = 1 only the value,
 and whoever shows it says "one seed".
 """
 

@@ -170,3 +170,25 @@ def test_an_unknown_classifier_is_an_input_error_naming_the_argument(fakes):
 
     with pytest.raises(InputError, match="classifier must be one of lbfgs, liblinear_ovr"):
         zdiff(fakes.FactorImages(), fakes.identity_encoder(), 0, classifier="svm", **SMALL)
+
+
+def test_the_result_records_the_solvers_iterations_and_whether_it_hit_the_limit(fakes, monkeypatch):
+    """The study's runs kept whether lbfgs stopped at its limit of 100 iterations
+    (``converged``); the iterations used and the limit say by how much. With the limit cut
+    to 2 the solver stops there on these features: iterations = max_iter = 2, not converged."""
+    import importlib
+
+    from sklearn.linear_model import LogisticRegression
+
+    zdiff_module = importlib.import_module("kbetavae.metrics.zdiff")
+    ground_truth, encoder = fakes.FactorImages(), fakes.rotated_encoder()
+    result = zdiff(ground_truth, encoder, 1, **SMALL)
+    record = result.to_dict()
+    assert record["max_iter"] == LogisticRegression().max_iter == 100
+    assert 0 < record["iterations"] <= 100
+    assert record["converged"] == (record["iterations"] < 100)
+    monkeypatch.setattr(
+        zdiff_module, "_make_classifier", lambda name: LogisticRegression(max_iter=2)
+    )
+    capped = zdiff(ground_truth, encoder, 1, **SMALL)
+    assert (capped.iterations, capped.max_iter, capped.converged) == (2, 2, False)

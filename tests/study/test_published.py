@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from kbetavae.study import published
 from kbetavae.study.publish import missing_run_files
@@ -74,10 +76,11 @@ def test_the_penalty_table_multiplies_each_runs_kl_by_its_beta():
     ]
     lines = published.penalty_markdown(rows).splitlines()
     assert lines[0] == "| β | n | reconstruction | KL | β·KL |"
-    # β = 1: two seeds, the mean and the bootstrap interval of the mean: resampling two
-    # values gives means of both low, one of each or both high, so it spans the two values.
-    kl = "11.00 [10.00, 12.00]"
-    assert lines[2] == f"| 1 | 2 | 101.00 [100.00, 102.00] | {kl} | {kl} |"
+    # β = 1: two seeds, the mean and its t interval: sd √2, so mean ± t(0.975, 1) · 1.
+    half = stats.t.ppf(0.975, 1)
+    kl = f"11.00 [{11 - half:.2f}, {11 + half:.2f}]"
+    assert kl == "11.00 [-1.71, 23.71]"
+    assert lines[2] == f"| 1 | 2 | 101.00 [{101 - half:.2f}, {101 + half:.2f}] | {kl} | {kl} |"
     # β = 10: one finished seed, its values; β·KL = 10 × 3.
     assert lines[3] == "| 10 | 1 | 120.00 | 3.00 | 30.00 |"
 
@@ -85,20 +88,46 @@ def test_the_penalty_table_multiplies_each_runs_kl_by_its_beta():
 def test_the_order_table_calls_only_what_welch_and_holm_support():
     """Three βs of three seeds. MIG: β = 10 sits 0.3 above β = 1 and 2.5 with an sd of 0.01
     (Welch's t ≈ 37, p < 0.001 even ×3 for Holm), while β = 1 and 2.5 differ by 0.01 with
-    the same sd (t ≈ 1.2: not ordered). Z-diff is the same everywhere."""
+    the same sd (t ≈ 1.2: not ordered). Z-diff is the same everywhere. Each difference's
+    interval: Δ ± t(0.975, 4) · √(2 · 0.01² / 3), Welch–Satterthwaite's df being 4 for
+    equal sizes and sds."""
+    lines = published.order_markdown(_three_betas()).splitlines()
+    half = stats.t.ppf(0.975, 4) * np.sqrt(2 * 0.01**2 / 3)
+    assert lines[0] == "| β pair | MIG | Z-diff |"
+    assert lines[2].startswith(
+        f"| 1 – 2.5 | not ordered (p 0.288, Holm 0.288; Δ +0.010 [{0.01 - half:+.3f}, "
+        f"{0.01 + half:+.3f}]) |"
+    )
+    assert lines[3].startswith(
+        f"| 1 – 10 | **10 > 1** (p < 0.001, Holm < 0.001; Δ +0.300 [{0.3 - half:+.3f}, "
+        f"{0.3 + half:+.3f}]) |"
+    )
+    assert lines[4].startswith("| 2.5 – 10 | **10 > 2.5** (p < 0.001, Holm < 0.001; Δ +0.290 [")
+    same = f"| not ordered (p 1.000, Holm 1.000; Δ +0.000 [{-half:+.3f}, {half:+.3f}]) |"
+    assert all(line.endswith(same) for line in lines[2:5])
+    assert lines[-1].startswith(
+        "2 of 6 comparisons ordered (Welch's t-test; Holm-adjusted p < 0.05 within each metric)."
+    )
+
+
+def test_the_paired_order_table_removes_what_the_seeds_share():
+    """The same runs paired by seed: every β's MIG is seed/100 plus a constant, so each
+    difference is the same in every seed (a zero-width interval, p 0), and Z-diff's are 0."""
+    lines = published.order_markdown(_three_betas(), paired=True).splitlines()
+    assert lines[2] == (
+        "| 1 – 2.5 | **2.5 > 1** (p < 0.001, Holm < 0.001; Δ +0.010 [+0.010, +0.010]) "
+        "| not ordered (p 1.000, Holm 1.000; Δ +0.000 [+0.000, +0.000]) |"
+    )
+    assert lines[-1].startswith("3 of 6 comparisons ordered (paired t-test over shared seeds;")
+
+
+def _three_betas() -> list[dict]:
     mig = {1.0: [0.10, 0.11, 0.12], 2.5: [0.11, 0.12, 0.13], 10.0: [0.40, 0.41, 0.42]}
-    rows = [
+    return [
         {"beta": beta, "seed": seed, "status": "done", "mig": value, "zdiff": 0.8 + seed / 100}
         for beta, values in mig.items()
         for seed, value in enumerate(values)
     ]
-    lines = published.order_markdown(rows).splitlines()
-    assert lines[0] == "| β pair | MIG | Z-diff |"
-    assert lines[2].startswith("| 1 – 2.5 | not ordered (p 0.288, Holm 0.288) |")
-    assert lines[3].startswith("| 1 – 10 | **10 > 1** (p < 0.001, Holm < 0.001) |")
-    assert lines[4].startswith("| 2.5 – 10 | **10 > 2.5** (p < 0.001, Holm < 0.001) |")
-    assert all(line.endswith("| not ordered (p 1.000, Holm 1.000) |") for line in lines[2:5])
-    assert lines[-1] == "2 of 6 comparisons ordered (Holm-adjusted p < 0.05 within each metric)."
 
 
 def test_the_order_table_orders_nothing_below_three_seeds():

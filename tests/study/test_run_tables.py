@@ -54,7 +54,7 @@ def test_the_axes_table_finds_runs_whose_long_moves_follow_both_image_axes(tmp_p
     assert lines[4] == "| 10 | 0 | 2 | -3, 88 | x and y | 0.400 | 0.800 |"
     assert lines[-1].startswith("MIG of the 1 runs with a long move (≥ 15 px) within 10° of")
     assert lines[-1].endswith(
-        ": 0.400–0.400; of the other 2: 0.100–0.200 (Mann–Whitney U, two-sided p 0.667)."
+        ": 0.400; of the other 2: 0.100–0.200 (Mann–Whitney U, two-sided p 0.667)."
     )
 
 
@@ -79,3 +79,34 @@ def test_the_kl_table_ranks_each_runs_latents_before_averaging_seeds(tmp_path):
     lines = run_tables.kl_markdown(str(tmp_path)).splitlines()
     assert lines[:3] == ["| β | #1 | #2 |", "|---|---|---|", "| 4 | **2** | 0.0015 |"]
     assert "latents ranked by KL within each run, then mean over up to 2 seeds" in lines[-1]
+
+
+def test_the_convergence_table_lists_the_runs_whose_classifier_hit_its_limit(tmp_path):
+    """β = 4, three seeds: seed 1's classifier stopped at the limit (100 of 100 iterations,
+    recorded), seed 0's did not, seed 2's record predates ``iterations`` (converged only)."""
+    import json
+
+    from kbetavae.study.results import write_results
+
+    classifier = {"solver": "lbfgs", "multi_class": "multinomial", "sklearn_version": "9.9"}
+    entries = {
+        0: {"score": 0.8, "converged": True, "iterations": 40, "max_iter": 100},
+        1: {"score": 0.6, "converged": False, "iterations": 100, "max_iter": 100},
+        2: {"score": 0.7, "converged": True},
+    }
+    runs = []
+    for seed, entry in entries.items():
+        run = tmp_path / "runs" / f"beta=4_seed={seed}"
+        run.mkdir(parents=True)
+        (run / "metrics.json").write_text(
+            json.dumps({"zdiff": {**entry, "classifier": classifier}})
+        )
+        runs.append({"beta": 4.0, "seed": seed, "run_dir": f"runs/{run.name}"})
+    (tmp_path / "sweep.json").write_text(json.dumps({"runs": runs}))
+    write_results(str(tmp_path), [{"beta": 4.0, "seed": s, "status": "done"} for s in entries])
+    lines = run_tables.convergence_markdown(str(tmp_path)).splitlines()
+    assert lines[2] == "| 4 | 3 | seed 1 (100 of 100 iterations) | 0.600 | 0.700–0.800 |"
+    assert lines[-1].startswith(
+        "1 of 3 runs: the classifier (lbfgs, multinomial, scikit-learn 9.9) stopped at its "
+        "iteration limit, short of its optimum"
+    )

@@ -44,11 +44,11 @@ def test_one_seed_says_one_seed_and_draws_no_error_bars():
 
 
 @pytest.mark.parametrize("seeds", [2, 3])
-def test_several_seeds_draw_the_bootstrap_interval_and_say_so(seeds):
+def test_several_seeds_draw_the_t_interval_and_say_so(seeds):
     rows = _rows(seeds)
     fig = metrics_vs_beta(rows, METRICS)
     title = fig._suptitle.get_text()
-    assert f"mean and 95 % bootstrap interval over {seeds} seeds" in title
+    assert f"mean and 95 % t interval over {seeds} seeds" in title
     summaries = {s["beta"]: s["stats"] for s in summary_rows(rows, METRICS)}
     for ax, key in zip(fig.axes, METRICS, strict=True):
         bars = _bars(ax)

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+from scipy import stats
 
 from kbetavae.viz.summary import summary_rows
 
@@ -22,23 +23,25 @@ def test_one_seed_is_its_value_with_no_spread():
     assert stat.sd is None and stat.low is None and stat.high is None
 
 
-def test_several_seeds_get_mean_sd_and_a_bootstrap_interval_inside_their_range():
+def test_several_seeds_get_mean_sd_a_t_interval_and_a_bootstrap_one_inside_their_range():
     values = [0.1, 0.2, 0.4]
     (entry,) = summary_rows(_rows({4.0: values}), ["mig"])
     stat = entry["stats"]["mig"]
     assert stat.n == 3
     assert math.isclose(stat.mean, np.mean(values))
     assert math.isclose(stat.sd, np.std(values, ddof=1))
+    half = stats.t.ppf(0.975, 2) * stat.sd / math.sqrt(3)
+    assert np.allclose([stat.low, stat.high], [stat.mean - half, stat.mean + half])
     # The mean of a resample lies between the smallest and largest value (up to rounding).
-    assert min(values) - 1e-12 <= stat.low < stat.mean < stat.high <= max(values) + 1e-12
+    assert min(values) - 1e-12 <= stat.boot_low < stat.mean < stat.boot_high <= max(values) + 1e-12
 
 
-def test_two_seeds_interval_spans_both_values():
+def test_two_seeds_bootstrap_interval_spans_both_values():
     # Resampling two values gives means a, (a+b)/2, b with probabilities 1/4, 1/2, 1/4:
     # the 2.5 and 97.5 percentiles are a and b.
     (entry,) = summary_rows(_rows({1.0: [0.3, 0.5]}), ["mig"])
     stat = entry["stats"]["mig"]
-    assert np.isclose(stat.low, 0.3) and np.isclose(stat.high, 0.5)
+    assert np.isclose(stat.boot_low, 0.3) and np.isclose(stat.boot_high, 0.5)
 
 
 def test_failed_runs_and_non_finite_values_do_not_count():
