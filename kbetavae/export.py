@@ -1,6 +1,6 @@
 """Export a trained model as a SavedModel for TF Serving.
 
-Signatures (DESIGN.md), all deterministic:
+Signatures (docs/DESIGN.md), all deterministic:
 ``encode``: ``images`` float32 (N, 64, 64, 1) in [0, 1] -> ``mu``, ``logvar`` (N, z);
 ``decode``: ``z`` float32 (N, z) -> ``probs`` (N, 64, 64, 1);
 ``reconstruct``: ``images`` -> ``probs`` (decodes μ); ``serving_default`` is ``encode``.

@@ -1,4 +1,4 @@
-"""The layout DESIGN.md draws: no import cycles, arrows pointing down, small modules.
+"""The layout docs/DESIGN.md draws: no import cycles, arrows pointing down, small modules.
 
 Imports are read from the source (``ast``), in-function imports included: a cycle hidden
 inside a function is still a cycle. An edge goes to the module an import names (the

@@ -11,7 +11,7 @@ from kbetavae.viz.figures import plt
 
 # KL spans 1e-4 nats (a collapsed latent) to tens of nats: colour by log10, clipped here.
 FLOOR_NATS = 1e-3
-ACTIVE_NATS = 0.01  # DESIGN.md: a latent is active above 0.01 nats
+ACTIVE_NATS = 0.01  # docs/DESIGN.md: a latent is active above 0.01 nats
 
 
 def kl_heatmap(

@@ -14,7 +14,7 @@ from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.metrics.latent_kl import kl_caption, sample_kl
 
-DEFAULT_KL_POINTS = 10_000  # the evaluation protocol's sample (DESIGN.md, metrics)
+DEFAULT_KL_POINTS = 10_000  # the evaluation protocol's sample (docs/DESIGN.md, metrics)
 
 
 @dataclasses.dataclass(frozen=True)
