@@ -37,8 +37,11 @@ def test_ctrl_c_keeps_the_run_says_how_to_resume_and_the_resume_skips_training(t
         time.sleep(0.05)
     assert process.poll() is None, process.communicate()[1][-3000:]
     process.send_signal(signal.SIGINT)  # during the evaluation, which follows done.json
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)  # pressed again while the first is handled
     out, err = process.communicate(timeout=300)
     assert process.returncode == 130, err[-3000:]
+    assert err.count("kbetavae: interrupted") == 1, err[-3000:]
     last = err.strip().splitlines()[-1]
     assert last.startswith("kbetavae: interrupted; 0 finished run(s) are kept in runs/t")
     assert last.endswith("kbetavae " + " ".join(SWEEP + TINY))
