@@ -1,19 +1,15 @@
 """The tables of a published report, generated from its ``results.csv``, never typed.
 
-A report (``docs/results/README.md``) marks each generated table with a pair of comments::
-
-    <!-- table:summary -->
-    ...generated markdown...
-    <!-- /table:summary -->
-
-:func:`update_report` regenerates every marked table from the files beside the report —
+A report (``docs/results/README.md``) marks each generated table with a pair of comments
+(:mod:`kbetavae.marked_tables`). :func:`update_report` regenerates every marked table from
+the files beside the report —
 ``results.csv`` (the sweep's), ``study_table.csv`` (the study's published Table 1, one row
 per β), ``traversal_motion.csv`` and the runs' ``metrics.json`` — and :func:`stale_tables`
 says which differ, so a test keeps the report and its data in step. Tables per β:
 ``summary`` (results.md's), ``comparison`` (ours beside the study's), ``penalty``
 (reconstruction, KL and β·KL, and how each moves with β), ``order`` and ``order_paired``
 (which βs differ on each metric, Welch's and paired:
-:func:`kbetavae.study.statistics.compare_pairs`); run by run
+:func:`kbetavae.study.comparisons.compare_pairs`); run by run
 (:mod:`kbetavae.study.run_tables`): ``motion``, ``axes``, ``kl`` and ``convergence``;
 across thresholds (:mod:`kbetavae.study.sensitivity`): ``activity``, ``activity_counts`` and
 ``axes_sensitivity``. Run
@@ -26,11 +22,13 @@ import csv
 import io
 import math
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 
 from kbetavae import io as kio
+from kbetavae import marked_tables
+from kbetavae.study.comparisons import MIN_SEEDS_TO_ORDER, Comparison, compare_pairs
+from kbetavae.study.formatting import format_interval, format_p
 from kbetavae.study.results import read_results, summary_markdown
 from kbetavae.study.run_tables import (
     axes_markdown,
@@ -43,21 +41,10 @@ from kbetavae.study.sensitivity import (
     activity_markdown,
     axes_sensitivity_markdown,
 )
-from kbetavae.study.statistics import (
-    MIN_SEEDS_TO_ORDER,
-    SIGNIFICANCE,
-    Comparison,
-    Difference,
-    compare_pairs,
-    format_interval,
-    format_p,
-    rank_correlation,
-    summarise,
-)
+from kbetavae.study.statistics import SIGNIFICANCE, Difference, rank_correlation, summarise
 
 REPORT_FILE = "README.md"
 STUDY_TABLE = "study_table.csv"
-_BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 
 
 def comparison_markdown(rows: Sequence[dict], study: dict[float, dict[str, float]]) -> str:
@@ -250,22 +237,13 @@ def generators(results_dir: str) -> dict[str, Callable[[], str]]:
 
 def render(report: str, results_dir: str) -> str:
     """``report`` with every marked table regenerated."""
-    tables = generators(results_dir)
-
-    def replace(match: re.Match) -> str:
-        name = match.group(2)
-        if name not in tables:
-            raise KeyError(f"unknown table {name!r}; known: {', '.join(tables)}")
-        return match.group(1) + tables[name]() + match.group(4)
-
-    return _BLOCK.sub(replace, report)
+    return marked_tables.render(report, generators(results_dir))
 
 
 def stale_tables(results_dir: str) -> list[str]:
     """Names of the report's marked tables that differ from what the data give."""
     report = kio.read_text(os.path.join(results_dir, REPORT_FILE))
-    fresh = {m.group(2): m.group(3) for m in _BLOCK.finditer(render(report, results_dir))}
-    return [m.group(2) for m in _BLOCK.finditer(report) if fresh[m.group(2)] != m.group(3)]
+    return marked_tables.stale(report, generators(results_dir))
 
 
 def update_report(results_dir: str) -> list[str]:
@@ -273,7 +251,7 @@ def update_report(results_dir: str) -> list[str]:
     path = os.path.join(results_dir, REPORT_FILE)
     report = kio.read_text(path)
     kio.write_text_atomic(path, render(report, results_dir))
-    return [m.group(2) for m in _BLOCK.finditer(report)]
+    return marked_tables.names(report)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ from typing import Any
 
 from kbetavae import io as kio
 from kbetavae.metrics import metric_row, registry
+from kbetavae.study.formatting import format_fixed
 from kbetavae.study.plan import SweepPlan
-from kbetavae.study.statistics import format_fixed, seed_count_label, summarise
+from kbetavae.study.statistics import seed_count_label, summarise
 from kbetavae.training import rundir
 
 PLAN_FILE = "sweep.json"

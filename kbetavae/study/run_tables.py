@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from kbetavae import io as kio
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.metrics.latent_kl import kl_table
+from kbetavae.study.formatting import format_fixed, format_p, format_range
 from kbetavae.study.motion import (
     AXIS_TOLERANCE_DEG,
     LONG_MOVE_PX,
@@ -24,7 +25,7 @@ from kbetavae.study.motion import (
     read_motion_csv,
 )
 from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
-from kbetavae.study.statistics import format_fixed, format_p, format_range, rank_sum_p
+from kbetavae.study.statistics import rank_sum_p
 
 
 def motion_markdown(results_dir: str) -> str:

@@ -23,16 +23,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
+from kbetavae.study.comparisons import MIN_SEEDS_TO_ORDER, compare_pairs
+from kbetavae.study.formatting import format_p, format_range
 from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
 from kbetavae.study.run_tables import axis_alignment
-from kbetavae.study.statistics import (
-    MIN_SEEDS_TO_ORDER,
-    compare_pairs,
-    format_p,
-    format_range,
-    rank_sum_p,
-    welch_p,
-)
+from kbetavae.study.statistics import rank_sum_p, welch_p
 
 # The activity thresholds shown (nats); the report's is ACTIVE_KL_NATS.
 ACTIVITY_THRESHOLDS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0)

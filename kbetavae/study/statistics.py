@@ -1,15 +1,11 @@
-"""Statistics over seeds: per β, n, mean, sd and a 95 % interval; comparisons.
+"""Statistics over seeds: per β, n, mean, sd and a 95 % interval; the tests behind them.
 
 With n seeds per β a column gets the mean, the sample sd and a 95 % Student-t interval of
 the mean (the percentile bootstrap is kept beside it: with n < 10 it is too narrow, see
 :func:`estimate`); with one seed, the value alone, labelled "one seed" and drawn without
-bars. :func:`compare` says whether two βs differ: ordering claims in reports rest on it,
-never on two means alone or on intervals overlapping. It uses Welch's t-test, whose error
-rate holds at any n for normal values, and orders nothing with fewer than three seeds per
-β; it also gives the difference's Welch–Satterthwaite interval and, where the two βs share
-seeds (the seeds of a sweep share subset and initialisation), the paired t-test over those
-seeds. :func:`compare_pairs` tests every pair of βs and adjusts for their number (Holm
-1979), separately for the Welch and the paired tests.
+bars. Differences of two samples get Welch–Satterthwaite and paired t intervals
+(:func:`welch_difference`, :func:`paired_difference`); which βs differ is
+:mod:`kbetavae.study.comparisons`' to say.
 
 Example:
     >>> rows = [{"beta": 1.0, "status": "done", "mig": v} for v in (0.1, 0.2, 0.3)]
@@ -27,13 +23,12 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
+from kbetavae.study.formatting import format_fixed, format_interval, format_signed
+
 BOOTSTRAP_RESAMPLES = 10_000
 CONFIDENCE = 0.95
 # A difference is called one below this p-value (two-sided, Welch's t-test).
 SIGNIFICANCE = 1 - CONFIDENCE
-# Fewer seeds than this order nothing: one seed has no spread, and two give an sd of one
-# degree of freedom, so Welch's test could only find differences many sds wide.
-MIN_SEEDS_TO_ORDER = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +111,8 @@ class Difference:
 
     def text(self, digits: int = 3) -> str:
         """``+0.119 [+0.085, +0.153]``: the difference and its interval, signed."""
-        return f"{_signed(self.delta, digits)} {format_interval(self.low, self.high, digits, True)}"
+        interval = format_interval(self.low, self.high, digits, signed=True)
+        return f"{format_signed(self.delta, digits)} {interval}"
 
 
 def welch_difference(a: Sequence[float], b: Sequence[float]) -> Difference:
@@ -174,7 +170,7 @@ def summarise(rows: Sequence[dict], columns: Sequence[str]) -> list[dict[str, An
         done = [r for r in group if r.get("status") == "done"]
         summary: dict[str, Any] = {"beta": beta, "runs": len(group), "done": len(done)}
         for column in columns:
-            value = estimate([_number(r.get(column)) for r in done])
+            value = estimate([as_number(r.get(column)) for r in done])
             if value is not None:
                 summary[column] = value
         out.append(summary)
@@ -189,129 +185,6 @@ def seed_count_label(rows: Sequence[dict]) -> str:
         return "one seed"
     n = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
     return f"mean and 95 % t interval over {n} seeds"
-
-
-@dataclasses.dataclass(frozen=True)
-class Comparison:
-    """Two βs on one column. ``p`` is Welch's two-sided t-test p-value (``p_adjusted`` the
-    same after Holm's adjustment when the pair is one of several tested together); ``differ``
-    is True when the (adjusted) p is below ``SIGNIFICANCE``, False when not, and None, like
-    ``p``, when either β has fewer than ``MIN_SEEDS_TO_ORDER`` seeds. ``welch`` is the
-    difference ``b − a`` with its Welch–Satterthwaite interval; ``paired`` the same over the
-    seeds both βs share (None below ``MIN_SEEDS_TO_ORDER`` shared seeds), with its own
-    Holm-adjusted p in ``paired_p_adjusted``."""
-
-    column: str
-    a: float
-    b: float
-    estimate_a: Estimate
-    estimate_b: Estimate
-    p: float | None
-    p_adjusted: float | None = None
-    welch: Difference | None = None
-    paired: Difference | None = None
-    paired_p_adjusted: float | None = None
-
-    @property
-    def differ(self) -> bool | None:
-        p = self.p if self.p_adjusted is None else self.p_adjusted
-        return None if p is None else p < SIGNIFICANCE
-
-    @property
-    def paired_differ(self) -> bool | None:
-        """As :attr:`differ`, from the paired test."""
-        if self.paired is None:
-            return None
-        p = self.paired.p if self.paired_p_adjusted is None else self.paired_p_adjusted
-        return p < SIGNIFICANCE
-
-    @property
-    def higher(self) -> float:
-        """The β with the higher mean."""
-        return self.a if self.estimate_a.mean > self.estimate_b.mean else self.b
-
-    def text(self) -> str:
-        if self.differ is None:
-            fewest = min(self.estimate_a.n, self.estimate_b.n)
-            reason = "one seed: no spread" if fewest == 1 else f"only {fewest} seeds"
-            verdict = f"cannot be ordered ({reason})"
-        else:
-            shown = f"Welch p = {self.p:.3f}"
-            if self.p_adjusted is not None:
-                shown += f", Holm-adjusted {self.p_adjusted:.3f}"
-            if self.differ:
-                verdict = f"differ ({shown}; β = {self.higher:g} higher)"
-            else:
-                verdict = f"do not differ beyond the seeds' spread ({shown})"
-        return f"{self.column}: β = {self.a:g} and β = {self.b:g} {verdict}"
-
-
-def compare(rows: Sequence[dict], column: str, a: float, b: float) -> Comparison:
-    """Whether βs ``a`` and ``b`` differ in ``column`` over their finished seeds (Welch's
-    t-test, two-sided; see :class:`Comparison`), with the difference's intervals."""
-    by_seed = _finished_by_seed(rows, column)
-    missing = [beta for beta in (a, b) if not by_seed.get(beta)]
-    if missing:
-        raise KeyError(f"no finished run of β = {missing[0]:g} has {column}")
-    xa, xb = list(by_seed[a].values()), list(by_seed[b].values())
-    p = welch = paired = None
-    if min(len(xa), len(xb)) >= MIN_SEEDS_TO_ORDER:
-        welch = welch_difference(xa, xb)
-        p = welch.p
-    shared = sorted(set(by_seed[a]) & set(by_seed[b]))
-    if len(shared) >= MIN_SEEDS_TO_ORDER:
-        paired = paired_difference([by_seed[a][s] for s in shared], [by_seed[b][s] for s in shared])
-    return Comparison(column, a, b, estimate(xa), estimate(xb), p, None, welch, paired)
-
-
-def compare_pairs(rows: Sequence[dict], column: str) -> list[Comparison]:
-    """Every pair of βs (ascending) compared on ``column``, with Holm-adjusted p-values over
-    the pairs that could be tested, for Welch's and for the paired test separately: testing
-    21 pairs at 5 % each would call about one difference in a study where none exists."""
-    betas = sorted(_finished_by_seed(rows, column))
-    pairs = [compare(rows, column, a, b) for i, a in enumerate(betas) for b in betas[i + 1 :]]
-    tested = [k for k, c in enumerate(pairs) if c.p is not None]
-    for k, p in zip(tested, holm([pairs[k].p for k in tested]), strict=True):
-        pairs[k] = dataclasses.replace(pairs[k], p_adjusted=p)
-    tested = [k for k, c in enumerate(pairs) if c.paired is not None]
-    for k, p in zip(tested, holm([pairs[k].paired.p for k in tested]), strict=True):
-        pairs[k] = dataclasses.replace(pairs[k], paired_p_adjusted=p)
-    return pairs
-
-
-def format_fixed(value: float, digits: int) -> str:
-    """``value`` with ``digits`` decimals as the tables print it, never "-0.00": float noise
-    around zero (a collapsed run's KL of −2e-9 nats) would read as a negative number."""
-    return f"{round(value, digits) + 0.0:.{digits}f}"
-
-
-def format_interval(low: float, high: float, digits: int, signed: bool = False) -> str:
-    """``[low, high]`` with ``digits`` decimals (each with its sign if ``signed``)."""
-    show = (lambda v: _signed(v, digits)) if signed else (lambda v: format_fixed(v, digits))
-    return f"[{show(low)}, {show(high)}]"
-
-
-def format_range(values: Sequence[float], digits: int = 3) -> str:
-    """``min–max`` of ``values`` (one value alone; "—" for none), as the tables print it.
-
-    Example:
-        >>> format_range([0.3, 0.1, 0.2]), format_range([0.4]), format_range([])
-        ('0.100–0.300', '0.400', '—')
-    """
-    if not len(values):
-        return "—"
-    low, high = format_fixed(min(values), digits), format_fixed(max(values), digits)
-    return low if len(values) == 1 else f"{low}–{high}"
-
-
-def _signed(value: float, digits: int) -> str:
-    text = format_fixed(value, digits)
-    return text if text.startswith("-") else f"+{text}"
-
-
-def format_p(p: float) -> str:
-    """A p-value as the reports print it: three decimals, "< 0.001" below that."""
-    return "< 0.001" if p < 0.0005 else f"{p:.3f}"
 
 
 def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
@@ -351,18 +224,6 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
-def _finished_by_seed(rows: Sequence[dict], column: str) -> dict[float, dict[int, float]]:
-    """β → seed → the finite value of ``column`` of its finished runs (βs without any left
-    out; rows without a seed are numbered apart, so they never pair)."""
-    values: dict[float, dict[int, float]] = {}
-    for k, row in enumerate(rows):
-        value = _number(row.get(column)) if row.get("status") == "done" else None
-        if value is not None and math.isfinite(value):
-            seeds = values.setdefault(row["beta"], {})
-            seed = row.get("seed")
-            seeds[seed if isinstance(seed, int) and seed not in seeds else -1 - k] = value
-    return values
-
-
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
+    """``value`` as a float if it is a number (not a bool), else None."""
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

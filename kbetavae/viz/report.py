@@ -92,7 +92,7 @@ def render_sweep_figures(
         save_figure(kl_heatmap(kl.values, kl.caption, kl.labels), path)
         written.append(path)
 
-    # No "best MIG" label: which β is best is for statistics.compare_pairs to say, and at a
+    # No "best MIG" label: which β is best is for comparisons.compare_pairs to say, and at a
     # few seeds it rarely can (docs/results: nothing ordered at three).
     for beta in sorted(first_ok):
         seed, record = records[beta][0]
