@@ -63,7 +63,13 @@ ZdiffClassifier = Annotated[
         "liblinear_ovr (one-vs-rest liblinear, disentanglement_lib's era)",
     ),
 ]
-Precision = Annotated[str, typer.Option("--precision", help="float32 or mixed_bfloat16")]
+Precision = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="float32, mixed_bfloat16, or auto (bf16 where the CPU or a GPU has it natively)",
+    ),
+]
 
 
 def parse_objective_args(text: str, option: str = "--objective-args") -> dict[str, float]:

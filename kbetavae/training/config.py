@@ -14,6 +14,7 @@ from typing import Any
 
 from kbetavae.errors import InputError
 from kbetavae.model.scale import RECONSTRUCTIONS, normalised_beta
+from kbetavae.training.precision import resolve_precision
 from kbetavae.validation import (
     check_int,
     check_latent_dim,
@@ -22,6 +23,8 @@ from kbetavae.validation import (
 )
 
 PRECISIONS: tuple[str, ...] = ("float32", "mixed_bfloat16")
+# Resolves to one of PRECISIONS from the hardware (kbetavae.training.precision).
+AUTO = "auto"
 # Fields of configs written before objectives became objects (kept readable).
 _LEGACY_OBJECTIVE_FIELDS = ("gamma", "capacity_min", "capacity_max", "capacity_steps")
 
@@ -77,8 +80,12 @@ class TrainConfig:
             raise InputError(
                 f"reconstruction must be one of {RECONSTRUCTIONS}, got {self.reconstruction!r}"
             )
-        if self.precision not in PRECISIONS:
-            raise InputError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.precision not in (*PRECISIONS, AUTO):
+            raise InputError(
+                f"precision must be one of {(*PRECISIONS, AUTO)}, got {self.precision!r}"
+            )
+        # Resolved once, here, so config.json, run names and claims carry what ran.
+        object.__setattr__(self, "precision", resolve_precision(self.precision))
         if not isinstance(self.source, str) or not self.source:
             raise InputError(f"source must be a source name or path, got {self.source!r}")
         if not isinstance(self.objective_args, dict):

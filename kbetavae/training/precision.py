@@ -3,12 +3,15 @@
 ``mixed_bfloat16`` only speeds training where the hardware computes in bf16: a GPU/TPU, or
 an x86 CPU with AMX (``amx_bf16``) or AVX512-BF16 (``avx512_bf16``). Elsewhere oneDNN
 emulates it, and a step is slower than in float32 (5× on the project's AVX2 EPYC,
-benchmarks/bench_model.py). The default stays float32: making bf16 the default needs a
-three-seed comparison of the metrics on hardware where it is fast.
+benchmarks/bench_model.py). ``auto`` picks bf16 exactly where it is native and float32
+elsewhere; a run records the resolved value. The default stays float32: making ``auto``
+the default needs a three-seed comparison of the metrics on hardware where bf16 is fast.
 
 Example:
     >>> precision_warning("float32") is None
     True
+    >>> resolve_precision("auto", cpuinfo="/nonexistent", accelerator=False)
+    'float32'
 """
 
 from __future__ import annotations
@@ -48,3 +51,17 @@ def precision_warning(precision: str, cpuinfo: str = "/proc/cpuinfo") -> str | N
         "warning: --precision mixed_bfloat16 is slower than float32 on this machine (no GPU, "
         f"and the CPU lacks {' / '.join(BF16_CPU_FLAGS)}: bf16 is emulated)"
     )
+
+
+def resolve_precision(
+    precision: str, cpuinfo: str = "/proc/cpuinfo", accelerator: bool | None = None
+) -> str:
+    """``precision`` with ``auto`` resolved: ``mixed_bfloat16`` where bf16 is native (a GPU or
+    TPU, or a CPU with AMX or AVX512-BF16), ``float32`` elsewhere. ``accelerator`` overrides
+    the device check (tests; it imports TensorFlow otherwise)."""
+    if precision != "auto":
+        return precision
+    if accelerator is None:
+        accelerator = has_accelerator()
+    native = accelerator or bool(cpu_flags(cpuinfo) & set(BF16_CPU_FLAGS))
+    return "mixed_bfloat16" if native else "float32"
