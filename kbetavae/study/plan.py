@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from kbetavae.errors import InputError
@@ -28,6 +29,19 @@ STUDY_BETAS: tuple[float, ...] = (0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 50.0)
 PROTOCOL_POINTS = 10_000
 MIN_EVAL_POINTS = 100
 HELDOUT_IMAGES = 5_000
+# Named sets of settings (``kbetavae sweep --preset NAME``), in SweepPlan.of's flat names;
+# explicit settings override them. "quick": the README's first sweep, chosen by measurement
+# (benchmarks/bench_quickstart.py, issue 23) to finish in about 3 minutes on a 2-core CPU
+# with β = 4 using several latents; bf16 is added where the CPU computes it natively.
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        "name": "quick",
+        "betas": (1.0, 4.0),
+        "epochs": 3,
+        "subset": 10_000,
+        "eval_points": 200,
+    },
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +154,40 @@ class SweepPlan:
             training = {f.name for f in dataclasses.fields(TrainConfig)}
             base = TrainConfig.from_dict({k: v for k, v in record.items() if k in training})
         return cls(base=base, **values)
+
+
+def preset_settings(name: str) -> dict[str, Any]:
+    """The flat settings of preset ``name`` (:data:`PRESETS`); a preset that leaves
+    precision open trains in ``mixed_bfloat16`` where bf16 is native (an accelerator, or a
+    CPU with AMX or AVX512-BF16) and in float32 elsewhere.
+
+    Example:
+        >>> preset_settings("quick")["name"]  # doctest: +SKIP
+        'quick'
+    """
+    if name not in PRESETS:
+        raise InputError(f"--preset must be one of {', '.join(PRESETS)}, got {name!r}")
+    settings = dict(PRESETS[name])
+    if "precision" not in settings:
+        from kbetavae.training.precision import bf16_is_fast
+
+        settings["precision"] = "mixed_bfloat16" if bf16_is_fast() else "float32"
+    return settings
+
+
+def with_preset(name: str | None, settings: dict[str, Any], given: Iterable[str]) -> dict[str, Any]:
+    """``settings`` with preset ``name``'s value for every setting not in ``given`` (the
+    ones the user set explicitly, which override the preset); ``settings`` if no preset.
+
+    Example:
+        >>> with_preset("quick", {"epochs": 10, "subset": 50_000}, given={"epochs"})["subset"]
+        10000
+    """
+    if name is None:
+        return dict(settings)
+    given = set(given)
+    preset = preset_settings(name)
+    return {**settings, **{k: v for k, v in preset.items() if k not in given}}
 
 
 def run_groups(configs: list, max_group: int | None = None) -> list[list]:
