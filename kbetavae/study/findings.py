@@ -209,10 +209,14 @@ def _run_key(plan: SweepPlan, row: dict) -> str:
 
 
 def _directions(directions: list[str]) -> str:
+    """``["x", "at 40°", "y", "at -30°"]`` as "along x and y and at 40° and -30°"."""
     axes = [d for d in ("x", "y") if d in directions]
-    other = [d for d in directions if d not in ("x", "y")]
+    angles = [d.removeprefix("at ") for d in directions if d not in ("x", "y")]
     said = [f"along {' and '.join(axes)}"] if axes else []
-    return " and ".join(said + other)
+    if angles:
+        listed = ", ".join(angles[:-1]) + " and " + angles[-1] if len(angles) > 1 else angles[0]
+        said.append(f"at {listed}")
+    return " and ".join(said)
 
 
 def _count(n: int) -> str:
