@@ -97,3 +97,15 @@ def check_sweep_dir(sweep_dir: str) -> None:
     kio.check_reachable(sweep_dir, "sweep directory")
     if not is_sweep_dir(sweep_dir):
         raise InputError(f"{sweep_dir} is not a sweep directory (no sweep.json/results.csv)")
+
+
+def explicit_options(ctx: typer.Context) -> set[str]:
+    """The parameters of the command line that the user gave (not left at their default):
+    those override a preset."""
+    # Compared by name: Typer vendors click, so its ParameterSource is not importable.
+    defaults = ("DEFAULT", "DEFAULT_MAP")
+    return {
+        name
+        for name in ctx.params
+        if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in defaults
+    }

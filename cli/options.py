@@ -96,7 +96,12 @@ def train_config(**values) -> TrainConfig:
     if isinstance(values.get("objective_args"), str):
         values["objective_args"] = parse_objective_args(values["objective_args"])
     config = TrainConfig(**values)
-    warning = precision_warning(config.precision)
+    warn_about_precision(config.precision)
+    return config
+
+
+def warn_about_precision(precision: str) -> None:
+    """Print the one-line warning that ``precision`` is slow on this machine, if it is."""
+    warning = precision_warning(precision)
     if warning:
         typer.echo(warning, err=True)
-    return config

@@ -10,12 +10,12 @@ import sys
 import typer
 
 from cli import ctrl_c, options
-from cli.common import check_sweep_dir, user_errors, whole_number
+from cli.common import check_sweep_dir, explicit_options, user_errors, whole_number
 from cli.options import DEFAULTS
 from kbetavae.errors import InputError
 from kbetavae.metrics import registry
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.study.plan import PROTOCOL_POINTS, STUDY_BETAS
+from kbetavae.study.plan import PRESETS, PROTOCOL_POINTS, STUDY_BETAS
 
 
 def _numbers(text: str, option: str, kind=float) -> tuple:
@@ -34,6 +34,13 @@ def _numbers(text: str, option: str, kind=float) -> tuple:
 
 @user_errors
 def sweep(
+    ctx: typer.Context,
+    preset: str = typer.Option(
+        None,
+        "--preset",
+        help=f"a named set of settings ({', '.join(PRESETS)}; quick: the README's 3-minute "
+        "sweep); flags given beside it override it",
+    ),
     betas: str = typer.Option(
         ",".join(f"{b:g}" for b in STUDY_BETAS), "--betas", help="comma-separated β values"
     ),
@@ -88,31 +95,36 @@ def sweep(
     """
     from cli.progress import TerminalProgress, echo_summary
     from kbetavae.study.jobs import run_sweep_jobs
-    from kbetavae.study.plan import SweepPlan
+    from kbetavae.study.motion import write_sweep_motion
+    from kbetavae.study.plan import SweepPlan, with_preset
     from kbetavae.viz.html_report import write_report
     from kbetavae.viz.report import render_sweep_figures
 
-    base = options.train_config(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        latent_dim=latent_dim,
-        objective=objective,
-        objective_args=objective_args,
-        reconstruction=reconstruction,
-        subset=subset,
-        source=source,
-        precision=precision,
+    settings = with_preset(
+        preset,
+        {
+            "name": name,
+            "betas": _numbers(betas, "--betas"),
+            "seeds": _numbers(seeds, "--seeds", int),
+            "metrics": tuple(m.strip() for m in metrics.split(",") if m.strip()),
+            "eval_points": eval_points,
+            "zdiff_classifier": zdiff_classifier,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "latent_dim": latent_dim,
+            "objective": objective,
+            "objective_args": options.parse_objective_args(objective_args),
+            "reconstruction": reconstruction,
+            "subset": subset,
+            "source": source,
+            "precision": precision,
+        },
+        given=explicit_options(ctx),
     )
-    plan = SweepPlan(
-        name=name,
-        betas=_numbers(betas, "--betas"),
-        seeds=_numbers(seeds, "--seeds", int),
-        base=base,
-        metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
-        eval_points=eval_points,
-        zdiff_classifier=zdiff_classifier,
-    )
+    plan = SweepPlan.of(**settings)
+    options.warn_about_precision(plan.base.precision)
+    name = plan.name
     progress = TerminalProgress(quiet)
     sweep_dir = os.path.join(out, name)
     try:
@@ -129,6 +141,9 @@ def sweep(
         progress.label = ""
         progress.stage("rendering figures")
         render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)
+        if any(row.get("status") == "done" for row in rows):
+            progress.stage("measuring the traversals' motion")
+            write_sweep_motion(sweep_dir)
         progress.stage("writing report.html")
         write_report(sweep_dir)
     except BaseException as exc:

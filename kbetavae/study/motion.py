@@ -98,6 +98,14 @@ def sweep_motion(sweep_dir: str, data=None, image_index: int | None = None) -> l
     return rows
 
 
+def write_sweep_motion(sweep_dir: str, image_index: int | None = None) -> str:
+    """Measure every finished run's traversal and write ``<sweep_dir>/traversal_motion.csv``
+    (what the report's summary reads); its path."""
+    path = os.path.join(sweep_dir, MOTION_CSV)
+    write_motion_csv(sweep_motion(sweep_dir, image_index=image_index), path)
+    return path
+
+
 def motion_row(run: str, beta: float, seed: int, motion: LatentMotion) -> dict[str, Any]:
     """One CSV row: the run, then the motion's fields named as :data:`MOTION_COLUMNS`."""
     fields = {name: getattr(motion, name) for name in MOTION_COLUMNS[3:]}

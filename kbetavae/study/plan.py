@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from kbetavae.errors import InputError
@@ -28,6 +29,23 @@ STUDY_BETAS: tuple[float, ...] = (0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 50.0)
 PROTOCOL_POINTS = 10_000
 MIN_EVAL_POINTS = 100
 HELDOUT_IMAGES = 5_000
+# Named sets of settings (``kbetavae sweep --preset NAME``), in SweepPlan.of's flat names;
+# explicit settings override them. "quick": the README's first sweep, chosen by measurement
+# (benchmarks/bench_quickstart.py, issue 23) to finish in about 3 minutes on a 2-core CPU
+# with β = 4 using several latents; bf16 where the CPU computes it natively ("auto").
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        "name": "quick",
+        "betas": (1.0, 4.0),
+        # Of seeds 0-2 measured, seed 1's β = 4 moved the sprite along an image axis (5°);
+        # seeds 0 and 2 moved it diagonally (61°, 42°) after as many steps.
+        "seeds": (1,),
+        "epochs": 3,
+        "subset": 10_000,
+        "eval_points": 200,
+        "precision": "auto",
+    },
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +158,33 @@ class SweepPlan:
             training = {f.name for f in dataclasses.fields(TrainConfig)}
             base = TrainConfig.from_dict({k: v for k, v in record.items() if k in training})
         return cls(base=base, **values)
+
+
+def preset_settings(name: str) -> dict[str, Any]:
+    """The flat settings of preset ``name`` (:data:`PRESETS`).
+
+    Example:
+        >>> preset_settings("quick")["precision"]
+        'auto'
+    """
+    if name not in PRESETS:
+        raise InputError(f"preset must be one of {', '.join(PRESETS)}, got {name!r}")
+    return dict(PRESETS[name])
+
+
+def with_preset(name: str | None, settings: dict[str, Any], given: Iterable[str]) -> dict[str, Any]:
+    """``settings`` with preset ``name``'s value for every setting not in ``given`` (the
+    ones the user set explicitly, which override the preset); ``settings`` if no preset.
+
+    Example:
+        >>> with_preset("quick", {"epochs": 10, "subset": 50_000}, given={"epochs"})["subset"]
+        10000
+    """
+    if name is None:
+        return dict(settings)
+    given = set(given)
+    preset = preset_settings(name)
+    return {**settings, **{k: v for k, v in preset.items() if k not in given}}
 
 
 def run_groups(configs: list, max_group: int | None = None) -> list[list]:

@@ -23,11 +23,14 @@ from typing import Any
 from kbetavae import io as kio
 from kbetavae.metrics import registry
 from kbetavae.metrics.latent_kl import kl_table
+from kbetavae.model.scale import normalised_beta
+from kbetavae.study.findings import read_findings
 from kbetavae.study.results import (
     FIGURES_DIR,
     PLAN_FILE,
     REPORT_FILE,
     RUNS_KEY,
+    SweepPlan,
     metric_records,
     read_results,
     sweep_run_dirs,
@@ -39,8 +42,6 @@ from kbetavae.viz.summary import summary_rows
 
 TEMPLATE = "report.html.j2"
 IMAGE_TYPES = {".png": "image/png", ".gif": "image/gif"}
-# dSprites images are 64 × 64: the reconstruction term sums over this many pixels.
-PIXELS = 64 * 64
 # Summary columns besides the metrics, in this order, with their headings.
 TRAINING_COLUMNS = {
     "active_latents": "active latents",
@@ -76,7 +77,7 @@ def render_report(context: Mapping[str, Any]) -> str:
 def report_context(sweep_dir: str) -> dict[str, Any]:
     """Everything the template shows, read from the files of ``sweep_dir``."""
     record = kio.read_json(os.path.join(sweep_dir, PLAN_FILE))
-    plan = record.get("plan", {})
+    plan = SweepPlan.from_dict(record["plan"])
     rows = read_results(sweep_dir)
     done = [row for row in rows if row.get("status") == "done"]
     runs = sweep_run_dirs(sweep_dir)
@@ -86,18 +87,21 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
         {beta: [r for _, r in found] for beta, found in metric_records(runs, done).items()}
     )
     figures = os.path.join(sweep_dir, FIGURES_DIR)
-    summary = _summary(rows, columns, plan.get("latent_dim"))
+    summary = _summary(rows, columns, plan)
     return {
-        "name": plan.get("name") or os.path.basename(sweep_dir.rstrip("/")),
+        "name": plan.name or os.path.basename(sweep_dir.rstrip("/")),
         "sweep_dir": sweep_dir,
         "written": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "plan": plan,
+        "findings": read_findings(sweep_dir, plan, rows),
+        "settings": plan_settings(plan),
+        "objective": plan.base.objective,
+        "reconstruction": plan.base.reconstruction,
         "versions": record.get("versions", {}),
         "git_revision": record.get("git_revision"),
         "machine": record.get("machine"),
         "sources": record.get("sources", []),
         "merged": RUNS_KEY in record,
-        "pixels": PIXELS,
+        "pixels": plan.base.pixels,
         "columns": columns,
         "summary": summary,
         "seed_counts": sorted({s["done"] for s in summary if s["done"]}),
@@ -113,12 +117,35 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
     }
 
 
-def _summary(rows: Sequence[dict], columns: Mapping[str, str], latent_dim) -> list[dict]:
-    """Per β: its normalised β, runs finished, and a Stat per column."""
+def plan_settings(plan: SweepPlan) -> list[tuple[str, str]]:
+    """The settings table: the plan's own settings, then every training setting of its
+    base config but the per-run β and seed, each as (name, value text)."""
+    own = plan.to_dict()
+    base = own.pop("base")
+    rows = [(key, _setting(value)) for key, value in own.items()]
+    rows += [(key, _setting(v)) for key, v in base.items() if key not in ("beta", "seed")]
+    return rows
+
+
+def _setting(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "defaults"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return "—" if value is None else str(value)
+
+
+def _summary(rows: Sequence[dict], columns: Mapping[str, str], plan: SweepPlan) -> list[dict]:
+    """Per β: its normalised β (on the scale of the plan's reconstruction reduction; None
+    for objectives without β), runs finished, and a Stat per column."""
+    base = plan.base
     out = []
     for entry in summary_rows(rows, list(columns)):
-        beta = entry["beta"]
-        normalised = beta * latent_dim / PIXELS if latent_dim else None
+        normalised = None
+        if base.normalised_beta is not None:
+            normalised = normalised_beta(
+                entry["beta"], base.latent_dim, base.pixels, base.reconstruction
+            )
         out.append({**entry, "beta_norm": normalised})
     return out
 

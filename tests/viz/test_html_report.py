@@ -156,3 +156,81 @@ def test_the_template_is_package_data():
     patterns = setup["options.package_data"]["kbetavae.viz"].split()
     assert any(fnmatch.fnmatch("templates/report.html.j2", p) for p in patterns)
     assert "jinja2" in setup["options"]["install_requires"]
+
+
+# -- the published sweeps: plan settings, β_norm and the first screen (issue 23) ------------
+
+PUBLISHED = Path(__file__).parents[2] / "docs" / "results"
+
+
+def _published_page(sweep: Path, tmp_path: Path) -> str:
+    """The report of a published sweep, written into tmp_path (docs/ is left untouched)."""
+    from kbetavae.viz.html_report import render_report, report_context
+
+    path = tmp_path / REPORT_FILE
+    path.write_text(render_report(report_context(str(sweep))))
+    return path.read_text()
+
+
+def _summary_cells(html: str) -> dict[float, list[str]]:
+    summary = html[html.index('id="summary"') : html.index('id="runs"')]
+    rows = re.split(r'<tr data-beta="', summary)[1:]
+    cells = {}
+    for row in rows:
+        beta = float(row[: row.index('"')])
+        cells[beta] = [re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in row.split("<td>")[1:]]
+    return cells
+
+
+@pytest.mark.parametrize(
+    "sweep, reduced, scale",
+    [(PUBLISHED, "summed over", 10 / 4096), (PUBLISHED / "loss-mean", "averaged over", 10.0)],
+    ids=["sum", "mean"],
+)
+def test_published_reports_give_beta_norm_per_beta_on_their_reduction(
+    sweep, reduced, scale, tmp_path
+):
+    from kbetavae.study.results import read_plan
+    from kbetavae.viz.html_report import _number
+
+    html = _published_page(sweep, tmp_path)
+    plan = read_plan(str(sweep))
+    cells = _summary_cells(html)
+    assert sorted(cells) == sorted(plan.betas)
+    for beta, row in cells.items():
+        # β_norm = β·z/pixels for a summed reconstruction; the mean divides the
+        # reconstruction by the pixels, so there β_norm = β·pixels·z/pixels = β·z.
+        assert row[1] == _number(beta * scale, 3), (beta, row)
+    assert f"Bernoulli reconstruction {reduced} 4096 pixels" in html
+    assert sorted(tmp_path.iterdir()) == [tmp_path / REPORT_FILE]
+
+
+@pytest.mark.parametrize("sweep", [PUBLISHED, PUBLISHED / "loss-mean"], ids=["sum", "mean"])
+def test_published_reports_list_every_training_setting_with_its_value(sweep, tmp_path):
+    from kbetavae.study.results import read_plan
+
+    html = _published_page(sweep, tmp_path)
+    base = read_plan(str(sweep)).base
+    for key, value in (
+        ("subset", str(base.subset)),
+        ("epochs", str(base.epochs)),
+        ("reconstruction", base.reconstruction),
+        ("latent_dim", str(base.latent_dim)),
+    ):
+        assert f'<th class="text">{key}</th><td class="text">{value}</td>' in html, key
+    assert '<th class="text">base</th>' not in html
+
+
+def test_the_first_screen_says_what_the_sweep_found_and_warns_of_untrained_runs(tmp_path):
+    html = _published_page(PUBLISHED, tmp_path)
+    first_screen = html[: html.index('id="settings"')]
+    finding = re.search(r'<p class="finding" id="finding">([^<]*)</p>', first_screen)
+    assert finding and finding.group(1).startswith("β = 0.5 uses 7–9 latents (4 seeds)")
+    # docs/results: β = 50 seed 3 collapsed (0 active latents, 565 nats).
+    warning = re.search(r'<p class="warning" id="untrained">(.*?)</p>', first_screen, re.S)
+    assert warning and "(0 active latents: β = 50 seed 3)" in warning.group(1)
+    assert "--betas" in warning.group(1)
+
+
+def test_a_sweep_whose_runs_all_trained_has_no_warning(page, html):
+    assert 'id="finding"' in html and 'id="untrained"' not in html
