@@ -91,8 +91,16 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read JSON from a local or remote path."""
-    return json.loads(read_text(path))
+    """Read JSON from a local or remote path.
+
+    A ``json.JSONDecodeError`` carries the path as ``filename`` (as an ``OSError`` does), so
+    whoever reports it can say which file is damaged.
+    """
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        exc.filename = os.fspath(path)
+        raise
 
 
 def exists(path: str | os.PathLike) -> bool:
