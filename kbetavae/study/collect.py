@@ -36,7 +36,14 @@ from kbetavae.errors import InputError
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.provenance import provenance
 from kbetavae.study.plan import SweepPlan
-from kbetavae.study.results import PLAN_FILE, RUNS_KEY, run_row, sweep_run_dirs, write_results
+from kbetavae.study.results import (
+    PLAN_FILE,
+    RUNS_KEY,
+    read_plan_record,
+    run_row,
+    sweep_run_dirs,
+    write_results,
+)
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.rundir import (
     CONFIG_FILE,
@@ -133,7 +140,7 @@ def find_runs(directory: str) -> tuple[list[Run], list[str]]:
     A merged set (a ``sweep.json`` that lists its runs) gives its listed runs.
     """
     plan_path = os.path.join(directory, PLAN_FILE)
-    if kio.exists(plan_path) and RUNS_KEY in kio.read_json(plan_path):
+    if kio.exists(plan_path) and RUNS_KEY in read_plan_record(directory):
         run_dirs = [run_dir for _, _, run_dir in sweep_run_dirs(directory)]
     else:
         run_dirs = []

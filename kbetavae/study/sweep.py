@@ -18,14 +18,14 @@ import logging
 import os
 
 from kbetavae import io as kio
-from kbetavae.errors import InputError
+from kbetavae.errors import DamagedFile, InputError
 from kbetavae.export import SAVED_MODEL_VERSION
 from kbetavae.models_io import load_model
 from kbetavae.provenance import provenance
 from kbetavae.study.claims import holder, try_claim, wait_for_claim
 from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan, group_label, run_groups
-from kbetavae.study.results import PLAN_FILE, RUNS_KEY, run_row, write_results
+from kbetavae.study.results import PLAN_FILE, RUNS_KEY, read_plan_record, run_row, write_results
 from kbetavae.training import rundir
 from kbetavae.training.cluster import is_multi_worker, read_tf_config
 from kbetavae.validation import check_int
@@ -303,7 +303,12 @@ class _Sweep:
 def _claim_sweep_dir(sweep_dir: str, plan: SweepPlan, force: bool) -> None:
     path = os.path.join(sweep_dir, PLAN_FILE)
     if kio.exists(path):
-        record = kio.read_json(path)
+        try:
+            record = read_plan_record(sweep_dir)
+        except DamagedFile:
+            if not force:
+                raise
+            record = {}  # --force writes the plan again; runs are kept if their config matches
         if RUNS_KEY in record:
             raise InputError(
                 f"{sweep_dir} holds runs merged by `kbetavae collect`, not a sweep; "

@@ -23,12 +23,17 @@ from typing import Any
 from kbetavae import io as kio
 from kbetavae.metrics import registry
 from kbetavae.metrics.latent_kl import kl_table
+from kbetavae.model.loss_text import loss_sentence
+from kbetavae.model.scale import normalised_beta
 from kbetavae.study.results import (
     FIGURES_DIR,
     PLAN_FILE,
     REPORT_FILE,
     RUNS_KEY,
+    check_has_runs,
     metric_records,
+    plan_of_record,
+    read_plan_record,
     read_results,
     sweep_run_dirs,
 )
@@ -75,9 +80,11 @@ def render_report(context: Mapping[str, Any]) -> str:
 
 def report_context(sweep_dir: str) -> dict[str, Any]:
     """Everything the template shows, read from the files of ``sweep_dir``."""
-    record = kio.read_json(os.path.join(sweep_dir, PLAN_FILE))
-    plan = record.get("plan", {})
+    record = read_plan_record(sweep_dir)
+    plan = record["plan"]
+    base = plan_of_record(record, os.path.join(sweep_dir, PLAN_FILE)).base
     rows = read_results(sweep_dir)
+    check_has_runs(sweep_dir, rows)
     done = [row for row in rows if row.get("status") == "done"]
     runs = sweep_run_dirs(sweep_dir)
     metric_columns = [c for c in registry.columns() if any(r.get(c) is not None for r in done)]
@@ -86,7 +93,7 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
         {beta: [r for _, r in found] for beta, found in metric_records(runs, done).items()}
     )
     figures = os.path.join(sweep_dir, FIGURES_DIR)
-    summary = _summary(rows, columns, plan.get("latent_dim"))
+    summary = _summary(rows, columns, base)
     return {
         "name": plan.get("name") or os.path.basename(sweep_dir.rstrip("/")),
         "sweep_dir": sweep_dir,
@@ -98,6 +105,8 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
         "sources": record.get("sources", []),
         "merged": RUNS_KEY in record,
         "pixels": PIXELS,
+        "objective": base.objective,
+        "loss": loss_sentence(base.objective, base.objective_args, base.reconstruction, PIXELS),
         "columns": columns,
         "summary": summary,
         "seed_counts": sorted({s["done"] for s in summary if s["done"]}),
@@ -113,12 +122,12 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
     }
 
 
-def _summary(rows: Sequence[dict], columns: Mapping[str, str], latent_dim) -> list[dict]:
-    """Per β: its normalised β, runs finished, and a Stat per column."""
+def _summary(rows: Sequence[dict], columns: Mapping[str, str], base) -> list[dict]:
+    """Per β: its normalised β (for the plan's ``base`` config), runs finished, and a Stat
+    per column."""
     out = []
     for entry in summary_rows(rows, list(columns)):
-        beta = entry["beta"]
-        normalised = beta * latent_dim / PIXELS if latent_dim else None
+        normalised = normalised_beta(entry["beta"], base.latent_dim, PIXELS, base.reconstruction)
         out.append({**entry, "beta_norm": normalised})
     return out
 
