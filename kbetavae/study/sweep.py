@@ -50,6 +50,9 @@ class Progress:
         (nothing to do), "trained" (evaluation or export left) or "running"."""
         return []
 
+    def resumed(self, epochs_done: int, epochs: int) -> None:
+        """The run just started resumes from a backup of ``epochs_done`` of its epochs."""
+
     def focus(self, label: str) -> None:
         """What the following stages and epochs are about (a run, or a fused group)."""
 
@@ -216,17 +219,24 @@ class _Sweep:
 
     def run_group(self, configs: list) -> None:
         from kbetavae.export import is_exported
-        from kbetavae.training.fused import can_fuse, train_group
+        from kbetavae.training.fused import can_fuse, group_backup_dir, train_group
         from kbetavae.training.loop import train
 
         if not configs:
             return
         total = len(self.index)
+        if self.force:
+            for config in configs:
+                _discard_if_changed(self.run_dir(config), config, self.export_dir(config))
+        unfinished = [k for k, c in enumerate(configs) if not rundir.is_finished(self.run_dir(c))]
+        fused = len(unfinished) > 1 and can_fuse([configs[k] for k in unfinished])
+        # The backup a resumed run restores: its group's when fused, else its own.
+        group_backup = (
+            group_backup_dir([self.run_dir(configs[k]) for k in unfinished]) if fused else None
+        )
         callbacks = []
         for config in configs:
             run_dir = self.run_dir(config)
-            if self.force:
-                _discard_if_changed(run_dir, config, self.export_dir(config))
             if rundir.is_evaluated(run_dir) and is_exported(self.export_dir(config)):
                 status = "finished"
             elif rundir.is_finished(run_dir):
@@ -235,9 +245,12 @@ class _Sweep:
                 status = "running"
             index = self.index[rundir.run_name(config)]
             callbacks.append(self.progress.run_started(index, total, config, status))
-        unfinished = [k for k, c in enumerate(configs) if not rundir.is_finished(self.run_dir(c))]
+            if status == "running":
+                done = rundir.backup_epochs(group_backup or rundir.backup_path(run_dir))
+                if done:
+                    self.progress.resumed(done, config.epochs)
         results = {}
-        if len(unfinished) > 1 and can_fuse([configs[k] for k in unfinished]):
+        if fused:
             members = [configs[k] for k in unfinished]
             self.progress.focus(group_label(members))
             # One member reports the group's epochs (they are the same steps for all).
