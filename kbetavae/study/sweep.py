@@ -169,9 +169,14 @@ def prepare_sweep(
         raise InputError(
             f"--subset {plan.base.subset} is larger than the dataset ({data.num_images} images)"
         )
-    kio.check_writable(os.fspath(out), "--out")
-    kio.check_writable(os.fspath(saved_models), "--saved-models")
-    _claim_sweep_dir(sweep_dir, plan, force)
+    created = kio.check_writable_all(
+        [(os.fspath(out), "--out"), (os.fspath(saved_models), "--saved-models")]
+    )
+    try:
+        _claim_sweep_dir(sweep_dir, plan, force)
+    except InputError:
+        kio.remove_created(created)  # refused: no empty --out or --saved-models is left
+        raise
     if kio.is_remote(sweep_dir):
         logger.warning(
             "runs under %s are not claimed (no file locks on a bucket): do not run two "
