@@ -97,6 +97,8 @@ def collect(
         raise InputError("collect needs at least one run, sweep or job directory")
     for source in sources:
         kio.check_reachable(source, "directory")
+        if not kio.exists(source):
+            raise InputError(f"{source} does not exist (expected runs, a sweep or a job)")
         if not kio.is_dir(source):
             raise InputError(f"{source} is not a directory (expected runs, a sweep or a job)")
 
@@ -217,9 +219,18 @@ def _unique(runs: list[Run]) -> list[Run]:
         if other is not None and _same_dir(other.run_dir, run.run_dir):
             continue
         if other is not None:
+            first, second = other.config.objective, run.config.objective
+            objectives = (
+                f"objective {first}" if first == second else f"objectives {first} and {second}"
+            )
+            advice = (
+                "collect one of them"
+                if first == second
+                else "collect the runs of one objective at a time"
+            )
             raise InputError(
-                f"two runs of beta={run.config.beta:g} seed={run.config.seed}: "
-                f"{other.run_dir} and {run.run_dir}; collect one of them"
+                f"two runs of beta={run.config.beta:g} seed={run.config.seed} ({objectives}): "
+                f"{other.run_dir} and {run.run_dir}; {advice}"
             )
         by_key[key] = run
     return [by_key[key] for key in sorted(by_key)]
