@@ -44,10 +44,10 @@ app.command("publish")(collect_commands.publish)
 def _click_exception(name: str) -> type[Exception]:
     """Click's exception class ``name`` as the installed Typer raises it.
 
-    Typer up to 0.15 raises the ``click`` package's exceptions; later Typers vendor their
-    own Click (``typer._click``, with no ``Abort`` of its own) and ``click`` may still be
-    installed beside it, unused. ``typer.BadParameter`` is public in both and derives from
-    the ``UsageError`` and ``ClickException`` that Typer really raises.
+    Typer up to 0.25 raises the ``click`` package's exceptions; 0.26 and later vendor their
+    own Click (``typer._click``, whose exceptions module has no ``Abort``), and ``click``
+    may still be installed beside it, unused. ``typer.BadParameter`` is public in both and
+    derives from the ``UsageError`` and ``ClickException`` that Typer really raises.
     """
     return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
 
