@@ -10,6 +10,10 @@
     <sweep>/report.html           kbetavae.viz.html_report
 
 The per-β statistics are :mod:`kbetavae.study.statistics`'.
+
+The module is long because it is the one home of these files: their writers, and readers
+that name a damaged file (:class:`~kbetavae.errors.DamagedFile`) and the command that
+writes it again.
 """
 
 from __future__ import annotations
@@ -232,7 +236,10 @@ def read_plan_record(sweep_dir: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         problem = "empty" if not exc.doc.strip() else f"not JSON: {exc.msg} at line {exc.lineno}"
         raise DamagedFile(path, problem, PLAN_REMEDY) from None
-    if not isinstance(record, dict) or not isinstance(record.get("plan"), dict):
+    # A merged set is read by its list of runs; a sweep needs its plan.
+    if not isinstance(record, dict) or not (
+        isinstance(record.get("plan"), dict) or RUNS_KEY in record
+    ):
         raise DamagedFile(path, "no plan in it", PLAN_REMEDY)
     return record
 

@@ -81,8 +81,8 @@ def render_report(context: Mapping[str, Any]) -> str:
 def report_context(sweep_dir: str) -> dict[str, Any]:
     """Everything the template shows, read from the files of ``sweep_dir``."""
     record = read_plan_record(sweep_dir)
+    base = plan_of_record(record, os.path.join(sweep_dir, PLAN_FILE)).base  # needs "plan"
     plan = record["plan"]
-    base = plan_of_record(record, os.path.join(sweep_dir, PLAN_FILE)).base
     rows = read_results(sweep_dir)
     check_has_runs(sweep_dir, rows)
     done = [row for row in rows if row.get("status") == "done"]
