@@ -7,7 +7,8 @@ import os
 
 import typer
 
-from cli.common import check_sweep_dir, user_errors
+from cli import options
+from cli.common import as_flags, check_sweep_dir, count, flag_names, user_errors
 
 
 @user_errors
@@ -20,27 +21,31 @@ def collect(
     out: str = typer.Option(
         os.path.join("runs", "collected"), "--out", help="where the table and figures go"
     ),
-    traverse_beta: float = typer.Option(5.0, help="β whose traversal figure is drawn"),
+    traverse_beta: options.TraverseBeta = None,
     figures: bool = typer.Option(True, "--figures/--no-figures", help="also draw the figures"),
 ) -> None:
     """Merge runs (e.g. the trials of a Vertex AI tuning job) as one sweep would have."""
     from cli.progress import echo_summary
     from kbetavae.study.collect import collect as collect_runs
     from kbetavae.viz.html_report import write_report
-    from kbetavae.viz.report import render_sweep_figures
+    from kbetavae.viz.report import fallback_traversal_beta, render_sweep_figures
 
     merged = collect_runs(dirs, out)
     if figures:
+        # The table is written by now: a β without a finished run is a note, not an error.
+        traverse_beta, note = fallback_traversal_beta(merged.rows, traverse_beta)
+        if note:
+            typer.echo(f"kbetavae: note: {as_flags(note, flag_names(collect))}", err=True)
         render_sweep_figures(out, traverse_beta=traverse_beta)
         write_report(out)
     plan = merged.plan
     typer.echo(
-        f"collected {len(merged.rows)} runs: β {', '.join(f'{b:g}' for b in plan.betas)}; "
+        f"collected {count(len(merged.rows), 'run')}: β {', '.join(f'{b:g}' for b in plan.betas)}; "
         f"seeds {', '.join(map(str, plan.seeds))}"
     )
     if merged.unfinished:
         typer.echo(
-            f"kbetavae: warning: left out {len(merged.unfinished)} unfinished runs "
+            f"kbetavae: warning: left out {count(len(merged.unfinished), 'unfinished run')} "
             f"(no done.json): {', '.join(merged.unfinished)}",
             err=True,
         )
@@ -80,7 +85,7 @@ def publish(
     rows = read_results(dest)
     plan = read_plan(dest)
     typer.echo(
-        f"published {len(read_results(sweep_dir))} runs into {dest}; it now holds "
+        f"published {count(len(read_results(sweep_dir)), 'run')} into {dest}; it now holds "
         f"{len(rows)}: β {', '.join(f'{b:g}' for b in plan.betas)}; "
         f"seeds {', '.join(map(str, plan.seeds))}"
     )

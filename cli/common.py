@@ -62,8 +62,10 @@ def _dashed(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-# A library message starts with the argument it is about: "batch_size must be ...".
-_LEADING_NAME = re.compile(r"^([a-z][a-z0-9_]*)\b(?!-)")
+# A library message starts with the argument it is about: "batch_size must be ...". Only a
+# whole word: a path that starts like one ("saved_models/s/beta=4_seed=0/1 already ...")
+# stays a path.
+_LEADING_NAME = re.compile(r"^([a-z][a-z0-9_]*)(?=[\s:,]|$)")
 
 
 def as_flags(message: str, flags: dict[str, str]) -> str:
@@ -72,6 +74,11 @@ def as_flags(message: str, flags: dict[str, str]) -> str:
     if match and match.group(1) in flags:
         return flags[match.group(1)] + message[match.end() :]
     return message
+
+
+def count(n: int, word: str) -> str:
+    """``n`` and ``word`` in the number it takes: ``1 run``, ``2 runs``, ``1,000 images``."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def whole_number(value: str | int) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from cli.common import user_errors
+from cli.common import count, user_errors
 from kbetavae.data import open_source
 from kbetavae.errors import InputError
 from kbetavae.io import check_writable
@@ -20,15 +20,18 @@ SourceOption = typer.Option("replica", "--source", help="replica, dsprites, or a
 @app.command()
 @user_errors
 def show(
-    out: Path = typer.Option(Path("dsprites_samples.png"), "--out", help="PNG to write"),
+    out: Path = typer.Option(
+        Path("dsprites_samples.png"), "--out", help="image to write (.png, .pdf, .svg …)"
+    ),
     n: int = typer.Option(32, "--n", min=1, max=256, help="how many images"),
     seed: int = typer.Option(0, "--seed"),
     source: str = SourceOption,
 ) -> None:
     """Write a PNG grid of random images labelled with their factors."""
-    from kbetavae.viz.figures import save_figure
+    from kbetavae.viz.figures import figure_format, save_figure
     from kbetavae.viz.samples import sample_grid
 
+    figure_format(out, "out")
     data = open_source(source)
     factors, images = data.sample(n, rng=seed)
     save_figure(sample_grid(images, factors), out)
@@ -60,7 +63,7 @@ def stats(
     for start in chunked("reading", indices.size, 65_536):
         total += int(load_images(data, indices[start : start + 65_536]).sum(dtype=np.int64))
     mean = total / (indices.size * int(np.prod(data.image_shape)))
-    typer.echo(f"mean pixel: {mean:.6f} over {indices.size} images")
+    typer.echo(f"mean pixel: {mean:.6f} over {count(indices.size, 'image')}")
 
 
 @app.command("export")

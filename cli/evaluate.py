@@ -18,7 +18,7 @@ from cli.common import user_errors, whole_number
 from kbetavae.metrics import registry
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.models_io import load_encoder_decoder, resolve_model
-from kbetavae.study.plan import PROTOCOL_POINTS
+from kbetavae.study.plan import PROTOCOL_POINTS, check_eval_points
 from kbetavae.training.rundir import METRICS_FILE, read_config
 
 
@@ -89,6 +89,7 @@ def evaluate(
     from kbetavae.metrics import protocol_sizes
 
     started = time.perf_counter()
+    check_eval_points(eval_points)
     check_reachable(path, "model")
     kind, model_path = resolve_model(path)
     settings = run_settings(model_path) if kind == "keras" else {}
@@ -114,5 +115,5 @@ def evaluate(
     scores = "  ".join(f"{name} {report[name]['score']:.3f}" for name in names)
     typer.echo(
         f"{scores}  active latents {report['active_latents']}/{report['num_latents']}  "
-        f"({report['timing']['command_seconds']:.0f} s) -> {target}"
+        f"({eval_points:,} eval points, {report['timing']['command_seconds']:.0f} s) -> {target}"
     )

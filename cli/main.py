@@ -10,9 +10,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import typer  # noqa: E402
 
-# Typer 0.29 vendors Click; its exceptions are only reachable under typer._click.
-from typer._click import exceptions as click_errors  # noqa: E402
-
 from cli import collect as collect_commands  # noqa: E402
 from cli import ctrl_c  # noqa: E402
 from cli import data as data_commands  # noqa: E402
@@ -43,6 +40,38 @@ app.command("traverse")(sweep_commands.traverse)
 app.command("export")(sweep_commands.export)
 app.command("collect")(collect_commands.collect)
 app.command("publish")(collect_commands.publish)
+
+
+def _click_exception(name: str) -> type[Exception]:
+    """Click's exception class ``name`` as the installed Typer raises it.
+
+    Typer up to 0.25 raises the ``click`` package's exceptions; 0.26 and later vendor their
+    own Click (``typer._click``, whose exceptions module has no ``Abort``), and ``click``
+    may still be installed beside it, unused. ``typer.BadParameter`` is public in both and
+    derives from the ``UsageError`` and ``ClickException`` that Typer really raises.
+    """
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+UsageError = _click_exception("UsageError")
+ClickException = _click_exception("ClickException")
+DEBUG_VARIABLE = "KBETAVAE_DEBUG"
+
+
+def unexpected_error_line(exc: BaseException) -> str:
+    """One line for an exception nobody expected: its type, its message's first line and
+    the file involved (an ``OSError``'s, or one :mod:`kbetavae.io` attached)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        message = exc.strerror  # str() of an OSError repeats the errno and quotes the file
+    else:
+        message = next(iter(str(exc).strip().splitlines()), "")
+    # A Keras config dump or an array can be kilobytes long: the line stays a line.
+    if len(message) > 300:
+        message = message[:300] + " …"
+    filename = getattr(exc, "filename", None)
+    where = f" ({os.fspath(filename)})" if filename and str(filename) not in message else ""
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return f"kbetavae: error: {text}{where} ({DEBUG_VARIABLE}=1 shows the traceback)"
 
 
 def _show_version(value: bool) -> None:
@@ -96,45 +125,52 @@ def build_command():
 
 
 def run(args: list[str] | None = None) -> int:
-    """Run ``kbetavae`` with ``args``; return the exit code. Usage errors (a bad integer, an
-    unknown flag) are one line, like every other input error."""
+    """Run ``kbetavae`` with ``args``; return the exit code: 0, 2 for bad input (one line,
+    like every input error), 130 when interrupted, and 1 for anything unexpected, also in
+    one line (with $KBETAVAE_DEBUG set it is raised, traceback and all)."""
     command = build_command()
     try:
         code = command.main(args=args, prog_name="kbetavae", standalone_mode=False)
-    except click_errors.UsageError as exc:
+    except UsageError as exc:
+        # Typer's own check is by name too: the class exists only in the vendored Click.
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return 0  # the help is printed already; as `kbetavae -h`, and as older Typers
         where = f"kbetavae {exc.ctx.command_path.partition(' ')[2]}".strip() if exc.ctx else ""
         hint = f" (see {where} -h)" if where else ""
         typer.echo(f"kbetavae: error: {exc.format_message()}{hint}", err=True)
         return 2
-    except click_errors.ClickException as exc:
+    except ClickException as exc:
         typer.echo(f"kbetavae: error: {exc.format_message()}", err=True)
         return exc.exit_code
-    except click_errors.Abort:
+    except typer.Abort:
         return ctrl_c.say_interrupted()
+    except Exception as exc:  # noqa: BLE001 - the user gets one line, not a traceback
+        if ctrl_c.caused_by_ctrl_c(exc):
+            return ctrl_c.say_interrupted()
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        typer.echo(unexpected_error_line(exc), err=True)
+        return 1
     return code if isinstance(code, int) else 0
 
 
 def main() -> None:
     """Run the app; an unexpected failure is one line, not a traceback."""
-    if not os.environ.get("KBETAVAE_DEBUG"):
+    if not os.environ.get(DEBUG_VARIABLE):
         filter_native_stderr()
     ctrl_c.install()
     try:
         code = run()
-    except Exception as exc:  # noqa: BLE001 - last line of defence for the user
+    except KeyboardInterrupt:
+        code = ctrl_c.say_interrupted()
+    except Exception as exc:  # noqa: BLE001 - last line of defence (building the command)
         if ctrl_c.caused_by_ctrl_c(exc):
             code = ctrl_c.say_interrupted()
         else:
-            if os.environ.get("KBETAVAE_DEBUG"):
+            if os.environ.get(DEBUG_VARIABLE):
                 raise
-            typer.echo(
-                f"kbetavae: error: {type(exc).__name__}: {exc} "
-                "(KBETAVAE_DEBUG=1 shows the traceback)",
-                err=True,
-            )
+            typer.echo(unexpected_error_line(exc), err=True)
             code = 1
-    except KeyboardInterrupt:
-        code = ctrl_c.say_interrupted()
     if ctrl_c.received():
         ctrl_c.end_process(code)
     sys.exit(code)

@@ -35,6 +35,13 @@ Objective = Annotated[
         "dipvae_ii or factorvae; their parameters go in --objective-args",
     ),
 ]
+TraverseBeta = Annotated[
+    float | None,
+    typer.Option(
+        "--traverse-beta",
+        help="β whose traversal figure is drawn (default: the finished β nearest 5)",
+    ),
+]
 ObjectiveArgs = Annotated[
     str,
     typer.Option(

@@ -21,12 +21,13 @@ import rich.progress
 import typer
 from rich.console import Console
 
+from cli.common import count
 from kbetavae import io as kio
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.study.plan import PROTOCOL_POINTS, SweepPlan
 from kbetavae.study.results import REPORT_FILE
 from kbetavae.study.sweep import STATUS_WORDS, Progress
-from kbetavae.training.rundir import run_name
+from kbetavae.training.rundir import resume_words, run_name
 
 # Below this many training images the full evaluation protocol outweighs training.
 SMALL_SUBSET = 10_000
@@ -112,8 +113,8 @@ class TerminalProgress(Progress):
         self.remaining_runs = todo
         self.passes_left = todo if passes is None else passes
         self.say(
-            f"sweep {plan.name}: {len(plan.betas) * len(plan.seeds)} runs "
-            f"({todo} to do), {plan.base.epochs} epochs each"
+            f"sweep {plan.name}: {count(len(plan.betas) * len(plan.seeds), 'run')} "
+            f"({todo} to do), {count(plan.base.epochs, 'epoch')} each"
         )
         if todo and plan.base.subset < SMALL_SUBSET and plan.eval_points >= PROTOCOL_POINTS:
             self.say(
@@ -128,7 +129,7 @@ class TerminalProgress(Progress):
     def jobs_started(self, jobs: int, threads: int) -> None:
         self.jobs = jobs
         self.job_prefix = "job 1: "
-        self.say(f"{jobs} jobs of {threads} thread(s) each share the runs")
+        self.say(f"{count(jobs, 'job')} of {count(threads, 'thread')} each share the runs")
 
     def job_line(self, job: int, text: str) -> None:
         self.say(f"job {job}: {text}")
@@ -137,6 +138,9 @@ class TerminalProgress(Progress):
         self.label = f"{self.job_prefix}[{index + 1}/{total}] {run_name(config)}"
         self.say(f"{self.label}: {STATUS_WORDS[status]}")
         return [epoch_reporter(self)] if status == "running" else []
+
+    def resumed(self, epochs_done: int, epochs: int) -> None:
+        self.say(f"{self.label}: {resume_words(epochs_done, epochs)}")
 
     def focus(self, label: str) -> None:
         self.label = self.job_prefix + label
@@ -289,7 +293,7 @@ def epoch_reporter(display: TerminalProgress):
 def echo_summary(rows: list[dict], sweep_dir: str) -> None:
     done = sum(r.get("status") == "done" for r in rows)
     typer.echo(
-        f"{done}/{len(rows)} runs finished; results in {sweep_dir}/results.md, "
+        f"{done}/{count(len(rows), 'run')} finished; results in {sweep_dir}/results.md, "
         f"figures in {sweep_dir}/figures/"
     )
     report = os.path.join(sweep_dir, REPORT_FILE)

@@ -10,7 +10,15 @@ import sys
 import typer
 
 from cli import ctrl_c, options
-from cli.common import check_sweep_dir, explicit_options, user_errors, whole_number
+from cli.common import (
+    as_flags,
+    check_sweep_dir,
+    count,
+    explicit_options,
+    flag_names,
+    user_errors,
+    whole_number,
+)
 from cli.options import DEFAULTS
 from kbetavae.errors import InputError
 from kbetavae.metrics import registry
@@ -65,7 +73,7 @@ def sweep(
         help=f"metric sample size (protocol: {PROTOCOL_POINTS:,}); less is faster",
     ),
     zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
-    traverse_beta: float = typer.Option(5.0, help="β whose traversal figure is drawn"),
+    traverse_beta: options.TraverseBeta = None,
     # str, not Path: a Path would turn gs://bucket into gs:/bucket.
     out: str = typer.Option("runs", help="root of sweep directories (local or gs://)"),
     saved_models: str = typer.Option(
@@ -98,7 +106,11 @@ def sweep(
     from kbetavae.study.motion import write_sweep_motion
     from kbetavae.study.plan import SweepPlan, with_preset
     from kbetavae.viz.html_report import write_report
-    from kbetavae.viz.report import render_sweep_figures
+    from kbetavae.viz.report import (
+        check_traverse_beta,
+        fallback_traversal_beta,
+        render_sweep_figures,
+    )
 
     settings = with_preset(
         preset,
@@ -125,6 +137,7 @@ def sweep(
     plan = SweepPlan.of(**settings)
     options.warn_about_precision(plan.base.precision)
     name = plan.name
+    check_traverse_beta(traverse_beta, plan.betas)
     progress = TerminalProgress(quiet)
     sweep_dir = os.path.join(out, name)
     try:
@@ -139,6 +152,10 @@ def sweep(
             max_group=max_group,
         )
         progress.label = ""
+        # A β that failed to train is a note, not an error: the sweep's work is done.
+        traverse_beta, note = fallback_traversal_beta(rows, traverse_beta)
+        if note:
+            progress.say(f"note: {as_flags(note, flag_names(sweep))}")
         progress.stage("rendering figures")
         render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)
         if any(row.get("status") == "done" for row in rows):
@@ -165,7 +182,7 @@ def sweep(
 @user_errors
 def plot(
     sweep_dir: str = typer.Argument(..., help="a sweep directory (runs/<name>; or gs://)"),
-    traverse_beta: float = typer.Option(5.0, help="β whose traversal figure is drawn"),
+    traverse_beta: options.TraverseBeta = None,
     image_index: int = typer.Option(None, help="dataset index of the traversal's input image"),
 ) -> None:
     """Re-render a sweep's figures and report.html from its saved results."""
@@ -174,7 +191,7 @@ def plot(
 
     check_sweep_dir(sweep_dir)
     written = render_sweep_figures(sweep_dir, traverse_beta=traverse_beta, image_index=image_index)
-    typer.echo(f"wrote {len(written)} figures under {os.path.join(sweep_dir, 'figures')}")
+    typer.echo(f"wrote {count(len(written), 'figure')} under {os.path.join(sweep_dir, 'figures')}")
     typer.echo(f"wrote {write_report(sweep_dir)}")
 
 
@@ -213,7 +230,7 @@ def motion(
     write_motion_csv(rows, out)
     for line in motion_summary(rows):
         typer.echo(line)
-    typer.echo(f"wrote {out} ({len(rows)} rows)")
+    typer.echo(f"wrote {out} ({count(len(rows), 'row')})")
 
 
 @user_errors

@@ -12,7 +12,7 @@ import os
 import typer
 
 from cli import options
-from cli.common import user_errors, whole_number
+from cli.common import count, user_errors, whole_number
 from cli.options import DEFAULTS
 from kbetavae.cloud import DEFAULT_HYPERTUNE_METRIC, VertexEnvironment
 from kbetavae.metrics import metric_row, registry
@@ -82,7 +82,14 @@ def train(
     from kbetavae.study import trial
     from kbetavae.training.cluster import is_chief
     from kbetavae.training.loop import train as train_run
-    from kbetavae.training.rundir import METRICS_FILE, run_name
+    from kbetavae.training.rundir import (
+        METRICS_FILE,
+        backup_epochs,
+        backup_path,
+        is_finished,
+        resume_words,
+        run_name,
+    )
 
     vertex = VertexEnvironment.from_environ()
     config = options.train_config(
@@ -111,10 +118,14 @@ def train(
         kio.check_writable(root, "--out")
     run = name or run_name(config)
     run_dir = os.path.join(root, run)
+    backup = backup_path(run_dir, vertex.backup_dir(run))
+    done = 0 if is_finished(run_dir) else backup_epochs(backup)
+    if done:
+        typer.echo(f"{run_dir}: {resume_words(done, config.epochs)}")
     result = train_run(
         config,
         run_dir,
-        backup_dir=vertex.backup_dir(run),
+        backup_dir=backup,
         callbacks=[] if quiet else [train_reporter()],
         verbose=0,  # Keras' own line lists every kl_i (~580 characters)
     )
@@ -123,7 +134,7 @@ def train(
         for key in ("loss", "reconstruction", "kl")
         if isinstance(result.metrics.get(key), float)
     )
-    typer.echo(f"{run_dir}: {result.status} after {result.epochs} epochs  {scores}")
+    typer.echo(f"{run_dir}: {result.status} after {count(result.epochs, 'epoch')}  {scores}")
     if not result.ok:
         typer.echo(f"kbetavae: run failed: {result.reason}", err=True)
         raise typer.Exit(1)

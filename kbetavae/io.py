@@ -91,8 +91,16 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read JSON from a local or remote path."""
-    return json.loads(read_text(path))
+    """Read JSON from a local or remote path.
+
+    A ``json.JSONDecodeError`` carries the path as ``filename`` (as an ``OSError`` does), so
+    whoever reports it can say which file is damaged.
+    """
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        exc.filename = os.fspath(path)
+        raise
 
 
 def exists(path: str | os.PathLike) -> bool:
@@ -207,10 +215,39 @@ def check_reachable(path: str | os.PathLike, what: str, timeout: float | None = 
 
 def check_writable(directory: str, option: str) -> None:
     """Raise InputError unless ``directory`` can be created and written to (for a bucket:
-    unless it answers, see :func:`kbetavae.io.check_reachable`)."""
-    if is_remote(directory):
-        check_reachable(directory, option)
-        return
+    unless it answers, see :func:`kbetavae.io.check_reachable`). A local directory is
+    created, and left, only if the check passes."""
+    check_writable_all([(directory, option)])
+
+
+def check_writable_all(directories: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """:func:`check_writable` for each ``(directory, option)``; when one fails, the local
+    directories the checks created are removed again, so that a refused command leaves
+    no empty ``--out`` behind. Returns what was created, for :func:`remove_created` if a
+    later check of the command fails."""
+    created: list[tuple[str, str]] = []
+    try:
+        for directory, option in directories:
+            if is_remote(directory):
+                check_reachable(directory, option)
+                continue
+            top = _first_missing(directory)
+            if top is not None:
+                created.append((top, directory))
+            _check_local_writable(directory, option)
+    except InputError:
+        remove_created(created)
+        raise
+    return created
+
+
+def remove_created(created: list[tuple[str, str]]) -> None:
+    """Remove the directories :func:`check_writable_all` created, where they are empty."""
+    for top, directory in reversed(created):
+        _remove_empty_dirs(top, directory)
+
+
+def _check_local_writable(directory: str, option: str) -> None:
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise InputError(f"{option} {directory} is a file, not a directory")
     try:
@@ -219,3 +256,26 @@ def check_writable(directory: str, option: str) -> None:
         os.unlink(os.path.join(directory, ".write-test"))
     except OSError as exc:
         raise InputError(f"{option} {directory} is not writable ({exc.strerror})") from None
+
+
+def _first_missing(directory: str) -> str | None:
+    """The outermost missing directory on the way to local ``directory`` (None: it exists)."""
+    path, missing = os.path.abspath(directory), None
+    while not os.path.exists(path):
+        path, missing = os.path.dirname(path), path
+    return missing
+
+
+def _remove_empty_dirs(top: str, directory: str) -> None:
+    """Remove ``directory`` and its parents up to ``top`` while they are empty."""
+    path = os.path.abspath(directory)
+    while True:
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass  # never made: the check failed above it
+        except OSError:
+            return  # not empty: what is in it is not ours to remove
+        if path == top:
+            return
+        path = os.path.dirname(path)

@@ -17,7 +17,7 @@ import numpy as np
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
-from kbetavae.training.rundir import CONFIG_FILE, MODEL_FILE
+from kbetavae.training.rundir import CONFIG_FILE, DONE_FILE, MODEL_FILE
 
 EncodeFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 DecodeFn = Callable[[np.ndarray], np.ndarray]
@@ -49,6 +49,12 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, str]:
     ]
     if versions:
         return "saved_model", os.path.join(path, str(max(versions)))
+    if kio.exists(os.path.join(path, DONE_FILE)):
+        raise InputError(
+            f"{path} is a finished run ({DONE_FILE}) whose {MODEL_FILE} is gone: restore it, "
+            "use the run's exported SavedModel instead, or delete the run directory and rerun "
+            "the command that trained it to train it again"
+        )
     if kio.exists(os.path.join(path, CONFIG_FILE)):
         raise InputError(
             f"{path} is an unfinished run (no {MODEL_FILE} yet): rerun the `kbetavae train` "
@@ -60,7 +66,8 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, str]:
 
 
 def load_model(path: str | os.PathLike):
-    """The ``BetaVAE`` of a run directory or a ``.keras`` file."""
+    """The ``BetaVAE`` of a run directory or a ``.keras`` file (InputError for any other
+    model)."""
     import keras
 
     import kbetavae.model.vae  # noqa: F401 - registers BetaVAE for deserialisation
@@ -71,11 +78,17 @@ def load_model(path: str | os.PathLike):
     if not kio.is_remote(resolved) and not zipfile.is_zipfile(resolved):
         raise InputError(f"{resolved} is not a .keras file (corrupt or truncated: not a zip)")
     try:
-        return keras.saving.load_model(resolved)
+        model = keras.saving.load_model(resolved)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         # Keras reports a zip missing its parts as "File not found"; name the file instead.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{resolved} is not a readable .keras file ({reason})") from None
+    if not (hasattr(model, "encode") and hasattr(model, "decode")):
+        raise InputError(
+            f"{resolved} holds a Keras {type(model).__name__}, not a kbetavae model "
+            "(no encode/decode): train one with `kbetavae train` or `kbetavae.BetaVAE`"
+        )
+    return model
 
 
 def graph_encoder(model) -> EncodeFn:

@@ -95,3 +95,19 @@ def test_glob_takes_a_local_directory_literally(tmp_path):
     (runs / "beta=4_seed=0").mkdir(parents=True)
     (runs / "beta=4_seed=0" / "config.json").write_text("{}")
     assert kio.glob(runs, "*/config.json") == [str(runs / "beta=4_seed=0" / "config.json")]
+
+
+def test_a_refused_writable_check_removes_the_directories_it_made(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    out, kept = tmp_path / "runs" / "deep", tmp_path / "existing"
+    kept.mkdir()
+    with pytest.raises(InputError, match="--saved-models .*a-file/sm is not writable"):
+        blocked = str(tmp_path / "a-file" / "sm")
+        kio.check_writable_all(
+            [(str(out), "--out"), (str(kept), "--kept"), (blocked, "--saved-models")]
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "existing"]
+    created = kio.check_writable_all([(str(out), "--out")])
+    assert out.is_dir() and created == [(str(tmp_path / "runs"), str(out))]
+    kio.remove_created(created)
+    assert not (tmp_path / "runs").exists()

@@ -36,7 +36,14 @@ from kbetavae.errors import InputError
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.provenance import provenance
 from kbetavae.study.plan import SweepPlan
-from kbetavae.study.results import PLAN_FILE, RUNS_KEY, run_row, sweep_run_dirs, write_results
+from kbetavae.study.results import (
+    PLAN_FILE,
+    RUNS_KEY,
+    read_plan_record,
+    run_row,
+    sweep_run_dirs,
+    write_results,
+)
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.rundir import (
     CONFIG_FILE,
@@ -90,6 +97,8 @@ def collect(
         raise InputError("collect needs at least one run, sweep or job directory")
     for source in sources:
         kio.check_reachable(source, "directory")
+        if not kio.exists(source):
+            raise InputError(f"{source} does not exist (expected runs, a sweep or a job)")
         if not kio.is_dir(source):
             raise InputError(f"{source} is not a directory (expected runs, a sweep or a job)")
 
@@ -133,7 +142,7 @@ def find_runs(directory: str) -> tuple[list[Run], list[str]]:
     A merged set (a ``sweep.json`` that lists its runs) gives its listed runs.
     """
     plan_path = os.path.join(directory, PLAN_FILE)
-    if kio.exists(plan_path) and RUNS_KEY in kio.read_json(plan_path):
+    if kio.exists(plan_path) and RUNS_KEY in read_plan_record(directory):
         run_dirs = [run_dir for _, _, run_dir in sweep_run_dirs(directory)]
     else:
         run_dirs = []
@@ -210,9 +219,18 @@ def _unique(runs: list[Run]) -> list[Run]:
         if other is not None and _same_dir(other.run_dir, run.run_dir):
             continue
         if other is not None:
+            first, second = other.config.objective, run.config.objective
+            objectives = (
+                f"objective {first}" if first == second else f"objectives {first} and {second}"
+            )
+            advice = (
+                "collect one of them"
+                if first == second
+                else "collect the runs of one objective at a time"
+            )
             raise InputError(
-                f"two runs of beta={run.config.beta:g} seed={run.config.seed}: "
-                f"{other.run_dir} and {run.run_dir}; collect one of them"
+                f"two runs of beta={run.config.beta:g} seed={run.config.seed} ({objectives}): "
+                f"{other.run_dir} and {run.run_dir}; {advice}"
             )
         by_key[key] = run
     return [by_key[key] for key in sorted(by_key)]

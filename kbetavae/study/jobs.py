@@ -32,7 +32,7 @@ from kbetavae.errors import InputError
 from kbetavae.provenance import record_execution
 from kbetavae.study.plan import SweepPlan, max_group_for_jobs
 from kbetavae.study.sweep import STATUS_WORDS, Progress, prepare_sweep, run_sweep
-from kbetavae.training.rundir import run_name
+from kbetavae.training.rundir import resume_words, run_name
 from kbetavae.validation import check_int
 
 logger = logging.getLogger(__name__)
@@ -226,6 +226,9 @@ class _LineProgress(Progress):
         self.label = f"[{index + 1}/{total}] {run_name(config)}"
         self.say(f"{self.label}: {STATUS_WORDS[status]}")
         return [_epoch_lines(self)] if status == "running" else []
+
+    def resumed(self, epochs_done: int, epochs: int) -> None:
+        self.say(f"{self.label}: {resume_words(epochs_done, epochs)}")
 
     def focus(self, label: str) -> None:
         self.label = label

@@ -94,12 +94,7 @@ class SweepPlan:
                 "same model; give one --betas value (or sweep the beta objective)"
             )
         object.__setattr__(self, "metrics", registry.check_names(self.metrics))
-        if isinstance(self.eval_points, bool) or not isinstance(self.eval_points, int):
-            raise InputError(f"--eval-points must be an integer, got {self.eval_points!r}")
-        if self.eval_points < MIN_EVAL_POINTS:
-            raise InputError(
-                f"--eval-points must be at least {MIN_EVAL_POINTS}, got {self.eval_points}"
-            )
+        check_eval_points(self.eval_points)
         check_classifier(self.zdiff_classifier, "--zdiff-classifier")
         self.configs()  # every run's config validates
 
@@ -185,6 +180,16 @@ def with_preset(name: str | None, settings: dict[str, Any], given: Iterable[str]
     given = set(given)
     preset = preset_settings(name)
     return {**settings, **{k: v for k, v in preset.items() if k not in given}}
+
+
+def check_eval_points(eval_points) -> int:
+    """``eval_points`` as an int of at least 100, or InputError: the one minimum of every
+    evaluation (sweep, train --evaluate, evaluate)."""
+    if isinstance(eval_points, bool) or not isinstance(eval_points, int):
+        raise InputError(f"eval_points must be an integer, got {eval_points!r}")
+    if eval_points < MIN_EVAL_POINTS:
+        raise InputError(f"eval_points must be at least {MIN_EVAL_POINTS}, got {eval_points}")
+    return eval_points
 
 
 def run_groups(configs: list, max_group: int | None = None) -> list[list]:

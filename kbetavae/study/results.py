@@ -10,18 +10,24 @@
     <sweep>/report.html           kbetavae.viz.html_report
 
 The per-β statistics are :mod:`kbetavae.study.statistics`'.
+
+The module is long because it is the one home of these files: their writers, and readers
+that name a damaged file (:class:`~kbetavae.errors.DamagedFile`) and the command that
+writes it again.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from kbetavae import io as kio
+from kbetavae.errors import DamagedFile, InputError
 from kbetavae.metrics import metric_row, registry
 from kbetavae.study.formatting import format_fixed
 from kbetavae.study.plan import SweepPlan
@@ -49,6 +55,17 @@ BASE_COLUMNS = (
     "active_latents",
 )
 TAIL_COLUMNS = ("train_seconds", "eval_seconds", "reason")
+# What repairs a damaged sweep-level file. Rerunning a sweep retrains nothing finished and
+# rewrites results.csv; --force also rewrites sweep.json, keeping the runs whose settings
+# match. A set merged by `kbetavae collect` is written whole by collecting again.
+RESULTS_REMEDY = (
+    "rerun the `kbetavae sweep` (or `kbetavae collect`) command that wrote it: finished "
+    "runs are read back, not retrained, and the table is written again"
+)
+PLAN_REMEDY = (
+    "rerun the `kbetavae sweep` command that wrote it with --force (runs whose settings "
+    "match are kept, not retrained), or the `kbetavae collect` command for a merged set"
+)
 # Columns read back as integers, as the sweep wrote them (results.md prints them so).
 _WHOLE_NUMBERS = ("seed", "epochs", "active_latents")
 # Columns that describe a run rather than score it.
@@ -160,33 +177,85 @@ def results_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None)
 
 
 def read_results(sweep_dir: str) -> list[dict]:
-    """Rows of ``results.csv`` with numbers parsed back."""
-    text = kio.read_text(os.path.join(sweep_dir, RESULTS_CSV))
+    """Rows of ``results.csv`` with numbers parsed back; :class:`DamagedFile` if the file is
+    empty, has no β/seed columns, or holds a row that is not one of the table's."""
+    path = os.path.join(sweep_dir, RESULTS_CSV)
+    text = kio.read_text(path)
+    if not text.strip():
+        raise DamagedFile(path, "empty", RESULTS_REMEDY)
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("beta", "seed") if c not in (reader.fieldnames or ())]
+    if missing:
+        raise DamagedFile(path, f"no {' or '.join(missing)} column", RESULTS_REMEDY)
     rows = []
-    for raw in csv.DictReader(io.StringIO(text)):
+    for raw in reader:
+        # A short row has None values, a long one a None key: neither is written whole.
+        if None in raw or None in raw.values():
+            raise DamagedFile(
+                path, f"line {reader.line_num} does not match the header", RESULTS_REMEDY
+            )
         row: dict[str, Any] = {}
         for key, value in raw.items():
             if key in ("status", "reason"):
                 row[key] = value or None
-            elif value in ("", None):
+            elif value == "":
                 row[key] = None
             else:
-                number = float(value)
-                row[key] = int(number) if key in _WHOLE_NUMBERS else number
+                row[key] = _number(value, key, path, reader.line_num)
         rows.append(row)
     return rows
+
+
+def _number(value: str, column: str, path: str, line: int) -> float | int:
+    try:
+        number = float(value)
+    except ValueError:
+        problem = f"line {line}: {column} {value!r} is not a number"
+        raise DamagedFile(path, problem, RESULTS_REMEDY) from None
+    return int(number) if column in _WHOLE_NUMBERS else number
+
+
+def check_has_runs(sweep_dir: str, rows: Sequence[dict]) -> None:
+    """InputError if ``rows`` (the sweep's results.csv) list no run: there is nothing to
+    draw or report, and a report of nothing must not replace one of something."""
+    if not rows:
+        raise InputError(
+            f"{os.path.join(sweep_dir, RESULTS_CSV)} lists no runs yet: nothing to report "
+            "(it gets a row as each run of the sweep finishes)"
+        )
 
 
 # -- sweep.json ----------------------------------------------------------------------------
 
 
 def read_plan_record(sweep_dir: str) -> dict[str, Any]:
-    """The ``sweep.json`` record of a sweep (or merged set)."""
-    return kio.read_json(os.path.join(sweep_dir, PLAN_FILE))
+    """The ``sweep.json`` record of a sweep (or merged set); :class:`DamagedFile` if it is
+    not JSON or holds no plan."""
+    path = os.path.join(sweep_dir, PLAN_FILE)
+    try:
+        record = kio.read_json(path)
+    except json.JSONDecodeError as exc:
+        problem = "empty" if not exc.doc.strip() else f"not JSON: {exc.msg} at line {exc.lineno}"
+        raise DamagedFile(path, problem, PLAN_REMEDY) from None
+    # A merged set is read by its list of runs; a sweep needs its plan.
+    if not isinstance(record, dict) or not (
+        isinstance(record.get("plan"), dict) or RUNS_KEY in record
+    ):
+        raise DamagedFile(path, "no plan in it", PLAN_REMEDY)
+    return record
 
 
 def read_plan(sweep_dir: str) -> SweepPlan:
-    return SweepPlan.from_dict(read_plan_record(sweep_dir)["plan"])
+    """The plan of a sweep's ``sweep.json``; :class:`DamagedFile` if it cannot be read."""
+    return plan_of_record(read_plan_record(sweep_dir), os.path.join(sweep_dir, PLAN_FILE))
+
+
+def plan_of_record(record: dict[str, Any], path: str) -> SweepPlan:
+    """The :class:`SweepPlan` of a ``sweep.json`` record read from ``path``."""
+    try:
+        return SweepPlan.from_dict(record["plan"])
+    except (InputError, KeyError, TypeError, ValueError) as exc:
+        raise DamagedFile(path, f"its plan does not read: {exc}", PLAN_REMEDY) from None
 
 
 def is_sweep_dir(sweep_dir: str) -> bool:
@@ -205,7 +274,7 @@ def sweep_run_dirs(sweep_dir: str, plan: SweepPlan | None = None) -> list[tuple[
                 (float(r["beta"]), int(r["seed"]), _join(sweep_dir, r["run_dir"]))
                 for r in record[RUNS_KEY]
             ]
-        plan = SweepPlan.from_dict(record["plan"])
+        plan = plan_of_record(record, os.path.join(sweep_dir, PLAN_FILE))
     return [
         (config.beta, config.seed, os.path.join(sweep_dir, rundir.run_name(config)))
         for config in plan.configs()

@@ -18,14 +18,14 @@ import logging
 import os
 
 from kbetavae import io as kio
-from kbetavae.errors import InputError
+from kbetavae.errors import DamagedFile, InputError
 from kbetavae.export import SAVED_MODEL_VERSION
 from kbetavae.models_io import load_model
 from kbetavae.provenance import provenance
 from kbetavae.study.claims import holder, try_claim, wait_for_claim
 from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan, group_label, run_groups
-from kbetavae.study.results import PLAN_FILE, RUNS_KEY, run_row, write_results
+from kbetavae.study.results import PLAN_FILE, RUNS_KEY, read_plan_record, run_row, write_results
 from kbetavae.training import rundir
 from kbetavae.training.cluster import is_multi_worker, read_tf_config
 from kbetavae.validation import check_int
@@ -49,6 +49,9 @@ class Progress:
         """Return extra Keras callbacks for this run's training. ``status``: "finished"
         (nothing to do), "trained" (evaluation or export left) or "running"."""
         return []
+
+    def resumed(self, epochs_done: int, epochs: int) -> None:
+        """The run just started resumes from a backup of ``epochs_done`` of its epochs."""
 
     def focus(self, label: str) -> None:
         """What the following stages and epochs are about (a run, or a fused group)."""
@@ -166,9 +169,14 @@ def prepare_sweep(
         raise InputError(
             f"--subset {plan.base.subset} is larger than the dataset ({data.num_images} images)"
         )
-    kio.check_writable(os.fspath(out), "--out")
-    kio.check_writable(os.fspath(saved_models), "--saved-models")
-    _claim_sweep_dir(sweep_dir, plan, force)
+    created = kio.check_writable_all(
+        [(os.fspath(out), "--out"), (os.fspath(saved_models), "--saved-models")]
+    )
+    try:
+        _claim_sweep_dir(sweep_dir, plan, force)
+    except InputError:
+        kio.remove_created(created)  # refused: no empty --out or --saved-models is left
+        raise
     if kio.is_remote(sweep_dir):
         logger.warning(
             "runs under %s are not claimed (no file locks on a bucket): do not run two "
@@ -216,17 +224,24 @@ class _Sweep:
 
     def run_group(self, configs: list) -> None:
         from kbetavae.export import is_exported
-        from kbetavae.training.fused import can_fuse, train_group
+        from kbetavae.training.fused import can_fuse, group_backup_dir, train_group
         from kbetavae.training.loop import train
 
         if not configs:
             return
         total = len(self.index)
+        if self.force:
+            for config in configs:
+                _discard_if_changed(self.run_dir(config), config, self.export_dir(config))
+        unfinished = [k for k, c in enumerate(configs) if not rundir.is_finished(self.run_dir(c))]
+        fused = len(unfinished) > 1 and can_fuse([configs[k] for k in unfinished])
+        # The backup a resumed run restores: its group's when fused, else its own.
+        group_backup = (
+            group_backup_dir([self.run_dir(configs[k]) for k in unfinished]) if fused else None
+        )
         callbacks = []
         for config in configs:
             run_dir = self.run_dir(config)
-            if self.force:
-                _discard_if_changed(run_dir, config, self.export_dir(config))
             if rundir.is_evaluated(run_dir) and is_exported(self.export_dir(config)):
                 status = "finished"
             elif rundir.is_finished(run_dir):
@@ -235,9 +250,12 @@ class _Sweep:
                 status = "running"
             index = self.index[rundir.run_name(config)]
             callbacks.append(self.progress.run_started(index, total, config, status))
-        unfinished = [k for k, c in enumerate(configs) if not rundir.is_finished(self.run_dir(c))]
+            if status == "running":
+                done = rundir.backup_epochs(group_backup or rundir.backup_path(run_dir))
+                if done:
+                    self.progress.resumed(done, config.epochs)
         results = {}
-        if len(unfinished) > 1 and can_fuse([configs[k] for k in unfinished]):
+        if fused:
             members = [configs[k] for k in unfinished]
             self.progress.focus(group_label(members))
             # One member reports the group's epochs (they are the same steps for all).
@@ -303,7 +321,12 @@ class _Sweep:
 def _claim_sweep_dir(sweep_dir: str, plan: SweepPlan, force: bool) -> None:
     path = os.path.join(sweep_dir, PLAN_FILE)
     if kio.exists(path):
-        record = kio.read_json(path)
+        try:
+            record = read_plan_record(sweep_dir)
+        except DamagedFile:
+            if not force:
+                raise
+            record = {}  # --force writes the plan again; runs are kept if their config matches
         if RUNS_KEY in record:
             raise InputError(
                 f"{sweep_dir} holds runs merged by `kbetavae collect`, not a sweep; "

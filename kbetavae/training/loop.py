@@ -70,7 +70,7 @@ def train(
     if not isinstance(config, TrainConfig):
         raise InputError(f"config must be a TrainConfig, got {type(config).__name__}")
     run_dir = os.fspath(run_dir)
-    backup = os.fspath(backup_dir) if backup_dir else os.path.join(run_dir, rundir.BACKUP_DIR)
+    backup = rundir.backup_path(run_dir, backup_dir)
     # Bad input fails before anything is written: the cluster, the storage, then the data.
     chief = is_chief()  # reads and checks TF_CONFIG
     io.check_reachable(run_dir, "run directory")

@@ -39,6 +39,8 @@ MODEL_FILE = "model.keras"
 DONE_FILE = "done.json"
 METRICS_FILE = "metrics.json"
 BACKUP_DIR = "backup"
+# Keras' BackupAndRestore: the epochs a backup holds, read back on resume.
+BACKUP_METADATA = "training_metadata.json"
 TENSORBOARD_DIR = "tensorboard"
 
 
@@ -107,6 +109,29 @@ _MAIN_WEIGHTS = {
 def is_finished(run_dir: str) -> bool:
     """Whether the run has its ``done.json`` (it is never trained again)."""
     return io.exists(os.path.join(run_dir, DONE_FILE))
+
+
+def backup_path(run_dir: str, backup_dir: str | os.PathLike | None = None) -> str:
+    """Where a run's resume backup lives: ``backup_dir`` if given (Vertex AI's checkpoint
+    directory), else ``<run_dir>/backup``."""
+    return os.fspath(backup_dir) if backup_dir else os.path.join(run_dir, BACKUP_DIR)
+
+
+def backup_epochs(backup_dir: str | os.PathLike) -> int:
+    """How many epochs the resume backup in ``backup_dir`` holds: where a rerun of an
+    interrupted run starts (0: no backup, so it starts afresh)."""
+    path = os.path.join(os.fspath(backup_dir), BACKUP_METADATA)
+    if not io.exists(path):
+        return 0
+    try:
+        return int(io.read_json(path).get("epoch", 0))
+    except (ValueError, TypeError, AttributeError):
+        return 0  # damaged: the restore, not this line, reports it
+
+
+def resume_words(epochs_done: int, epochs: int) -> str:
+    """How a progress display says that a run resumes from its backup."""
+    return f"resuming from epoch {epochs_done + 1}/{epochs} ({epochs_done} done before)"
 
 
 def is_evaluated(run_dir: str) -> bool:

@@ -10,13 +10,30 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 
+from kbetavae.errors import InputError  # noqa: E402
 from kbetavae.io import write_bytes_atomic  # noqa: E402
 
 
+def figure_format(path: str | os.PathLike, name: str = "path") -> str:
+    """The image format ``path``'s suffix names (``.png`` -> ``"png"``), or InputError
+    naming ``name`` if matplotlib cannot write it: a file is never one format named as
+    another."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix not in formats:
+        raise InputError(
+            f"{name} must end in an image suffix ({', '.join('.' + f for f in sorted(formats))})"
+            f", got {os.fspath(path)}"
+        )
+    return suffix
+
+
 def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 120) -> None:
-    """Write ``fig`` as a PNG (atomically) and close it."""
+    """Write ``fig`` (atomically) in the format ``path``'s suffix names, and close it."""
+    image_format = figure_format(path)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format=image_format, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     write_bytes_atomic(path, buffer.getvalue())

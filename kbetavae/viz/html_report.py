@@ -23,6 +23,7 @@ from typing import Any
 from kbetavae import io as kio
 from kbetavae.metrics import registry
 from kbetavae.metrics.latent_kl import kl_table
+from kbetavae.model.loss_text import loss_sentence
 from kbetavae.model.scale import normalised_beta
 from kbetavae.study.findings import read_findings
 from kbetavae.study.results import (
@@ -31,7 +32,10 @@ from kbetavae.study.results import (
     REPORT_FILE,
     RUNS_KEY,
     SweepPlan,
+    check_has_runs,
     metric_records,
+    plan_of_record,
+    read_plan_record,
     read_results,
     sweep_run_dirs,
 )
@@ -76,9 +80,10 @@ def render_report(context: Mapping[str, Any]) -> str:
 
 def report_context(sweep_dir: str) -> dict[str, Any]:
     """Everything the template shows, read from the files of ``sweep_dir``."""
-    record = kio.read_json(os.path.join(sweep_dir, PLAN_FILE))
-    plan = SweepPlan.from_dict(record["plan"])
+    record = read_plan_record(sweep_dir)
+    plan = plan_of_record(record, os.path.join(sweep_dir, PLAN_FILE))  # needs "plan"
     rows = read_results(sweep_dir)
+    check_has_runs(sweep_dir, rows)
     done = [row for row in rows if row.get("status") == "done"]
     runs = sweep_run_dirs(sweep_dir)
     metric_columns = [c for c in registry.columns() if any(r.get(c) is not None for r in done)]
@@ -102,6 +107,12 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
         "sources": record.get("sources", []),
         "merged": RUNS_KEY in record,
         "pixels": plan.base.pixels,
+        "loss": loss_sentence(
+            plan.base.objective,
+            plan.base.objective_args,
+            plan.base.reconstruction,
+            plan.base.pixels,
+        ),
         "columns": columns,
         "summary": summary,
         "seed_counts": sorted({s["done"] for s in summary if s["done"]}),

@@ -76,9 +76,10 @@ def render_model_traversal(
     from kbetavae.data import open_source
     from kbetavae.metrics.traversal_motion import figure_image_index
     from kbetavae.models_io import load_encoder_decoder, resolve_model
-    from kbetavae.viz.figures import save_figure
+    from kbetavae.viz.figures import figure_format, save_figure
     from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 
+    figure_format(out, "--out")  # before the model loads, not after the figure is drawn
     if kl_points < 2:
         raise InputError(f"--kl-points must be at least 2, got {kl_points}")
     kio.check_reachable(model_path, "model")

@@ -12,15 +12,18 @@ Files under ``<sweep>/figures/``:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
 from kbetavae import io as kio
+from kbetavae.errors import InputError
 from kbetavae.metrics import registry
 from kbetavae.metrics.latent_kl import kl_caption, kl_table, recorded_kl
 from kbetavae.metrics.traversal_motion import figure_image_index
 from kbetavae.study.results import (
     FIGURES_DIR,
+    check_has_runs,
     metric_records,
     read_plan,
     read_results,
@@ -37,6 +40,8 @@ from kbetavae.viz.reconstructions import reconstruction_grid
 from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 
 KL_FIGURE = "kl_per_latent.png"
+# The study's traversal figure is of β = 5 (or the finished β nearest it) unless asked.
+DEFAULT_TRAVERSE_BETA = 5.0
 TRAVERSALS_DIR = "traversals"
 LOSS_FIGURES = {
     "kl": "loss_kl.png",
@@ -48,12 +53,14 @@ LOSS_FIGURES = {
 def render_sweep_figures(
     sweep_dir: str,
     data=None,
-    traverse_beta: float = 5.0,
+    traverse_beta: float | None = None,
     image_index: int | None = None,
     models: bool | None = None,
 ) -> list[str]:
     """Render all figures of the sweep in ``sweep_dir``; return the paths written.
 
+    The traversal figure is of ``traverse_beta``; InputError, before anything is drawn,
+    if that β has no finished run (None: the finished β nearest 5).
     ``models=False`` draws only what the run files give (losses, metrics, KL, matrices):
     a published report's runs have no models, and its traversals and reconstructions stay
     as they were drawn from them (:func:`publish_figures`). The default draws the
@@ -62,7 +69,9 @@ def render_sweep_figures(
 
     figures = os.path.join(sweep_dir, FIGURES_DIR)
     rows = read_results(sweep_dir)
+    check_has_runs(sweep_dir, rows)
     runs = sweep_run_dirs(sweep_dir)
+    traverse_beta = traversal_beta(rows, traverse_beta)
     colors = beta_colors(beta for beta, _, _ in runs)
     written: list[str] = []
 
@@ -188,6 +197,43 @@ def publish_figures(sweep_dir: str, dest: str) -> list[str]:
 def traversal_gif_name(run_dir: str) -> str:
     """A run's traversal GIF, relative to its sweep's (or report's) figures directory."""
     return os.path.join(TRAVERSALS_DIR, f"{dir_name(run_dir)}.gif")
+
+
+def traversal_beta(rows: Sequence[dict], requested: float | None) -> float | None:
+    """The β the traversal figure draws: ``requested`` if it has a finished run among
+    ``rows`` (results.csv), else InputError naming the finished βs; None: the finished β
+    nearest 5 (None if no run finished)."""
+    finished = sorted({r["beta"] for r in rows if r.get("status") == "done"})
+    if requested is None:
+        return min(finished, key=lambda b: abs(b - DEFAULT_TRAVERSE_BETA), default=None)
+    if requested not in finished:
+        names = ", ".join(f"{b:g}" for b in finished) or "none"
+        raise InputError(
+            f"traverse_beta {requested:g} has no finished run to draw (finished βs: {names})"
+        )
+    return requested
+
+
+def fallback_traversal_beta(rows: Sequence[dict], requested: float | None):
+    """``(β, note)`` for a command that must not fail at its end (a sweep, a collect):
+    ``requested`` if it finished, else the finished β nearest 5 and a note saying so."""
+    try:
+        return traversal_beta(rows, requested), None
+    except InputError as exc:
+        chosen = traversal_beta(rows, None)
+        if chosen is None:
+            return None, None  # no finished run: no traversal to speak of
+        return chosen, f"{exc}; the traversal figure is of β = {chosen:g}"
+
+
+def check_traverse_beta(requested: float | None, betas: Sequence[float]) -> None:
+    """InputError unless ``requested`` (None: the default) is one of a plan's ``betas``:
+    a sweep says so before it trains, not when it draws."""
+    if requested is not None and requested not in betas:
+        raise InputError(
+            f"traverse_beta {requested:g} is not one of the swept βs "
+            f"({', '.join(f'{b:g}' for b in betas)})"
+        )
 
 
 def first_done_runs(runs, done) -> dict[float, str]:

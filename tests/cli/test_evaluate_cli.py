@@ -44,6 +44,7 @@ def test_evaluate_a_saved_model_writes_beside_its_serving_directory_not_into_it(
     assert report["source"] == "replica" and report["num_latents"] == 8
     assert report["protocol"]["num_points"] == 100 and report["protocol"]["num_eval"] == 50
     assert "mig " in result.output and "strips_v3_metrics.json" in result.output
+    assert "(100 eval points, " in result.output  # the sample size it used, said
 
 
 def test_a_serving_directory_evaluates_its_highest_version(saved_model, tmp_path):

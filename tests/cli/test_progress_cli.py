@@ -112,3 +112,19 @@ def test_the_eta_trains_a_fused_group_once_and_evaluates_each_member():
     display.evaluation(500, 1000)
     hours, minutes, seconds = map(int, display.eta(0).split(":"))
     assert abs(hours * 3600 + minutes * 60 + seconds - (30 + 6 * 60)) <= 2
+
+
+def test_the_header_and_a_resumed_run_use_words_in_their_number():
+    stream = io.StringIO()
+    display = TerminalProgress(stream=stream)
+    plan = SweepPlan(name="t", betas=(4.0,), seeds=(0,), base=TrainConfig(epochs=1))
+    display.sweep_started(plan, todo=1)
+    display.run_started(0, 1, plan.configs()[0], "running")
+    display.resumed(1, 3)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "sweep t: 1 run (1 to do), 1 epoch each"
+    assert lines[-1] == "[1/1] beta=4_seed=0: resuming from epoch 2/3 (1 done before)"
+    many = io.StringIO()
+    plan = SweepPlan(name="t", betas=(1.0, 4.0), base=TrainConfig(epochs=2))
+    TerminalProgress(stream=many).sweep_started(plan, todo=2)
+    assert many.getvalue().startswith("sweep t: 2 runs (2 to do), 2 epochs each\n")

@@ -306,6 +306,7 @@ def test_a_killed_sweep_resumes_without_retraining_finished_runs(tmp_path):
     assert "beta=1_seed=0: epoch" not in log  # the finished run was not retrained
     assert "[2/2] beta=4_seed=0: epoch 2/2" in log
     assert "[2/2] beta=4_seed=0: epoch 1/2" not in log  # resumed after epoch 1
+    assert "[2/2] beta=4_seed=0: resuming from epoch 2/2 (1 done before)" in log
     assert first_done.stat().st_mtime_ns == first_stamp
     history = (second / "history.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]

@@ -127,8 +127,12 @@ def test_runs_of_other_studies_or_twice_the_same_beta_and_seed_are_refused(swept
     with pytest.raises(InputError, match=r"the runs differ in lr \(0\.001 in .*, 0\.01 in"):
         collect([sweep, f"{root}/other/lr"], f"{root}/never")
     copy_run(f"{sweep}/beta=4_seed=0", f"{root}/other/twin")
-    with pytest.raises(InputError, match=r"two runs of beta=4 seed=0: "):
+    with pytest.raises(InputError, match=r"two runs of beta=4 seed=0 \(objective beta\): "):
         collect([sweep, f"{root}/other/twin"], f"{root}/never")
+    # A btcvae run of the same β and seed: the message says the objectives differ.
+    copy_run(f"{sweep}/beta=4_seed=0", f"{root}/other/tc", objective="btcvae")
+    with pytest.raises(InputError, match=r"\(objectives beta and btcvae\): .*one objective at"):
+        collect([sweep, f"{root}/other/tc"], f"{root}/never")
     assert not kio.exists(f"{root}/never")
 
 

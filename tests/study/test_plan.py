@@ -65,7 +65,7 @@ def test_a_plan_written_before_plans_held_a_base_config_still_reads():
         ({"objective_args": {"gamma": -1.0}, "objective": "capacity", "betas": (1.0,)}, "gamma"),
         ({"objective_args": {"warp": 1.0}, "objective": "capacity", "betas": (1.0,)}, "warp"),
         ({"latent_dim": 100_000}, "latent_dim must be an integer <= 1024"),
-        ({"eval_points": 10}, "--eval-points must be at least 100"),
+        ({"eval_points": 10}, "eval_points must be at least 100"),
     ],
 )
 def test_bad_settings_name_the_setting(settings, message):

@@ -55,3 +55,16 @@ def test_a_config_written_before_objective_args_reads_the_same(tmp_path):
     }
     config = TrainConfig.from_dict(legacy)
     assert config.objective_args["gamma"] == 500.0 and config.objective_args["capacity_max"] == 10.0
+
+
+def test_backup_epochs_reads_the_keras_epoch_marker(tmp_path):
+    from kbetavae.training.rundir import BACKUP_METADATA, backup_epochs, backup_path
+
+    backup = backup_path(str(tmp_path))
+    assert backup == str(tmp_path / "backup") and backup_epochs(backup) == 0
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / BACKUP_METADATA).write_text('{"epoch": 3, "batch": -1}')
+    assert backup_epochs(backup) == 3
+    (tmp_path / "backup" / BACKUP_METADATA).write_text("{")  # damaged: the restore says so
+    assert backup_epochs(backup) == 0
+    assert backup_path(str(tmp_path), "gs://b/ckpt/run") == "gs://b/ckpt/run"

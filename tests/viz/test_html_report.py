@@ -234,3 +234,78 @@ def test_the_first_screen_says_what_the_sweep_found_and_warns_of_untrained_runs(
 
 def test_a_sweep_whose_runs_all_trained_has_no_warning(page, html):
     assert 'id="finding"' in html and 'id="untrained"' not in html
+
+
+def test_the_loss_sentence_and_beta_norm_are_the_plans(page, html):
+    assert "objective <code>beta</code>): Bernoulli reconstruction summed over 4096 pixels" in html
+    assert "β · KL(q(z|x) ‖ N(0, I)) summed over latents" in html
+    # β_norm = β · z / pixels with z = 10, from the plan's base config (it was blank).
+    summary = html[html.index('id="summary"') : html.index('id="runs"')]
+    assert '<tr data-beta="4">\n      <td>4</td>\n      <td>0.00977</td>' in summary
+
+
+def sweep_copy(synthetic_sweep: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "syn"
+    shutil.copytree(synthetic_sweep, copy, ignore=shutil.ignore_patterns("figures"))
+    return copy
+
+
+@pytest.mark.parametrize("objective", ["btcvae", "capacity", "dipvae_i", "factorvae"])
+def test_a_non_beta_sweep_states_its_own_regulariser(synthetic_sweep, tmp_path, objective):
+    import json
+
+    from kbetavae.model.loss_text import REGULARISERS
+    from kbetavae.study.plan import SweepPlan
+    from kbetavae.training.rundir import run_name
+
+    copy = sweep_copy(synthetic_sweep, tmp_path)
+    record = json.loads((copy / "sweep.json").read_text())
+    record["plan"]["betas"] = [1.0]  # an objective without β trains β = 1 only
+    before = SweepPlan.from_dict(record["plan"])
+    record["plan"]["base"]["objective"] = objective
+    after = SweepPlan.from_dict(record["plan"])
+    for old, new in zip(before.configs(), after.configs(), strict=True):
+        (copy / run_name(old)).rename(copy / run_name(new))
+    (copy / "sweep.json").write_text(json.dumps(record))
+    html = Path(write_report(str(copy))).read_text()
+    expected = REGULARISERS[objective].replace("&", "&amp;")
+    assert f"objective <code>{objective}</code>" in html and expected in html
+    assert "β · KL(q(z|x) ‖ N(0, I)) summed over latents" not in html
+
+
+DAMAGED = {
+    "results.csv": [
+        "",
+        "beta,seed\nfour,0\n",
+        "beta,seed,status\n1.0,0,done,extra\n",
+        "x,y\n1,2\n",
+    ],
+    "sweep.json": ["", '{"plan": {"name": "syn", "bet', "garbage", "[1, 2]"],
+}
+
+
+@pytest.mark.parametrize(
+    "name, text", [(name, text) for name, texts in DAMAGED.items() for text in texts]
+)
+def test_a_damaged_sweep_file_is_named_and_the_good_report_is_kept(
+    synthetic_sweep, tmp_path, name, text
+):
+    from kbetavae.errors import DamagedFile
+
+    copy = sweep_copy(synthetic_sweep, tmp_path)
+    good = (copy / REPORT_FILE).read_bytes()
+    (copy / name).write_text(text)
+    with pytest.raises(DamagedFile, match=rf"^{re.escape(str(copy / name))} is damaged \(.+\): "):
+        write_report(str(copy))
+    assert (copy / REPORT_FILE).read_bytes() == good
+
+
+def test_a_results_table_without_runs_does_not_replace_the_report(synthetic_sweep, tmp_path):
+    from kbetavae.errors import InputError
+
+    copy = sweep_copy(synthetic_sweep, tmp_path)
+    good = (copy / REPORT_FILE).read_bytes()
+    (copy / "results.csv").write_text("beta,seed,status\n")
+    with pytest.raises(InputError, match="lists no runs yet: nothing to report"):
+        write_report(str(copy))
+    assert (copy / REPORT_FILE).read_bytes() == good
