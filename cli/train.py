@@ -118,14 +118,14 @@ def train(
         kio.check_writable(root, "--out")
     run = name or run_name(config)
     run_dir = os.path.join(root, run)
-    backup = backup_path(run_dir, vertex.backup_dir(run))
-    done = 0 if is_finished(run_dir) else backup_epochs(backup)
+    backup_dir = vertex.backup_dir(run)  # None: train's default, <run_dir>/backup
+    done = 0 if is_finished(run_dir) else backup_epochs(backup_path(run_dir, backup_dir))
     if done:
         typer.echo(f"{run_dir}: {resume_words(done, config.epochs)}")
     result = train_run(
         config,
         run_dir,
-        backup_dir=backup,
+        backup_dir=backup_dir,
         callbacks=[] if quiet else [train_reporter()],
         verbose=0,  # Keras' own line lists every kl_i (~580 characters)
     )

@@ -235,7 +235,7 @@ def read_plan_record(sweep_dir: str) -> dict[str, Any]:
     try:
         record = kio.read_json(path)
     except json.JSONDecodeError as exc:
-        problem = "empty" if not exc.doc.strip() else f"not JSON: {exc.msg} at line {exc.lineno}"
+        problem = "empty" if not exc.doc.strip() else f"not JSON: {exc.msg}, line {exc.lineno}"
         raise DamagedFile(path, problem, PLAN_REMEDY) from None
     # A merged set is read by its list of runs; a sweep needs its plan.
     if not isinstance(record, dict) or not (

@@ -104,6 +104,11 @@ def plain_keras_model(workspace: Path, here: Path) -> list[str]:
     return ["evaluate", str(workspace / "plain.keras")]
 
 
+def plot_a_beta_not_swept(workspace: Path, here: Path) -> list[str]:
+    sweep_copy(workspace, here)
+    return ["plot", SWEEP, "--traverse-beta", "5"]
+
+
 def an_empty_directory(workspace: Path, here: Path) -> list[str]:
     (here / "empty").mkdir()
     return ["collect", "empty"]
@@ -244,7 +249,7 @@ CASES = [
         "plot of a damaged sweep.json",
         damaged("sweep.json", "garbage", "plot"),
         2,
-        "sweep.json is damaged (not JSON: Expecting value at line 1)",
+        "sweep.json is damaged (not JSON: Expecting value, line 1)",
     ),
     Case(
         "motion of a damaged results.csv",
@@ -260,12 +265,7 @@ CASES = [
     ),
     Case(
         "plot of a beta that is not swept",
-        lambda workspace, here: [
-            "plot",
-            str(sweep_copy(workspace, here)),
-            "--traverse-beta",
-            "5",
-        ],
+        plot_a_beta_not_swept,
         2,
         "--traverse-beta 5 has no finished run to draw (finished βs: 1, 4, 7.5, 10)",
     ),
@@ -365,7 +365,8 @@ def main(path: str = "census.md") -> None:
             here = Path(root) / f"case{number}"
             here.mkdir()
             outcome = run_case(case, workspace, here)
-            command = " ".join(["kbetavae", *outcome.args]).replace(str(workspace), "<workspace>")
+            command = " ".join(["kbetavae", *outcome.args])
             cells = [case.name, f"`{command}`", str(outcome.code), f"`{outcome.first_line}`"]
+            cells = [c.replace(str(workspace), "<workspace>").replace(root, "") for c in cells]
             rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     Path(path).write_text("\n".join(rows) + "\n")

@@ -22,7 +22,7 @@ def test_train_writes_a_run_named_after_beta_and_seed(tmp_path):
     )
     assert result.exit_code == 0, result.output
     run_dir = tmp_path / "beta=4_seed=1"
-    assert f"{run_dir}: done after 1 epochs" in result.output
+    assert f"{run_dir}: done after 1 epoch " in result.output
     config = json.loads((run_dir / "config.json").read_text())["config"]
     assert (config["beta"], config["seed"], config["subset"]) == (4.0, 1, 64)
     assert (run_dir / "model.keras").exists() and (run_dir / "done.json").exists()
