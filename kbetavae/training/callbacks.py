@@ -15,6 +15,7 @@ import time
 import keras
 import tensorflow as tf
 
+from kbetavae import faults
 from kbetavae import io as kio
 from kbetavae.training import rundir
 from kbetavae.training.interrupts import deferred_interrupt
@@ -26,9 +27,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     Keras writes the weights file in place, so a process killed during the write leaves a
     truncated HDF5 file, and with no earlier backup (a kill during the first epoch's save)
     the resume fails with "bad object header". Here the weights and the epoch marker are
-    each written to a temporary name and renamed into place, weights first: a reader sees
-    the previous complete backup or the new one. (A kill between the two renames leaves
-    the new weights with the previous epoch number, so that one epoch is trained again.)
+    each written through the atomic helper (:func:`kbetavae.io.write_file_atomic`), weights
+    first: a reader sees the previous complete backup or the new one. (A kill between the
+    two leaves the new weights with the previous epoch number, so that one epoch is
+    trained again.)
 
     The epoch marker also holds the random-seed states (``SeedGenerator``), which
     ``save_weights`` leaves out: a resumed run draws the noise an uninterrupted one would;
@@ -58,7 +60,6 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         kio.makedirs(self.save_dir)
         weights = os.path.join(self.save_dir, os.path.basename(self._weights_path))
         metadata_path = os.path.join(self.save_dir, os.path.basename(self._training_metadata_path))
-        staging = os.path.join(self.save_dir, f"staging-{os.getpid()}.weights.h5")
         metadata = {
             "epoch": self._current_epoch,
             "batch": self._last_batch_seen,
@@ -66,8 +67,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             "train_seconds": self.seconds_before + time.monotonic() - self._began,
         }
         with deferred_interrupt():  # Ctrl-C inside h5py can deadlock the exit
-            self.model.save_weights(filepath=staging, overwrite=True)
-            kio.rename(staging, weights)
+            kio.write_file_atomic(weights, lambda local: self.model.save_weights(local))
+            faults.checkpoint("backup-write")
             kio.write_text_atomic(metadata_path, json.dumps(metadata))
 
     def _load_model(self):
