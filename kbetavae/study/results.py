@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kbetavae import io as kio
+from kbetavae.errors import DamagedFile
 from kbetavae.metrics import metric_row, registry
 from kbetavae.study.plan import SweepPlan
 from kbetavae.study.statistics import format_fixed, seed_count_label, summarise
@@ -85,10 +86,10 @@ def run_row(config, result) -> dict[str, Any]:
         row[key] = result.metrics.get(key)
     if not result.ok:
         return row
-    metrics_path = os.path.join(result.run_dir, rundir.METRICS_FILE)
-    if not kio.exists(metrics_path):
+    record = rundir.read_metrics(result.run_dir)
+    if record is None:
         return {**row, "status": "failed", "reason": f"not evaluated (no {rundir.METRICS_FILE})"}
-    return {**row, **metric_row(kio.read_json(metrics_path))}
+    return {**row, **metric_row(record)}
 
 
 def table_columns(rows: Sequence[dict]) -> list[str]:
@@ -180,8 +181,22 @@ def read_results(sweep_dir: str) -> list[dict]:
 
 
 def read_plan_record(sweep_dir: str) -> dict[str, Any]:
-    """The ``sweep.json`` record of a sweep (or merged set)."""
-    return kio.read_json(os.path.join(sweep_dir, PLAN_FILE))
+    """The ``sweep.json`` record of a sweep (or merged set); DamagedFile if it is not one."""
+    path = os.path.join(sweep_dir, PLAN_FILE)
+    try:
+        record = kio.read_json(path)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError (cut mid-character)
+        problem = f"not JSON: {exc}" if kio.read_bytes(path).strip() else "empty"
+    else:
+        if isinstance(record, dict) and ("plan" in record or RUNS_KEY in record):
+            return record
+        problem = "no 'plan' object"
+    raise DamagedFile(
+        path,
+        problem,
+        "restore it from a copy, or delete it and rerun the same `kbetavae sweep` command "
+        "(it records the plan again)",
+    )
 
 
 def read_plan(sweep_dir: str) -> SweepPlan:
@@ -211,6 +226,13 @@ def sweep_run_dirs(sweep_dir: str, plan: SweepPlan | None = None) -> list[tuple[
     ]
 
 
+def check_runs(sweep_dir: str) -> None:
+    """DamagedFile for the first damaged file among the sweep's run directories
+    (:func:`kbetavae.training.rundir.check_run`)."""
+    for _, _, run_dir in sweep_run_dirs(sweep_dir):
+        rundir.check_run(run_dir)
+
+
 def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
     """β -> [(seed, metrics.json record)] of the finished runs (``done``: results rows
     with status done) among ``runs`` (:func:`sweep_run_dirs`), in seed order."""
@@ -218,7 +240,7 @@ def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
     records: dict[float, list[tuple[int, dict]]] = {}
     for beta, seed, run_dir in runs:
         if (beta, seed) in ok:
-            record = kio.read_json(os.path.join(run_dir, rundir.METRICS_FILE))
+            record = rundir.read_metrics(run_dir)
             records.setdefault(beta, []).append((seed, record))
     return records
 

@@ -16,16 +16,23 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.export import SAVED_MODEL_VERSION
 from kbetavae.models_io import load_model
 from kbetavae.provenance import provenance
-from kbetavae.study.claims import holder, try_claim, wait_for_claim
+from kbetavae.study.claims import CLAIM_FILE, holder, try_claim, wait_for_claim
 from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan, group_label, run_groups
-from kbetavae.study.results import PLAN_FILE, RUNS_KEY, run_row, write_results
+from kbetavae.study.results import (
+    PLAN_FILE,
+    RUNS_KEY,
+    read_plan_record,
+    run_row,
+    write_results,
+)
 from kbetavae.training import rundir
 from kbetavae.training.cluster import is_multi_worker, read_tf_config
 from kbetavae.validation import check_int
@@ -77,6 +84,7 @@ def run_sweep(
     fuse: bool = True,
     max_group: int | None = None,
     share: str = "alone",
+    redo: Sequence[str] = (),
 ) -> list[dict]:
     """Run (or resume) the sweep ``plan`` under ``out``; return the results rows.
 
@@ -95,11 +103,16 @@ def run_sweep(
     for their runs without warning) or ``"worker"`` (one of those workers: it skips held
     runs without waiting and leaves ``results.csv`` to the lead;
     :mod:`kbetavae.study.jobs`).
+
+    ``redo`` names runs (``beta=4_seed=0``) to train afresh: their files and export are
+    deleted first (the repair of a damaged run, :func:`kbetavae.training.rundir.check_run`).
     """
     if share not in SHARES:
         raise InputError(f"share must be one of {SHARES}, got {share!r}")
     progress = progress or Progress()
-    sweep_dir, export_root, data = prepare_sweep(plan, out, saved_models, force, max_group)
+    sweep_dir, export_root, data = prepare_sweep(
+        plan, out, saved_models, force, max_group, redo=redo
+    )
     configs = plan.configs()
     todo = sum(
         not rundir.is_evaluated(os.path.join(sweep_dir, rundir.run_name(c))) for c in configs
@@ -146,9 +159,12 @@ def prepare_sweep(
     saved_models: str | os.PathLike,
     force: bool = False,
     max_group: int | None = None,
+    redo: Sequence[str] = (),
 ) -> tuple[str, str, object]:
-    """Check everything about a sweep's input before anything is trained, and record its
-    plan in ``sweep.json``; return the sweep directory, its export root and the data."""
+    """Check everything about a sweep's input before anything is trained (its runs' files
+    too: DamagedFile for a damaged one not in ``redo``), record its plan in ``sweep.json``
+    and discard the runs to ``redo``; return the sweep directory, its export root and the
+    data."""
     from kbetavae.data import open_source
 
     if max_group is not None:
@@ -168,7 +184,16 @@ def prepare_sweep(
         )
     kio.check_writable(os.fspath(out), "--out")
     kio.check_writable(os.fspath(saved_models), "--saved-models")
+    names = [rundir.run_name(c) for c in plan.configs()]
+    for name in redo:
+        if name not in names:
+            raise InputError(f"--redo {name} is not a run of this sweep ({', '.join(names)})")
+    for name in names:
+        if name not in redo:
+            rundir.check_run(os.path.join(sweep_dir, name))
     _claim_sweep_dir(sweep_dir, plan, force)
+    for name in redo:
+        _redo(os.path.join(sweep_dir, name), os.path.join(export_root, name))
     if kio.is_remote(sweep_dir):
         logger.warning(
             "runs under %s are not claimed (no file locks on a bucket): do not run two "
@@ -303,7 +328,7 @@ class _Sweep:
 def _claim_sweep_dir(sweep_dir: str, plan: SweepPlan, force: bool) -> None:
     path = os.path.join(sweep_dir, PLAN_FILE)
     if kio.exists(path):
-        record = kio.read_json(path)
+        record = read_plan_record(sweep_dir)
         if RUNS_KEY in record:
             raise InputError(
                 f"{sweep_dir} holds runs merged by `kbetavae collect`, not a sweep; "
@@ -319,6 +344,19 @@ def _claim_sweep_dir(sweep_dir: str, plan: SweepPlan, force: bool) -> None:
                 "options, another --name, or --force to replace the changed runs"
             )
     kio.write_json_atomic(path, {"plan": plan.to_dict(), **provenance()})
+
+
+def _redo(run_dir: str, export_dir: str) -> None:
+    """Delete a run's files and its export under its claim, so that it trains afresh."""
+    claim = try_claim(run_dir)
+    if claim is None:
+        raise InputError(
+            f"--redo {rundir.dir_name(run_dir)}: the run is being worked on by "
+            f"{holder(run_dir)}; let it finish or stop it first"
+        )
+    with claim:
+        rundir.discard(run_dir, keep=(CLAIM_FILE,))
+        kio.remove_tree(export_dir)
 
 
 def _discard_if_changed(run_dir: str, config, export_dir: str) -> None:

@@ -25,10 +25,10 @@ from kbetavae.metrics import registry
 from kbetavae.metrics.latent_kl import kl_table
 from kbetavae.study.results import (
     FIGURES_DIR,
-    PLAN_FILE,
     REPORT_FILE,
     RUNS_KEY,
     metric_records,
+    read_plan_record,
     read_results,
     sweep_run_dirs,
 )
@@ -75,7 +75,7 @@ def render_report(context: Mapping[str, Any]) -> str:
 
 def report_context(sweep_dir: str) -> dict[str, Any]:
     """Everything the template shows, read from the files of ``sweep_dir``."""
-    record = kio.read_json(os.path.join(sweep_dir, PLAN_FILE))
+    record = read_plan_record(sweep_dir)
     plan = record.get("plan", {})
     rows = read_results(sweep_dir)
     done = [row for row in rows if row.get("status") == "done"]
