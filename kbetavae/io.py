@@ -27,6 +27,8 @@ from kbetavae.errors import InputError
 # in well under a second; the default leaves room for a slow credential lookup.
 STORAGE_TIMEOUT_ENV = "KBETAVAE_STORAGE_TIMEOUT"
 DEFAULT_STORAGE_TIMEOUT = 30.0
+# The names of write_bytes_atomic's temporary files (a kill can leave one behind).
+TEMPORARY_PATTERN = ".tmp-*"
 
 
 def _current_umask() -> int:
@@ -83,7 +85,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     os.makedirs(directory, exist_ok=True)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PATTERN.rstrip("*"), dir=directory)
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file normal modes
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -138,6 +138,8 @@ def run_sweep(
             else:
                 claims.append(claim)
                 mine.append(config)
+                # Held, so no other process writes here: a killed writer's leftovers go.
+                rundir.remove_temporaries(sweep.run_dir(config))
         try:
             sweep.run_group(mine)
         finally:

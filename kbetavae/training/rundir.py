@@ -162,6 +162,15 @@ def _read_record(run_dir: str, file: str) -> dict | None:
     return record
 
 
+def remove_temporaries(run_dir: str) -> None:
+    """Delete the temporary files a killed atomic write left in ``run_dir`` (local only;
+    call it only while no other process writes there, e.g. holding the run's claim)."""
+    if io.is_remote(run_dir):
+        return
+    for path in io.glob(run_dir, io.TEMPORARY_PATTERN):
+        os.unlink(path)
+
+
 def discard(run_dir: str, keep: Sequence[str] = ()) -> None:
     """Delete a run's files so that it trains afresh (``--redo``); entries named in
     ``keep`` stay (a claim's lock file, which must outlive its holders)."""

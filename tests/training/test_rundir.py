@@ -135,3 +135,12 @@ def test_discard_keeps_only_the_named_entries(tmp_path):
     (run / ".claim").write_text("{}")
     rundir.discard(str(run), keep=(".claim",))
     assert [p.name for p in run.iterdir()] == [".claim"]
+
+
+def test_remove_temporaries_deletes_what_a_killed_write_left_only(tmp_path):
+    run = _finished_run(tmp_path)
+    (run / ".tmp-abc123").write_bytes(b"half")
+    rundir.remove_temporaries(str(run))
+    assert sorted(p.name for p in run.iterdir()) == sorted(
+        [rundir.CONFIG_FILE, rundir.HISTORY_FILE, rundir.MODEL_FILE, rundir.DONE_FILE]
+    )
