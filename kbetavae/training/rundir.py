@@ -356,11 +356,26 @@ def outcome(model: Any, run_dir: str, rows: list[dict], seconds: float) -> Train
 def finish(model: Any, run_dir: str, seconds: float) -> TrainResult:
     """The end of a run as its chief writes it: ``model.keras`` (if it did not fail), then
     ``done.json``."""
-    result = outcome(model, run_dir, read_history(run_dir), seconds)
-    if result.ok:
-        save_model_atomic(model, result.model_path)
-    write_result(result)
-    return result
+    return finish_together([model], [run_dir], seconds)[0]
+
+
+def finish_together(
+    models: Sequence[Any], run_dirs: Sequence[str], seconds: float
+) -> list[TrainResult]:
+    """:func:`finish` for runs trained together (a fused group): every model first, then
+    every ``done.json``. A kill while the models are written leaves the whole group
+    unfinished, so its rerun restores the group's backup; once one member has its
+    ``done.json``, the others form a new group that this backup no longer fits."""
+    results = [
+        outcome(model, run_dir, read_history(run_dir), seconds)
+        for model, run_dir in zip(models, run_dirs, strict=True)
+    ]
+    for model, result in zip(models, results, strict=True):
+        if result.ok:
+            save_model_atomic(model, result.model_path)
+    for result in results:
+        write_result(result)
+    return results
 
 
 def save_model_atomic(model: Any, path: str) -> None:
