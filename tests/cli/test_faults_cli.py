@@ -440,6 +440,7 @@ def files_named(cwd: Path, pattern: str) -> dict[Path, bytes]:
 def disk_full_round(cwd: Path, point: str, census: Census) -> None:
     name = point.removeprefix("write/")
     before = files_named(cwd, name)
+    temporaries = set(cwd.rglob(".tmp-*"))  # earlier kills may have left some
     done = run_round(cwd, f"enospc:{point}")
     last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
     match = NO_SPACE.fullmatch(last)
@@ -451,9 +452,12 @@ def disk_full_round(cwd: Path, point: str, census: Census) -> None:
         return
     path = cwd / match.group(1)
     after = files_named(cwd, name)
-    leftovers = list(path.parent.glob(".tmp-*"))
-    if path.name != name or any(after.get(p) != data for p, data in before.items()) or leftovers:
-        census.anomalies.append(f"disk full at {point}: {path} or an earlier {name} changed")
+    changed = [str(p) for p, data in before.items() if after.get(p) != data]
+    left = [str(p) for p in set(path.parent.glob(".tmp-*")) - temporaries]
+    if path.name != name or changed or left:
+        census.anomalies.append(
+            f"disk full at {point}: named {path}; changed {changed}; temporary files {left}"
+        )
         return
     census.add("disk full", f"one line naming {name}, earlier files intact", done.stage)
 
