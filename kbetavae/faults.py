@@ -9,7 +9,7 @@
 
 Points: ``write/<file name>`` inside :func:`kbetavae.io.write_bytes_atomic` after the
 temporary file is written and before it is renamed (every file a later step reads passes
-there: ``write/history.csv``, ``write/latest.weights.h5``, ``write/model.keras``,
+there: ``write/history.csv``, ``write/epoch-*.weights.h5``, ``write/model.keras``,
 ``write/results.csv``, ``write/report.html``, ``write/*.png`` …); ``backup-write`` between
 a backup's weights and its epoch marker; ``evaluate`` after each encoder batch of an
 evaluation; ``export`` after a SavedModel is staged and before it is moved into place.

@@ -150,13 +150,24 @@ def exists(path: str | os.PathLike) -> bool:
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """UTF-8 text of a local or remote file."""
+    """UTF-8 text of a local or remote file, line endings as they are (``gfile`` keeps
+    them; a rewrite of a CSV's kept rows must not turn its ``\\r\\n`` into ``\\n``)."""
     path = os.fspath(path)
     if is_remote(path):
         with _gfile().GFile(path, "r") as handle:
             return handle.read()
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8", newline="") as handle:
         return handle.read()
+
+
+def remove_file(path: str | os.PathLike) -> None:
+    """Delete a file if it exists (local or remote)."""
+    path = os.fspath(path)
+    if is_remote(path):
+        if _gfile().exists(path):
+            _gfile().remove(path)
+    elif os.path.exists(path):
+        os.unlink(path)
 
 
 def remove_tree(path: str | os.PathLike) -> None:

@@ -131,7 +131,7 @@ def test_an_unfinished_run_without_a_model_is_not_damaged(tmp_path):
 def test_discard_keeps_only_the_named_entries(tmp_path):
     run = _finished_run(tmp_path)
     (run / "backup").mkdir()
-    (run / "backup" / "latest.weights.h5").write_bytes(b"w")
+    (run / "backup" / "epoch-1.weights.h5").write_bytes(b"w")
     (run / ".claim").write_text("{}")
     rundir.discard(str(run), keep=(".claim",))
     assert [p.name for p in run.iterdir()] == [".claim"]
