@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SWEEP_ARGS ?=
 
-.PHONY: install browser test lint sweep bench clean
+.PHONY: install browser test faults lint sweep bench clean
 
 install: $(STAMP) browser
 
@@ -36,6 +36,11 @@ $(STAMP): setup.cfg pyproject.toml
 
 test: install
 	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+
+# The fault-injection tests' long mode (tests/cli/test_faults_cli.py): more random kills and
+# Ctrl-Cs than the few `make test` runs; prints the census of what each fault did.
+faults: install
+	KBETAVAE_FAULTS=long $(PY) -m pytest -q -s -n 0 tests/cli/test_faults_cli.py
 
 lint: install
 	$(VENV)/bin/ruff check .

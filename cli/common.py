@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import re
@@ -14,6 +15,8 @@ from cli import ctrl_c
 from kbetavae.errors import InputError
 
 F = TypeVar("F", bound=Callable)
+# A full disk, or a full quota on it.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -23,8 +26,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def user_errors(func: F) -> F:
-    """Decorate a command so bad input ends in one clear line and exit code 2, and Ctrl-C
-    in one line and exit code 130.
+    """Decorate a command so bad input ends in one clear line and exit code 2, a full disk
+    in one line naming the file and exit code 1, and Ctrl-C in one line and exit code 130.
 
     Library errors name Python arguments (``batch_size must be ...``); the line names the
     command's own flag instead (``--batch-size must be ...``).
@@ -37,6 +40,15 @@ def user_errors(func: F) -> F:
         except (InputError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             fail(as_flags(message, flag_names(func)))
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                raise
+            # Not bad input (exit 1, not 2): the machine needs space, the command is fine.
+            fail(
+                f"no space left on device writing {exc.filename}: free some space and rerun "
+                "the same command (finished work is kept)",
+                code=1,
+            )
         except KeyboardInterrupt:
             raise typer.Exit(ctrl_c.say_interrupted()) from None
 
@@ -97,13 +109,15 @@ def whole_number(value: str | int) -> int:
 
 def check_sweep_dir(sweep_dir: str) -> None:
     """InputError unless ``sweep_dir`` is reachable and holds a sweep (sweep.json and
-    results.csv)."""
+    results.csv) whose run directories are whole (DamagedFile naming the first damaged
+    file)."""
     from kbetavae import io as kio
-    from kbetavae.study.results import is_sweep_dir
+    from kbetavae.study.results import check_runs, is_sweep_dir
 
     kio.check_reachable(sweep_dir, "sweep directory")
     if not is_sweep_dir(sweep_dir):
         raise InputError(f"{sweep_dir} is not a sweep directory (no sweep.json/results.csv)")
+    check_runs(sweep_dir)
 
 
 def explicit_options(ctx: typer.Context) -> set[str]:

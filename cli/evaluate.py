@@ -19,7 +19,7 @@ from kbetavae.metrics import registry
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.models_io import load_encoder_decoder, resolve_model
 from kbetavae.study.plan import PROTOCOL_POINTS, check_eval_points
-from kbetavae.training.rundir import METRICS_FILE, read_config
+from kbetavae.training.rundir import METRICS_FILE, check_run, read_config
 
 
 def run_settings(path: str) -> dict:
@@ -84,13 +84,15 @@ def evaluate(
 ) -> None:
     """Compute MIG, Z-diff and Modularity (or --metrics) of a model; write metrics.json."""
     from kbetavae.data import open_source
-    from kbetavae.io import check_reachable, write_json_atomic
+    from kbetavae.io import check_reachable, is_dir, write_json_atomic
     from kbetavae.metrics import evaluate as evaluate_metrics
     from kbetavae.metrics import protocol_sizes
 
     started = time.perf_counter()
     check_eval_points(eval_points)
     check_reachable(path, "model")
+    if is_dir(path):  # a run directory's files are checked before its model is trusted
+        check_run(path)
     kind, model_path = resolve_model(path)
     settings = run_settings(model_path) if kind == "keras" else {}
     source = source or settings.get("source") or "replica"

@@ -81,6 +81,12 @@ def sweep(
     ),
     name: str = typer.Option("study", help="the sweep's directory name under --out"),
     force: bool = typer.Option(False, "--force", help="replace runs whose settings changed"),
+    redo: str = typer.Option(
+        "",
+        "--redo",
+        help="comma-separated runs to train afresh (e.g. beta=4_seed=0): the repair of a "
+        "run whose files are damaged",
+    ),
     fuse: bool = typer.Option(
         True, "--fuse/--no-fuse", help="train the βs of a seed together in one fused step"
     ),
@@ -99,7 +105,8 @@ def sweep(
     """Train, evaluate and export a model per (β, seed), then tabulate and plot.
 
     Rerunning the same command resumes: finished runs are skipped, an interrupted run
-    continues from its last epoch.
+    continues from its last epoch. A run whose files were damaged afterwards is named in
+    one line; --redo RUN trains it afresh (other runs are kept).
     """
     from cli.progress import TerminalProgress, echo_summary
     from kbetavae.study.jobs import run_sweep_jobs
@@ -150,6 +157,7 @@ def sweep(
             progress=progress,
             fuse=fuse,
             max_group=max_group,
+            redo=tuple(r.strip() for r in redo.split(",") if r.strip()),
         )
         progress.label = ""
         # A β that failed to train is a note, not an error: the sweep's work is done.

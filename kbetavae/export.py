@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from typing import Any
 
+from kbetavae import faults
 from kbetavae import io as kio
 
 SIGNATURES = ("encode", "decode", "reconstruct")
@@ -66,6 +67,7 @@ def export_saved_model(model: Any, path: str | os.PathLike) -> str:
     staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         archive.write_out(staging, verbose=False)
+        faults.checkpoint("export")
         if os.path.exists(path):
             shutil.rmtree(path)
         os.replace(staging, path)

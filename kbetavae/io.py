@@ -1,9 +1,12 @@
 """Files of runs, local or remote, and atomic output: write a temporary name, then rename.
 
-Local paths use ``os`` (``os.replace`` is atomic on POSIX). Paths with a scheme
-(``gs://``, ``ram://``) go through ``tf.io.gfile`` so runs work on Vertex AI's buckets;
-TensorFlow is imported only for those. :func:`check_reachable` makes an unreachable
-bucket fail at once, in one line, instead of somewhere in a run.
+Every file a later step reads is written by :func:`write_bytes_atomic` (or its text, JSON,
+copy and :func:`write_file_atomic` forms); ``tests/test_atomic_writes.py`` lists the
+writers and holds the few justified exceptions. Local paths use ``os`` (``os.replace`` is
+atomic on POSIX). Paths with a scheme (``gs://``, ``ram://``) go through ``tf.io.gfile`` so
+runs work on Vertex AI's buckets; TensorFlow is imported only for those.
+:func:`check_reachable` makes an unreachable bucket fail at once, in one line, instead of
+somewhere in a run.
 """
 
 from __future__ import annotations
@@ -14,14 +17,18 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from typing import Any
 
+from kbetavae import faults
 from kbetavae.errors import InputError
 
 # Seconds a remote filesystem gets to answer the first request of a command. Buckets answer
 # in well under a second; the default leaves room for a slow credential lookup.
 STORAGE_TIMEOUT_ENV = "KBETAVAE_STORAGE_TIMEOUT"
 DEFAULT_STORAGE_TIMEOUT = 30.0
+# The names of write_bytes_atomic's temporary files (a kill can leave one behind).
+TEMPORARY_PATTERN = ".tmp-*"
 
 
 def _current_umask() -> int:
@@ -46,31 +53,70 @@ def _gfile():
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never half."""
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
+
+    Local: a temporary file in the same directory, flushed to disk, then ``os.replace``d
+    over ``path``; a kill at any moment leaves the previous file whole (and at worst a
+    ``.tmp-*`` file beside it). ``gs://`` (``tf.io.gfile``): an object appears whole when
+    its writer closes it, and a rename is a copy then a delete, so readers also see the old
+    object or the new one; a kill between the two leaves a ``<path>.tmp-<pid>`` object.
+
+    An ``OSError`` (a full disk: ``ENOSPC``) names ``path``, not the temporary file, and
+    leaves the previous file as it was.
+    """
     path = os.fspath(path)
+    point = f"write/{os.path.basename(path)}"
     if is_remote(path):
         gfile = _gfile()
         # Explicit parent directories: some filesystems (ram://) list and delete only those.
         gfile.makedirs(os.path.dirname(path))
         tmp = f"{path}.tmp-{os.getpid()}"
-        with gfile.GFile(tmp, "wb") as handle:
-            handle.write(data)
-        gfile.rename(tmp, path, overwrite=True)
+        try:
+            with gfile.GFile(tmp, "wb") as handle:
+                handle.write(data)
+            faults.checkpoint(point)
+            gfile.rename(tmp, path, overwrite=True)
+        except BaseException as exc:
+            if gfile.exists(tmp):
+                gfile.remove(tmp)
+            _raise_naming(exc, path)
         return
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PATTERN.rstrip("*"), dir=directory)
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file normal modes
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            faults.checkpoint(point)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+        _raise_naming(exc, path)
+
+
+def _raise_naming(exc: BaseException, path: str):
+    """Re-raise ``exc``; an ``OSError`` as one naming ``path`` (the user's file, not our
+    temporary one), with its errno kept so callers can tell a full disk."""
+    if isinstance(exc, OSError) and exc.filename != path:
+        raise OSError(exc.errno, exc.strerror or str(exc), path) from exc
+    raise exc
+
+
+def write_file_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Atomically produce ``path`` with a library that writes only to a file name (Keras'
+    ``model.save``, ``save_weights``): ``write(local)`` into a private temporary directory,
+    under ``path``'s own name (Keras checks the suffix), then :func:`write_bytes_atomic`."""
+    path = os.fspath(path)
+    with tempfile.TemporaryDirectory(prefix="kbetavae-") as tmp:
+        local = os.path.join(tmp, os.path.basename(path))
+        write(local)
+        data = read_bytes(local)
+    write_bytes_atomic(path, data)
 
 
 def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> str:
@@ -112,13 +158,24 @@ def exists(path: str | os.PathLike) -> bool:
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """UTF-8 text of a local or remote file."""
+    """UTF-8 text of a local or remote file, line endings as they are (``gfile`` keeps
+    them; a rewrite of a CSV's kept rows must not turn its ``\\r\\n`` into ``\\n``)."""
     path = os.fspath(path)
     if is_remote(path):
         with _gfile().GFile(path, "r") as handle:
             return handle.read()
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8", newline="") as handle:
         return handle.read()
+
+
+def remove_file(path: str | os.PathLike) -> None:
+    """Delete a file if it exists (local or remote)."""
+    path = os.fspath(path)
+    if is_remote(path):
+        if _gfile().exists(path):
+            _gfile().remove(path)
+    elif os.path.exists(path):
+        os.unlink(path)
 
 
 def remove_tree(path: str | os.PathLike) -> None:

@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 # (--dist loadfile --no-loadscope-reorder), so these start first and the run does not end
 # with one worker idle while the other finishes a long file. Order only: every test runs.
 LONG_FILES = (
+    "tests/cli/test_faults_cli.py",
     "tests/cli/test_sweep_cli.py",
     "tests/cli/test_sweep_jobs_cli.py",
     "tests/training/test_fused.py",

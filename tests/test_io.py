@@ -4,6 +4,9 @@ No test contacts a real bucket: an unreachable or silent gs:// is a stand-in for
 tf.io.gfile that fails as TensorFlow's GCS client does, or never answers.
 """
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -111,3 +114,48 @@ def test_a_refused_writable_check_removes_the_directories_it_made(tmp_path):
     assert out.is_dir() and created == [(str(tmp_path / "runs"), str(out))]
     kio.remove_created(created)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_previous_one(tmp_path, monkeypatch):
+    import errno
+
+    from kbetavae import faults
+
+    path = tmp_path / "results.csv"
+    kio.write_text_atomic(path, "old\n")
+    monkeypatch.setattr(faults, "_FAULT", faults.parse("enospc:write/results.csv"))
+    monkeypatch.setattr(faults, "_reached", 0)
+    with pytest.raises(OSError) as caught:
+        kio.write_text_atomic(path, "new\n")
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(path)
+    assert path.read_text() == "old\n" and sorted(tmp_path.iterdir()) == [path]
+
+
+def test_a_kill_while_writing_leaves_the_previous_file_whole(tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text("old\n")
+    code = f"from kbetavae import io; io.write_text_atomic({str(path)!r}, 'new\\n')"
+    env = {**os.environ, "KBETAVAE_FAULT": "kill:write/history.csv"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, timeout=120)
+    assert done.returncode == -9 and path.read_text() == "old\n"
+
+
+@pytest.mark.parametrize("spec", ["kill", "explode:write/x", "kill:write/x:0", "enospc:"])
+def test_a_malformed_fault_is_an_error_not_a_fault_never_injected(spec):
+    from kbetavae import faults
+
+    with pytest.raises(ValueError, match="KBETAVAE_FAULT"):
+        faults.parse(spec)
+
+
+def test_a_fault_fires_at_the_nth_matching_point_only(monkeypatch):
+    from kbetavae import faults
+
+    assert faults.parse("kill:write/*.png:3") == ("kill", "write/*.png", 3)
+    monkeypatch.setattr(faults, "_FAULT", faults.parse("enospc:write/*.png:2"))
+    monkeypatch.setattr(faults, "_reached", 0)
+    faults.checkpoint("write/a.png")
+    faults.checkpoint("write/report.html")  # does not match: not counted
+    with pytest.raises(OSError):
+        faults.checkpoint("write/b.png")
+    faults.checkpoint("write/c.png")  # once only

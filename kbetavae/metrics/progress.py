@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from kbetavae import faults
+
 Progress = Callable[[int, int], None]
 
 
@@ -20,6 +22,7 @@ class EncodeCounter:
             output = encode_fn(images)
             self.done += len(images)
             self.progress(self.done, max(self.expected, self.done))
+            faults.checkpoint("evaluate")
             return output
 
         return encode

@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
@@ -96,6 +97,7 @@ def run_sweep_jobs(
     progress: Progress | None = None,
     fuse: bool = True,
     max_group: int | None = None,
+    redo: Sequence[str] = (),
 ) -> list[dict]:
     """Run (or resume) the sweep ``plan`` in ``jobs`` processes; return the results rows.
 
@@ -108,7 +110,14 @@ def run_sweep_jobs(
     jobs = check_jobs(jobs)
     if jobs == 1:
         return run_sweep(
-            plan, out, saved_models, force=force, progress=progress, fuse=fuse, max_group=max_group
+            plan,
+            out,
+            saved_models,
+            force=force,
+            progress=progress,
+            fuse=fuse,
+            max_group=max_group,
+            redo=redo,
         )
     progress = progress or Progress()
     out, saved_models = os.fspath(out), os.fspath(saved_models)
@@ -122,7 +131,7 @@ def run_sweep_jobs(
     if fuse and max_group is None:
         max_group = max_group_for_jobs(plan.configs(), jobs)
     # All input is checked (and sweep.json written) before any worker starts.
-    prepare_sweep(plan, out, saved_models, force, max_group)
+    prepare_sweep(plan, out, saved_models, force, max_group, redo=redo)
     progress.jobs_started(jobs, threads)
     settings = {"force": force, "fuse": fuse, "max_group": max_group}
     with _Workers(jobs, threads, (plan, out, saved_models, settings), progress) as workers:

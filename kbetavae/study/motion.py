@@ -28,7 +28,7 @@ from kbetavae.metrics.traversal_motion import (
     traversal_motion,
 )
 from kbetavae.study.results import read_plan, read_results, sweep_run_dirs
-from kbetavae.training.rundir import METRICS_FILE, dir_name
+from kbetavae.training.rundir import dir_name, read_metrics
 
 MOTION_CSV = "traversal_motion.csv"
 MOTION_COLUMNS = (
@@ -68,8 +68,7 @@ def run_motion(run_dir: str, image: np.ndarray) -> list[LatentMotion]:
     from kbetavae.models_io import graph_decoder, load_model
 
     model = load_model(run_dir)
-    metrics_path = os.path.join(run_dir, METRICS_FILE)
-    record = kio.read_json(metrics_path) if kio.exists(metrics_path) else {}
+    record = read_metrics(run_dir) or {}
     kl = record.get("kl_per_latent")
 
     # One image, encoded eagerly as the figure encodes it: models_io.graph_encoder's fast

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -103,10 +102,10 @@ def run_row(config, result) -> dict[str, Any]:
         row[key] = result.metrics.get(key)
     if not result.ok:
         return row
-    metrics_path = os.path.join(result.run_dir, rundir.METRICS_FILE)
-    if not kio.exists(metrics_path):
+    record = rundir.read_metrics(result.run_dir)
+    if record is None:
         return {**row, "status": "failed", "reason": f"not evaluated (no {rundir.METRICS_FILE})"}
-    return {**row, **metric_row(kio.read_json(metrics_path))}
+    return {**row, **metric_row(record)}
 
 
 def table_columns(rows: Sequence[dict]) -> list[str]:
@@ -234,8 +233,8 @@ def read_plan_record(sweep_dir: str) -> dict[str, Any]:
     path = os.path.join(sweep_dir, PLAN_FILE)
     try:
         record = kio.read_json(path)
-    except json.JSONDecodeError as exc:
-        problem = "empty" if not exc.doc.strip() else f"not JSON: {exc.msg}, line {exc.lineno}"
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError (cut mid-character)
+        problem = f"not JSON: {exc}" if kio.read_bytes(path).strip() else "empty"
         raise DamagedFile(path, problem, PLAN_REMEDY) from None
     # A merged set is read by its list of runs; a sweep needs its plan.
     if not isinstance(record, dict) or not (
@@ -281,6 +280,13 @@ def sweep_run_dirs(sweep_dir: str, plan: SweepPlan | None = None) -> list[tuple[
     ]
 
 
+def check_runs(sweep_dir: str) -> None:
+    """DamagedFile for the first damaged file among the sweep's run directories
+    (:func:`kbetavae.training.rundir.check_run`)."""
+    for _, _, run_dir in sweep_run_dirs(sweep_dir):
+        rundir.check_run(run_dir)
+
+
 def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
     """β -> [(seed, metrics.json record)] of the finished runs (``done``: results rows
     with status done) among ``runs`` (:func:`sweep_run_dirs`), in seed order."""
@@ -288,7 +294,7 @@ def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
     records: dict[float, list[tuple[int, dict]]] = {}
     for beta, seed, run_dir in runs:
         if (beta, seed) in ok:
-            record = kio.read_json(os.path.join(run_dir, rundir.METRICS_FILE))
+            record = rundir.read_metrics(run_dir)
             records.setdefault(beta, []).append((seed, record))
     return records
 

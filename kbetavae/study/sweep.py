@@ -16,16 +16,23 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 
 from kbetavae import io as kio
 from kbetavae.errors import DamagedFile, InputError
 from kbetavae.export import SAVED_MODEL_VERSION
 from kbetavae.models_io import load_model
 from kbetavae.provenance import provenance
-from kbetavae.study.claims import holder, try_claim, wait_for_claim
+from kbetavae.study.claims import CLAIM_FILE, holder, try_claim, wait_for_claim
 from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan, group_label, run_groups
-from kbetavae.study.results import PLAN_FILE, RUNS_KEY, read_plan_record, run_row, write_results
+from kbetavae.study.results import (
+    PLAN_FILE,
+    RUNS_KEY,
+    read_plan_record,
+    run_row,
+    write_results,
+)
 from kbetavae.training import rundir
 from kbetavae.training.cluster import is_multi_worker, read_tf_config
 from kbetavae.validation import check_int
@@ -80,6 +87,7 @@ def run_sweep(
     fuse: bool = True,
     max_group: int | None = None,
     share: str = "alone",
+    redo: Sequence[str] = (),
 ) -> list[dict]:
     """Run (or resume) the sweep ``plan`` under ``out``; return the results rows.
 
@@ -98,11 +106,16 @@ def run_sweep(
     for their runs without warning) or ``"worker"`` (one of those workers: it skips held
     runs without waiting and leaves ``results.csv`` to the lead;
     :mod:`kbetavae.study.jobs`).
+
+    ``redo`` names runs (``beta=4_seed=0``) to train afresh: their files and export are
+    deleted first (the repair of a damaged run, :func:`kbetavae.training.rundir.check_run`).
     """
     if share not in SHARES:
         raise InputError(f"share must be one of {SHARES}, got {share!r}")
     progress = progress or Progress()
-    sweep_dir, export_root, data = prepare_sweep(plan, out, saved_models, force, max_group)
+    sweep_dir, export_root, data = prepare_sweep(
+        plan, out, saved_models, force, max_group, redo=redo
+    )
     configs = plan.configs()
     todo = sum(
         not rundir.is_evaluated(os.path.join(sweep_dir, rundir.run_name(c))) for c in configs
@@ -128,6 +141,8 @@ def run_sweep(
             else:
                 claims.append(claim)
                 mine.append(config)
+                # Held, so no other process writes here: a killed writer's leftovers go.
+                rundir.remove_temporaries(sweep.run_dir(config))
         try:
             sweep.run_group(mine)
         finally:
@@ -149,9 +164,12 @@ def prepare_sweep(
     saved_models: str | os.PathLike,
     force: bool = False,
     max_group: int | None = None,
+    redo: Sequence[str] = (),
 ) -> tuple[str, str, object]:
-    """Check everything about a sweep's input before anything is trained, and record its
-    plan in ``sweep.json``; return the sweep directory, its export root and the data."""
+    """Check everything about a sweep's input before anything is trained (its runs' files
+    too: DamagedFile for a damaged one not in ``redo``), record its plan in ``sweep.json``
+    and discard the runs to ``redo``; return the sweep directory, its export root and the
+    data."""
     from kbetavae.data import open_source
 
     if max_group is not None:
@@ -173,10 +191,19 @@ def prepare_sweep(
         [(os.fspath(out), "--out"), (os.fspath(saved_models), "--saved-models")]
     )
     try:
+        names = [rundir.run_name(c) for c in plan.configs()]
+        for name in redo:
+            if name not in names:
+                raise InputError(f"--redo {name} is not a run of this sweep ({', '.join(names)})")
+        for name in names:
+            if name not in redo:
+                rundir.check_run(os.path.join(sweep_dir, name))
         _claim_sweep_dir(sweep_dir, plan, force)
     except InputError:
         kio.remove_created(created)  # refused: no empty --out or --saved-models is left
         raise
+    for name in redo:
+        _redo(os.path.join(sweep_dir, name), os.path.join(export_root, name))
     if kio.is_remote(sweep_dir):
         logger.warning(
             "runs under %s are not claimed (no file locks on a bucket): do not run two "
@@ -342,6 +369,19 @@ def _claim_sweep_dir(sweep_dir: str, plan: SweepPlan, force: bool) -> None:
                 "options, another --name, or --force to replace the changed runs"
             )
     kio.write_json_atomic(path, {"plan": plan.to_dict(), **provenance()})
+
+
+def _redo(run_dir: str, export_dir: str) -> None:
+    """Delete a run's files and its export under its claim, so that it trains afresh."""
+    claim = try_claim(run_dir)
+    if claim is None:
+        raise InputError(
+            f"--redo {rundir.dir_name(run_dir)}: the run is being worked on by "
+            f"{holder(run_dir)}; let it finish or stop it first"
+        )
+    with claim:
+        rundir.discard(run_dir, keep=(CLAIM_FILE,))
+        kio.remove_tree(export_dir)
 
 
 def _discard_if_changed(run_dir: str, config, export_dir: str) -> None:

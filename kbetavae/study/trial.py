@@ -24,7 +24,7 @@ from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.models_io import load_model
 from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan
-from kbetavae.training.rundir import METRICS_FILE
+from kbetavae.training.rundir import METRICS_FILE, read_metrics
 
 
 def evaluation_plan(
@@ -62,15 +62,15 @@ def evaluate_run(result, plan: SweepPlan, source=None) -> dict[str, Any]:
         plan: from :func:`evaluation_plan`.
         source: the ``GroundTruthData`` to evaluate on (default: open ``plan.base.source``).
     """
-    path = os.path.join(result.run_dir, METRICS_FILE)
-    if kio.exists(path):  # a restarted trial does not evaluate twice
-        return kio.read_json(path)
+    recorded = read_metrics(result.run_dir)
+    if recorded is not None:  # a restarted trial does not evaluate twice
+        return recorded
     from kbetavae.data import open_source
 
     data = source if source is not None else open_source(plan.base.source)
     model = result.model or load_model(result.model_path)
     record = evaluate_model(model, data, plan, plan.configs()[0])
-    kio.write_json_atomic(path, record)
+    kio.write_json_atomic(os.path.join(result.run_dir, METRICS_FILE), record)
     return record
 
 

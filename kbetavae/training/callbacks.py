@@ -15,6 +15,7 @@ import time
 import keras
 import tensorflow as tf
 
+from kbetavae import faults
 from kbetavae import io as kio
 from kbetavae.training import rundir
 from kbetavae.training.interrupts import deferred_interrupt
@@ -25,10 +26,14 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     Keras writes the weights file in place, so a process killed during the write leaves a
     truncated HDF5 file, and with no earlier backup (a kill during the first epoch's save)
-    the resume fails with "bad object header". Here the weights and the epoch marker are
-    each written to a temporary name and renamed into place, weights first: a reader sees
-    the previous complete backup or the new one. (A kill between the two renames leaves
-    the new weights with the previous epoch number, so that one epoch is trained again.)
+    the resume fails with "bad object header". Here each epoch's weights go to their own
+    file (``epoch-<N>.weights.h5``), then the epoch marker, which names that file, replaces
+    the previous marker; both through the atomic helper
+    (:func:`kbetavae.io.write_file_atomic`). A resume loads only the weights its marker
+    names: a kill between the two writes leaves the previous backup whole. (With one weights
+    file, as Keras keeps it, that kill left epoch N's weights beside epoch N-1's marker, and
+    Keras loads weights without a marker too: the resumed run trained an epoch more than an
+    uninterrupted one — found by tests/cli/test_faults_cli.py.)
 
     The epoch marker also holds the random-seed states (``SeedGenerator``), which
     ``save_weights`` leaves out: a resumed run draws the noise an uninterrupted one would;
@@ -56,24 +61,40 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         kio.makedirs(self.save_dir)
-        weights = os.path.join(self.save_dir, os.path.basename(self._weights_path))
+        name = f"epoch-{self._current_epoch}.weights.h5"
+        weights = os.path.join(self.save_dir, name)
         metadata_path = os.path.join(self.save_dir, os.path.basename(self._training_metadata_path))
-        staging = os.path.join(self.save_dir, f"staging-{os.getpid()}.weights.h5")
         metadata = {
+            "weights": name,
             "epoch": self._current_epoch,
             "batch": self._last_batch_seen,
             "seed_states": [keras.ops.convert_to_numpy(v).tolist() for v in self._seeds()],
             "train_seconds": self.seconds_before + time.monotonic() - self._began,
         }
         with deferred_interrupt():  # Ctrl-C inside h5py can deadlock the exit
-            self.model.save_weights(filepath=staging, overwrite=True)
-            kio.rename(staging, weights)
+            kio.write_file_atomic(weights, lambda local: self.model.save_weights(local))
+            faults.checkpoint("backup-write")
             kio.write_text_atomic(metadata_path, json.dumps(metadata))
+        for old in kio.glob(self.save_dir, "*.weights.h5"):
+            if os.path.basename(old) != name:  # older epochs' (and a Keras-named) weights
+                kio.remove_file(old)
 
     def _load_model(self):
-        super()._load_model()
-        if kio.exists(self._training_metadata_path):
-            metadata = json.loads(kio.read_text(self._training_metadata_path))
+        """Restore the backup its epoch marker names (none without a marker)."""
+        if not kio.exists(self._training_metadata_path):
+            return
+        metadata = json.loads(kio.read_text(self._training_metadata_path))
+        # Backups written before the marker named its weights used Keras' one file.
+        weights = os.path.join(
+            os.path.dirname(self._training_metadata_path),
+            metadata.get("weights", os.path.basename(self._weights_path)),
+        )
+        if kio.exists(weights):
+            if self.model.optimizer is not None and not self.model.optimizer.built:
+                # Keras' order: the optimizer's variables exist before weights are loaded.
+                self.model.optimizer.build(self.model.trainable_variables)
+            self.model.load_weights(weights)
+            self.model._initial_epoch = metadata["epoch"]
             states = metadata.get("seed_states") or []
             for variable, state in zip(self._seeds(), states, strict=False):
                 variable.assign(state)

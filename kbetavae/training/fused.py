@@ -156,10 +156,7 @@ def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup)
         shuffle=False,
     )
     seconds = time.monotonic() - started + restore.seconds_before
-    results = [
-        rundir.finish(member, run_dir, seconds)  # seconds: the group's, shared
-        for member, run_dir in zip(members, run_dirs, strict=True)
-    ]
+    results = rundir.finish_together(members, run_dirs, seconds)  # seconds: the group's
     io.remove_tree(backup)
     parent = os.path.dirname(backup)
     if not io.is_remote(parent) and os.path.isdir(parent) and not os.listdir(parent):

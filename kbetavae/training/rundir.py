@@ -13,6 +13,14 @@
 
 The run's name (its directory under a sweep) is :func:`run_name`; ``kbetavae train`` and
 ``kbetavae sweep`` both use it. Every write is atomic (local or ``gs://``).
+
+Every reader here checks what it reads: a file that exists but cannot be what it should
+be (empty, cut short, not JSON, rows of the wrong width; a finished run without its model)
+raises :class:`~kbetavae.errors.DamagedFile` naming the file and the repair: rerun the
+sweep with ``--redo <run>`` (:func:`repair_hint`). :func:`check_run` reads them all.
+
+The module is long because it is the one home of the format: each file's name, reader,
+writer and checks.
 """
 
 from __future__ import annotations
@@ -20,15 +28,16 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io as _io
+import json
 import math
 import os
-import tempfile
+import shutil
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from kbetavae import io
-from kbetavae.errors import InputError
+from kbetavae.errors import DamagedFile, InputError
 from kbetavae.provenance import provenance
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.interrupts import deferred_interrupt
@@ -138,17 +147,103 @@ def is_evaluated(run_dir: str) -> bool:
     return io.exists(os.path.join(run_dir, METRICS_FILE))
 
 
+# -- damaged files --------------------------------------------------------------------------
+
+
+def repair_hint(run_dir: str, file: str) -> str:
+    """What to do about a damaged ``file`` of the run in ``run_dir``: evaluate it again
+    (metrics.json) or train it again, in both cases unless a copy can be restored."""
+    if file == METRICS_FILE:
+        return (
+            "delete it and rerun the same `kbetavae sweep` command (it evaluates the run "
+            "again, without training), or restore it from a copy"
+        )
+    return (
+        f"retrain the run: rerun the same `kbetavae sweep` command with --redo "
+        f"{dir_name(run_dir)}, or restore the file from a copy"
+    )
+
+
+def _damaged(run_dir: str, file: str, problem: str) -> DamagedFile:
+    return DamagedFile(os.path.join(run_dir, file), problem, repair_hint(run_dir, file))
+
+
+def _read_record(run_dir: str, file: str) -> dict | None:
+    """The JSON object in ``run_dir/file`` (None if there is no such file)."""
+    path = os.path.join(run_dir, file)
+    if not io.exists(path):
+        return None
+    try:
+        text = io.read_text(path)
+        if not text.strip():
+            raise _damaged(run_dir, file, "empty")
+        record = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError (cut mid-character)
+        if isinstance(exc, DamagedFile):
+            raise
+        raise _damaged(run_dir, file, f"not JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise _damaged(run_dir, file, f"a JSON {type(record).__name__}, not an object")
+    return record
+
+
+def remove_temporaries(run_dir: str) -> None:
+    """Delete the temporary files a killed atomic write left in ``run_dir`` (local only;
+    call it only while no other process writes there, e.g. holding the run's claim)."""
+    if io.is_remote(run_dir):
+        return
+    for path in io.glob(run_dir, io.TEMPORARY_PATTERN):
+        os.unlink(path)
+
+
+def discard(run_dir: str, keep: Sequence[str] = ()) -> None:
+    """Delete a run's files so that it trains afresh (``--redo``); entries named in
+    ``keep`` stay (a claim's lock file, which must outlive its holders)."""
+    if io.is_remote(run_dir) or not keep:
+        io.remove_tree(run_dir)
+        return
+    for entry in os.listdir(run_dir) if os.path.isdir(run_dir) else ():
+        path = os.path.join(run_dir, entry)
+        if entry in keep:
+            continue
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def check_run(run_dir: str | os.PathLike) -> None:
+    """Read every file of a run directory; DamagedFile for the first that is damaged.
+
+    Besides each reader's checks: a finished run's ``history.csv`` has the epochs its
+    ``done.json`` records, and a finished run that did not fail has its ``model.keras``.
+    A missing file is not damage where the run may not have written it yet.
+    """
+    run_dir = os.fspath(run_dir)
+    read_config(run_dir)
+    rows = read_history(run_dir)
+    result = read_result(run_dir)
+    read_metrics(run_dir)
+    if result is None:
+        return
+    if len(rows) != result.epochs:
+        problem = f"{len(rows)} epochs where {DONE_FILE} records {result.epochs}"
+        raise _damaged(run_dir, HISTORY_FILE, problem)
+    if result.ok and not io.exists(result.model_path):
+        raise _damaged(run_dir, MODEL_FILE, f"missing, though {DONE_FILE} says the run is done")
+
+
 # -- config.json ---------------------------------------------------------------------------
 
 
 def read_config(run_dir: str | os.PathLike) -> TrainConfig | None:
     """The ``TrainConfig`` recorded in a run's ``config.json`` (None without one)."""
-    path = os.path.join(os.fspath(run_dir), CONFIG_FILE)
-    if not io.exists(path):
+    run_dir = os.fspath(run_dir)
+    record = _read_record(run_dir, CONFIG_FILE)
+    if record is None:
         return None
-    record = io.read_json(path)
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        raise InputError(f"{path} is not a kbetavae run config (no 'config' object)")
+    if not isinstance(record.get("config"), dict):
+        raise _damaged(run_dir, CONFIG_FILE, "no 'config' object")
     return TrainConfig.from_dict(record["config"])
 
 
@@ -183,21 +278,46 @@ def check_same_config(run_dir: str, config: TrainConfig) -> bool:
 def read_history(run_dir: str | os.PathLike) -> list[dict[str, float]]:
     """The rows of a run's ``history.csv`` as dicts of floats (columns with "NA" omitted)."""
     path = os.path.join(os.fspath(run_dir), HISTORY_FILE)
-    if not io.exists(path):
-        return []
-    rows = []
-    for row in csv.DictReader(_io.StringIO(io.read_text(path))):
-        rows.append({k: float(v) for k, v in row.items() if v not in ("", "NA", None)})
-    return rows
+    return [row for _, row in _history(path)]
 
 
 def history_lines(path: str, keep_before: int) -> list[str]:
     """The header and the rows of epochs before ``keep_before`` (later ones are re-run)."""
+    rows = _history(path)
+    if not rows:
+        return []
+    header = io.read_text(path).splitlines(keepends=True)[:1]
+    return header + [line for line, row in rows if row["epoch"] < keep_before]
+
+
+def _history(path: str) -> list[tuple[str, dict[str, float]]]:
+    """(line, row of floats) per epoch of ``history.csv``; DamagedFile unless every line
+    is whole: the writer ends each with a newline and gives it the header's width."""
     if not io.exists(path):
         return []
-    lines = io.read_text(path).splitlines(keepends=True)
-    rows = zip(lines[1:], csv.reader(lines[1:]), strict=True)
-    return lines[:1] + [line for line, row in rows if row and int(row[0]) < keep_before]
+    run_dir = os.path.dirname(path)
+    try:
+        text = io.read_text(path)
+    except UnicodeDecodeError:
+        raise _damaged(run_dir, HISTORY_FILE, "not text") from None
+    if not text.endswith("\n"):
+        raise _damaged(run_dir, HISTORY_FILE, "empty" if not text else "its last line is cut")
+    lines = text.splitlines(keepends=True)
+    header = next(csv.reader(lines[:1]))
+    if header[:1] != ["epoch"]:
+        raise _damaged(run_dir, HISTORY_FILE, "no 'epoch' header")
+    rows = []
+    parsed = zip(lines[1:], csv.reader(lines[1:]), strict=True)
+    for number, (line, cells) in enumerate(parsed, start=2):
+        if len(cells) != len(header):
+            problem = f"line {number} has {len(cells)} fields, the header {len(header)}"
+            raise _damaged(run_dir, HISTORY_FILE, problem)
+        try:
+            row = {k: float(v) for k, v in zip(header, cells, strict=True) if v not in ("", "NA")}
+        except ValueError:
+            raise _damaged(run_dir, HISTORY_FILE, f"line {number} is not numbers") from None
+        rows.append((line, row))
+    return rows
 
 
 def csv_line(values: Sequence) -> str:
@@ -212,12 +332,22 @@ def csv_line(values: Sequence) -> str:
 def read_result(run_dir: str | os.PathLike) -> TrainResult | None:
     """The ``TrainResult`` of a finished run, from its ``done.json`` (None if unfinished)."""
     run_dir = os.fspath(run_dir)
-    path = os.path.join(run_dir, DONE_FILE)
-    if not io.exists(path):
+    record = _read_record(run_dir, DONE_FILE)
+    if record is None:
         return None
-    record = io.read_json(path)
+    required = ("status", "epochs", "steps", "metrics")
+    if any(key not in record for key in required) or record["status"] not in ("done", "failed"):
+        raise _damaged(run_dir, DONE_FILE, f"not a run's outcome ({', '.join(required)})")
     fields = {f.name for f in dataclasses.fields(TrainResult)} - {"model", "run_dir"}
     return TrainResult(run_dir=run_dir, **{k: v for k, v in record.items() if k in fields})
+
+
+# -- metrics.json ----------------------------------------------------------------------------
+
+
+def read_metrics(run_dir: str | os.PathLike) -> dict | None:
+    """The evaluation record of a run, its ``metrics.json`` (None if not evaluated)."""
+    return _read_record(os.fspath(run_dir), METRICS_FILE)
 
 
 def write_result(result: TrainResult) -> None:
@@ -251,23 +381,36 @@ def outcome(model: Any, run_dir: str, rows: list[dict], seconds: float) -> Train
 def finish(model: Any, run_dir: str, seconds: float) -> TrainResult:
     """The end of a run as its chief writes it: ``model.keras`` (if it did not fail), then
     ``done.json``."""
-    result = outcome(model, run_dir, read_history(run_dir), seconds)
-    if result.ok:
-        save_model_atomic(model, result.model_path)
-    write_result(result)
-    return result
+    return finish_together([model], [run_dir], seconds)[0]
+
+
+def finish_together(
+    models: Sequence[Any], run_dirs: Sequence[str], seconds: float
+) -> list[TrainResult]:
+    """:func:`finish` for runs trained together (a fused group): every model first, then
+    every ``done.json``. A kill while the models are written leaves the whole group
+    unfinished, so its rerun restores the group's backup; once one member has its
+    ``done.json``, the others form a new group that this backup no longer fits."""
+    results = [
+        outcome(model, run_dir, read_history(run_dir), seconds)
+        for model, run_dir in zip(models, run_dirs, strict=True)
+    ]
+    for model, result in zip(models, results, strict=True):
+        if result.ok:
+            save_model_atomic(model, result.model_path)
+    for result in results:
+        write_result(result)
+    return results
 
 
 def save_model_atomic(model: Any, path: str) -> None:
     """``model.save(path)`` that never leaves a partial file (local or ``gs://``)."""
-    # Keras insists on the .keras suffix, so save under a temporary directory, then move
-    # the bytes into place atomically.
-    with tempfile.TemporaryDirectory() as tmp:
-        local = os.path.join(tmp, MODEL_FILE)
+
+    def save(local: str) -> None:
         with deferred_interrupt():  # Ctrl-C inside h5py can deadlock the exit
             model.save(local)
-        with open(local, "rb") as handle:
-            io.write_bytes_atomic(path, handle.read())
+
+    io.write_file_atomic(path, save)
 
 
 def _json_safe(value):

@@ -29,7 +29,7 @@ from kbetavae.study.results import (
     read_results,
     sweep_run_dirs,
 )
-from kbetavae.training.rundir import METRICS_FILE, MODEL_FILE, dir_name, read_history
+from kbetavae.training.rundir import MODEL_FILE, dir_name, read_history, read_metrics
 from kbetavae.viz.curves import loss_curves
 from kbetavae.viz.figures import save_figure
 from kbetavae.viz.kl_heatmap import kl_heatmap
@@ -151,7 +151,7 @@ def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_ind
         if run_dir == first_ok.get(beta):
             reconstructions[beta] = decode(encode(inputs))
             if beta == chosen:
-                found = recorded_kl(kio.read_json(os.path.join(run_dir, METRICS_FILE)))
+                found = recorded_kl(read_metrics(run_dir))
                 kl, caption = (None, None) if found is None else (found[0], kl_caption(*found[1:]))
                 title = f"Latent traversals, β = {beta:g} (seed {seed}), image {index}"
                 path = os.path.join(figures, f"traversals_beta={beta:g}.png")

@@ -75,9 +75,12 @@ def test_evaluate_of_a_data_file_says_it_is_not_a_model(tmp_path):
 
 
 def test_evaluate_of_an_interrupted_run_says_it_is_unfinished_and_how_to_resume(tmp_path):
+    from kbetavae.training import TrainConfig
+    from kbetavae.training.rundir import write_config
+
     run = tmp_path / "beta=4_seed=0"
     run.mkdir()
-    (run / "config.json").write_text("{}")
+    write_config(str(run), TrainConfig(beta=4.0, seed=0))  # a whole config, as train writes
     one_line_error(kbetavae(tmp_path, "evaluate", str(run)), "unfinished run", "rerun")
     assert files_under(tmp_path) == [run, run / "config.json"]
 

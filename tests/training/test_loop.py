@@ -230,7 +230,8 @@ def test_a_run_on_remote_storage_resumes_from_its_remote_backup_as_if_never_stop
     root = f"ram://kbetavae-train-{uuid.uuid4().hex[:8]}"
     with pytest.raises(KeyboardInterrupt):
         train(config, f"{root}/run", callbacks=[StopAtEpoch(2)], verbose=0)
-    assert kio.exists(f"{root}/run/backup/latest.weights.h5")
+    marker = kio.read_json(f"{root}/run/backup/training_metadata.json")
+    assert kio.exists(f"{root}/run/backup/{marker['weights']}")  # the weights it names
     assert [row["epoch"] for row in read_history(f"{root}/run")] == [0, 1]
 
     resumed = train(config, f"{root}/run", verbose=0)

@@ -68,3 +68,92 @@ def test_backup_epochs_reads_the_keras_epoch_marker(tmp_path):
     (tmp_path / "backup" / BACKUP_METADATA).write_text("{")  # damaged: the restore says so
     assert backup_epochs(backup) == 0
     assert backup_path(str(tmp_path), "gs://b/ckpt/run") == "gs://b/ckpt/run"
+
+
+# -- damaged files -------------------------------------------------------------------------
+
+
+def _finished_run(tmp_path, epochs: int = 2):
+    """A finished run's files as training writes them (the model file a stand-in)."""
+    run = tmp_path / "beta=4_seed=0"
+    run.mkdir()
+    rundir.write_config(str(run), TrainConfig(beta=4.0, seed=0, epochs=epochs))
+    lines = [rundir.csv_line(["epoch", "kl", "loss"])]
+    lines += [rundir.csv_line([e, 1.5, 200.0 - e]) for e in range(epochs)]
+    (run / rundir.HISTORY_FILE).write_text("".join(lines))
+    (run / rundir.MODEL_FILE).write_bytes(b"model")
+    result = rundir.TrainResult(str(run), "done", epochs, 10 * epochs, {"loss": 199.0}, None, 1.0)
+    rundir.write_result(result)
+    return run
+
+
+def test_a_whole_run_passes_its_check(tmp_path):
+    run = _finished_run(tmp_path)
+    rundir.check_run(str(run))
+    assert [row["epoch"] for row in rundir.read_history(str(run))] == [0.0, 1.0]
+    assert rundir.history_lines(str(run / rundir.HISTORY_FILE), keep_before=1)[1].startswith("0,")
+
+
+@pytest.mark.parametrize(
+    ("file", "damage", "problem"),
+    [
+        (rundir.HISTORY_FILE, lambda b: b[:-5], "its last line is cut"),
+        (rundir.HISTORY_FILE, lambda b: b[: b.rindex(b"1,")], "1 epochs where done.json records 2"),
+        (rundir.HISTORY_FILE, lambda b: b"", "empty"),
+        (rundir.HISTORY_FILE, lambda b: b.replace(b"1.5", b"1,5", 1), "line 2 has 4 fields"),
+        (rundir.CONFIG_FILE, lambda b: b[: len(b) // 2], "not JSON: "),
+        (rundir.CONFIG_FILE, lambda b: b"[]", "a JSON list, not an object"),
+        (rundir.DONE_FILE, lambda b: b"", "empty"),
+        (rundir.DONE_FILE, lambda b: b'{"status": "done"}', "not a run's outcome"),
+        (rundir.MODEL_FILE, None, "missing, though done.json says the run is done"),
+    ],
+)
+def test_a_damaged_file_is_named_with_the_flag_that_retrains_its_run(
+    tmp_path, file, damage, problem
+):
+    from kbetavae.errors import DamagedFile
+
+    run = _finished_run(tmp_path)
+    path = run / file
+    if damage is None:
+        path.unlink()
+    else:
+        path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DamagedFile) as caught:
+        rundir.check_run(str(run))
+    assert caught.value.path == str(path) and caught.value.problem.startswith(problem)
+    assert "--redo beta=4_seed=0" in str(caught.value)
+
+
+def test_a_damaged_metrics_file_says_delete_it_and_rerun(tmp_path):
+    from kbetavae.errors import DamagedFile
+
+    run = _finished_run(tmp_path)
+    (run / rundir.METRICS_FILE).write_text('{"mig": {"sco')
+    with pytest.raises(DamagedFile, match="delete it and rerun the same `kbetavae sweep`"):
+        rundir.read_metrics(str(run))
+
+
+def test_an_unfinished_run_without_a_model_is_not_damaged(tmp_path):
+    run = _finished_run(tmp_path)
+    (run / rundir.DONE_FILE).unlink()
+    (run / rundir.MODEL_FILE).unlink()
+    rundir.check_run(str(run))
+
+
+def test_discard_keeps_only_the_named_entries(tmp_path):
+    run = _finished_run(tmp_path)
+    (run / "backup").mkdir()
+    (run / "backup" / "epoch-1.weights.h5").write_bytes(b"w")
+    (run / ".claim").write_text("{}")
+    rundir.discard(str(run), keep=(".claim",))
+    assert [p.name for p in run.iterdir()] == [".claim"]
+
+
+def test_remove_temporaries_deletes_what_a_killed_write_left_only(tmp_path):
+    run = _finished_run(tmp_path)
+    (run / ".tmp-abc123").write_bytes(b"half")
+    rundir.remove_temporaries(str(run))
+    assert sorted(p.name for p in run.iterdir()) == sorted(
+        [rundir.CONFIG_FILE, rundir.HISTORY_FILE, rundir.MODEL_FILE, rundir.DONE_FILE]
+    )
