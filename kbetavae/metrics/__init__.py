@@ -3,8 +3,10 @@
 The protocol is disentanglement_lib's (Locatello et al. 2019): MIG, Z-diff (the beta-VAE
 score), Modularity, SAP, the FactorVAE score and DCI, each a function of arrays or of a
 ground truth and a representation plus a seeded RNG, each returning a frozen result with
-the score, the matrix behind it and ``to_dict()``. :func:`evaluate` runs them on an
-encoder; :mod:`~kbetavae.metrics.registry` is the one table that names them.
+the score, the matrix behind it and ``to_dict()``. UDR (Duan et al. 2020) scores several
+models at once (the seeds of a setting) from their codes, without factors. :func:`evaluate`
+runs the others on an encoder; :mod:`~kbetavae.metrics.registry` is the one table that
+names them all.
 """
 
 from kbetavae.metrics import registry
@@ -27,6 +29,7 @@ from kbetavae.metrics.mutual_info import (
 )
 from kbetavae.metrics.representation import CodeTable, factor_encoder, sample_codes
 from kbetavae.metrics.sap import SAPResult, sap
+from kbetavae.metrics.udr import UDRResult, udr
 from kbetavae.metrics.zdiff import ZDiffResult, zdiff
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "MIGResult",
     "ModularityResult",
     "SAPResult",
+    "UDRResult",
     "ZDiffResult",
     "code_factor_mutual_info",
     "dci",
@@ -56,5 +60,6 @@ __all__ = [
     "registry",
     "sample_codes",
     "sap",
+    "udr",
     "zdiff",
 ]

@@ -5,15 +5,21 @@ plan's validation, the results table's columns, figure titles, progress estimate
 CLI's help and the Vertex AI hyperparameter-tuning metric names. Adding a metric is one
 module (a pure function of arrays) plus one :func:`register` call.
 
-Each entry's ``compute`` receives an :class:`~kbetavae.metrics.evaluate.EvaluationInputs`,
-which draws and encodes the samples metrics share (the 10,000 points of MIG and
-Modularity and their mutual information, the test points of SAP and DCI) once, lazily.
+Metrics are of two kinds. A metric of one model (``kind="model"``, the default everywhere
+below) receives an :class:`~kbetavae.metrics.evaluate.EvaluationInputs`, which draws and
+encodes the samples metrics share (the 10,000 points of MIG and Modularity and their mutual
+information, the test points of SAP and DCI) once, lazily; ``--metrics`` names these. A
+metric over several models (``kind="models"``: UDR) receives the codes of all seeds of one
+setting on one shared sample and their per-latent KL, and returns a result whose
+``model_entry(m)`` goes into model m's ``metrics.json``. Both kinds share one namespace.
 
 Example:
-    >>> spec("mig").columns, spec("mig").title
+    >>> spec("mig").column_names, spec("mig").title
     (('mig',), 'MIG')
     >>> column_title("dci_completeness")
     'DCI completeness'
+    >>> names(kind="models")
+    ('udr_lasso', 'udr_spearman')
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ from typing import Any
 
 from kbetavae.errors import InputError
 
+ONE_MODEL = "model"
+SEVERAL_MODELS = "models"
+KINDS = (ONE_MODEL, SEVERAL_MODELS)
+
 
 @dataclasses.dataclass(frozen=True)
 class MetricSpec:
@@ -32,14 +42,18 @@ class MetricSpec:
     Attributes:
         name: the ``--metrics`` name and the key of its entry in ``metrics.json``.
         title: how figures and reports name it.
-        compute: ``EvaluationInputs -> result`` (a ``MetricResult`` or a dict with ``score``).
+        compute: for ``kind="model"``, ``EvaluationInputs -> result`` (a ``MetricResult``
+            or a dict with ``score``); for ``kind="models"``, ``(codes (M, N, z),
+            kl_per_latent (M, z)) -> result`` with ``model_entry(m)``.
         columns: results-table columns and, for each, the key of the entry that fills it
             (``(("mig", "score"),)``; DCI has three).
-        default: computed when no ``--metrics`` are given (the study's three).
+        default: computed when no ``--metrics`` are given (the study's three); for
+            ``kind="models"``, meant for every setting with at least 2 finished seeds.
         cost: a few words on its cost at the default protocol, for the CLI help.
         images_drawn: images the metric encodes at a protocol (``dict`` of sample sizes),
             for progress and time estimates; shared samples are counted by
             ``EvaluationInputs``, not here.
+        kind: ``"model"`` (one run's encoder) or ``"models"`` (the seeds of a setting).
     """
 
     name: str
@@ -50,10 +64,15 @@ class MetricSpec:
     cost: str = ""
     images_drawn: Callable[[Mapping[str, int]], int] = lambda protocol: 0
     column_titles: tuple[str, ...] = ()
+    kind: str = ONE_MODEL
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
             raise InputError(f"a metric name must be an identifier, got {self.name!r}")
+        if self.kind not in KINDS:
+            raise InputError(
+                f"a metric's kind must be one of {', '.join(KINDS)}, got {self.kind!r}"
+            )
         if not self.columns:
             object.__setattr__(self, "columns", ((self.name, "score"),))
         if not self.column_titles:
@@ -85,35 +104,52 @@ def unregister(name: str) -> None:
 
 
 def spec(name: str) -> MetricSpec:
-    """The entry of ``name``, or InputError listing the known metrics."""
-    check_names([name])
+    """The entry of ``name`` (of either kind), or InputError listing the known metrics."""
+    check_names([name], kind=None)
     return _REGISTRY[name]
 
 
-def names() -> tuple[str, ...]:
-    """Every registered metric, in registration order."""
-    return tuple(_REGISTRY)
+def _of_kind(kind: str | None) -> list[MetricSpec]:
+    """The metrics of ``kind`` (None: every kind), in registration order."""
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"kind must be one of {', '.join(KINDS)} or None, got {kind!r}")
+    return [metric for metric in _REGISTRY.values() if kind is None or metric.kind == kind]
 
 
-def default_names() -> tuple[str, ...]:
-    return tuple(name for name, metric in _REGISTRY.items() if metric.default)
+def names(kind: str | None = ONE_MODEL) -> tuple[str, ...]:
+    """The registered metrics of ``kind`` (None: all), in registration order."""
+    return tuple(metric.name for metric in _of_kind(kind))
 
 
-def check_names(requested: Iterable[str], option: str = "--metrics") -> tuple[str, ...]:
-    """``requested`` as a tuple, or one InputError naming the unknown ones and the choices."""
+def default_names(kind: str | None = ONE_MODEL) -> tuple[str, ...]:
+    return tuple(metric.name for metric in _of_kind(kind) if metric.default)
+
+
+def check_names(
+    requested: Iterable[str], option: str = "--metrics", kind: str | None = ONE_MODEL
+) -> tuple[str, ...]:
+    """``requested`` as a tuple, or one InputError naming the unknown ones and the choices
+    (the metrics of ``kind``)."""
     requested = tuple(requested)
-    unknown = [name for name in requested if name not in _REGISTRY]
+    choices = names(kind)
+    unknown = [name for name in requested if name not in choices]
     if unknown or not requested:
+        other = [name for name in unknown if name in _REGISTRY]
+        why = (
+            f" ({', '.join(other)}: a metric of kind {_REGISTRY[other[0]].kind!r}, not {kind!r})"
+            if other
+            else ""
+        )
         raise InputError(
-            f"{option}: unknown {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(_REGISTRY)}"
+            f"{option}: unknown {', '.join(unknown) or '(none given)'}{why}; "
+            f"choose from {', '.join(choices)}"
         )
     return requested
 
 
-def columns() -> tuple[str, ...]:
-    """Every metric column of the results table, in registration order."""
-    return tuple(column for metric in _REGISTRY.values() for column in metric.column_names)
+def columns(kind: str | None = ONE_MODEL) -> tuple[str, ...]:
+    """The results-table columns of the metrics of ``kind`` (None: all), in order."""
+    return tuple(column for metric in _of_kind(kind) for column in metric.column_names)
 
 
 def column_title(column: str) -> str:
@@ -137,7 +173,7 @@ def help_text() -> str:
     """The ``--metrics`` help: defaults, then the others with their costs."""
     extras = [
         f"{metric.name} ({metric.cost})" if metric.cost else metric.name
-        for metric in _REGISTRY.values()
+        for metric in _of_kind(ONE_MODEL)
         if not metric.default
     ]
     return f"comma-separated metrics; default {','.join(default_names())}; also {', '.join(extras)}"
@@ -150,6 +186,7 @@ def _register_builtins() -> None:
     from kbetavae.metrics.mig import mig_from_mutual_info
     from kbetavae.metrics.modularity import modularity_from_mutual_info
     from kbetavae.metrics.sap import sap
+    from kbetavae.metrics.udr import udr
     from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER, zdiff
 
     def pairs(protocol: Mapping[str, int]) -> int:
@@ -225,6 +262,18 @@ def _register_builtins() -> None:
             cost="minutes: gradient-boosted trees",
         )
     )
+    # Over the seeds of one setting: both of Duan et al.'s similarities, seconds each.
+    for similarity, title in (("lasso", "UDR (Lasso)"), ("spearman", "UDR (Spearman)")):
+        register(
+            MetricSpec(
+                f"udr_{similarity}",
+                title,
+                lambda codes, kl, similarity=similarity: udr(codes, kl, similarity=similarity),
+                default=True,
+                cost="seconds",
+                kind=SEVERAL_MODELS,
+            )
+        )
 
 
 _register_builtins()

@@ -238,3 +238,26 @@ def reference():
     root.setLevel(level)
     if aliased:
         del sys.modules["gin.tf"]
+
+
+@pytest.fixture(scope="session")
+def udr_reference():
+    """disentanglement_lib's UDR module (``evaluation/udr/metrics/udr.py``), if importable.
+
+    Its PyPI releases (up to 1.5) do not ship ``evaluation/udr`` (the wheel has only the
+    ``dlib_udr`` script and the gin configs), so these tests skip unless a source checkout
+    of the package is installed; ``test_udr`` also checks a loop-by-loop reading of the same
+    protocol that always runs.
+    """
+    gin = pytest.importorskip("gin")
+    aliased = "gin.tf" not in sys.modules
+    if aliased:
+        sys.modules["gin.tf"] = gin
+    try:
+        module = importlib.import_module("disentanglement_lib.evaluation.udr.metrics.udr")
+    except ImportError:
+        pytest.skip("disentanglement_lib's udr module is not installed (not in its PyPI wheels)")
+    finally:
+        if aliased:
+            del sys.modules["gin.tf"]
+    return module

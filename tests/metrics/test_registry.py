@@ -12,6 +12,7 @@ import pytest
 from kbetavae.errors import InputError
 from kbetavae.metrics import evaluate, registry
 from kbetavae.metrics.results import MetricResult
+from kbetavae.metrics.udr import udr
 from kbetavae.study.results import read_results, table_columns, write_results
 
 SMALL = {
@@ -108,3 +109,22 @@ def test_unknown_metrics_are_one_error_naming_the_choices():
         registry.check_names(["mig", "beauty"])
     with pytest.raises(InputError, match="not a metric column"):
         registry.metric_of_column("beauty")
+
+
+def test_udr_is_the_tables_metric_over_several_models():
+    assert registry.names(kind="models") == ("udr_lasso", "udr_spearman")
+    assert "udr_lasso" not in registry.names()  # --metrics names metrics of one model
+    assert "udr_lasso" not in registry.columns() and "udr_lasso" in registry.columns(kind=None)
+    assert registry.column_title("udr_spearman") == "UDR (Spearman)"
+    with pytest.raises(InputError, match="udr_lasso: a metric of kind 'models', not 'model'"):
+        registry.check_names(["mig", "udr_lasso"])
+    codes = np.random.default_rng(0).standard_normal((3, 400, 4))
+    codes[1] = -codes[0][:, ::-1] + 0.5 * codes[1]  # models 0 and 1 share their latents
+    kl = np.ones((3, 4))
+    for similarity in ("lasso", "spearman"):
+        metric = registry.spec(f"udr_{similarity}")
+        result = metric.compute(codes, kl)
+        direct = udr(codes, kl, similarity=similarity)
+        np.testing.assert_array_equal(result.model_scores, direct.model_scores)
+        assert result.method == similarity
+        assert metric.row(result.model_entry(0)) == {metric.name: direct.model_scores[0]}
