@@ -76,8 +76,6 @@ from typer.testing import CliRunner
 
 from cli.main import app
 
-pytestmark = pytest.mark.slow
-
 KBETAVAE = [sys.executable, "-m", "cli.main"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 ENV.pop("KBETAVAE_FAULT", None)
@@ -92,10 +90,13 @@ LONG = os.environ.get("KBETAVAE_FAULTS") == "long"
 # Not yet part of `make test`: the chain has not run end to end on an idle machine, and its
 # estimated 6-8 minutes there are over its share of the suite's 20. `make faults` runs it
 # (KBETAVAE_FAULTS=long); KBETAVAE_FAULTS=quick runs the short chain.
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("KBETAVAE_FAULTS"),
-    reason="fault-injection harness: run with `make faults` or KBETAVAE_FAULTS=quick",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.environ.get("KBETAVAE_FAULTS"),
+        reason="fault-injection harness: run with `make faults` or KBETAVAE_FAULTS=quick",
+    ),
+]
 RANDOM_KILLS = 30 if LONG else 8
 RANDOM_INTERRUPTS = 12 if LONG else 3
 MIN_KILLS = 20
