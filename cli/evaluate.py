@@ -92,7 +92,7 @@ def evaluate(
     check_eval_points(eval_points)
     check_reachable(path, "model")
     if is_dir(path):  # a run directory's files are checked before its model is trusted
-        check_run(path)
+        check_run(path, need_model=False)  # a missing model: models_io says what to do
     kind, model_path = resolve_model(path)
     settings = run_settings(model_path) if kind == "keras" else {}
     source = source or settings.get("source") or "replica"

@@ -1,5 +1,6 @@
 """``kbetavae sweep`` and the commands around its outputs: plot, report, motion, traverse,
-export."""
+export. Long because these six commands share their options and output checks; splitting
+them is on the structure issue's list."""
 
 from __future__ import annotations
 

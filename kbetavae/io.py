@@ -1,4 +1,6 @@
 """Files of runs, local or remote, and atomic output: write a temporary name, then rename.
+(Long because it is the one home of storage: local and ``gs://`` reads, every atomic
+writer and the fault points inside them.)
 
 Every file a later step reads is written by :func:`write_bytes_atomic` (or its text, JSON,
 copy and :func:`write_file_atomic` forms); ``tests/test_atomic_writes.py`` lists the

@@ -83,12 +83,12 @@ def metrics_record(beta: float, seed: int) -> dict:
     }
 
 
-def _write_history(run_dir: Path, beta: float, seed: int) -> None:
+def _write_history(run_dir: Path, beta: float, seed: int, epochs: int = EPOCHS) -> None:
     columns = ["epoch", "kl", *[f"kl_{i}" for i in range(LATENTS)], "loss", "reconstruction"]
     with open(run_dir / "history.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
-        for epoch in range(EPOCHS):
+        for epoch in range(epochs):  # as many rows as done.json records
             kl = kl_of(beta, seed) * (1 + 0.5 * (EPOCHS - epoch))
             writer.writerow([epoch, kl.sum(), *kl, 300.0 - 10 * epoch, 290.0 - 10 * epoch])
 
@@ -129,7 +129,7 @@ def build_sweep(
             row = row_of(beta, seed)
             rows.append(row)
             write_config(str(run_dir), config)
-            _write_history(run_dir, beta, seed)
+            _write_history(run_dir, beta, seed, row["epochs"])
             if row["status"] == "done":
                 shutil.copy(model_file, run_dir / "model.keras")
                 (run_dir / "metrics.json").write_text(json.dumps(metrics_record(beta, seed)))

@@ -1,5 +1,7 @@
 """Unsupervised Disentanglement Ranking (Duan et al. 2020, "Unsupervised model selection for
-variational disentangled representation learning", ICLR 2020).
+variational disentangled representation learning", ICLR 2020). Long because the protocol
+(two similarity variants, the informative-latent rule, the pair score) and its input checks
+are one unit that the reference test follows step by step.
 
 UDR picks models without ground-truth factors. Its premise: a disentangled representation
 is the same up to permutation and sign for every seed of a setting, an entangled one

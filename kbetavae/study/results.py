@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -234,7 +235,12 @@ def read_plan_record(sweep_dir: str) -> dict[str, Any]:
     try:
         record = kio.read_json(path)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError (cut mid-character)
-        problem = f"not JSON: {exc}" if kio.read_bytes(path).strip() else "empty"
+        if not kio.read_bytes(path).strip():
+            problem = "empty"
+        elif isinstance(exc, json.JSONDecodeError):
+            problem = f"not JSON: {exc.msg}, line {exc.lineno}"
+        else:
+            problem = f"not JSON: {exc}"
         raise DamagedFile(path, problem, PLAN_REMEDY) from None
     # A merged set is read by its list of runs; a sweep needs its plan.
     if not isinstance(record, dict) or not (
@@ -280,11 +286,11 @@ def sweep_run_dirs(sweep_dir: str, plan: SweepPlan | None = None) -> list[tuple[
     ]
 
 
-def check_runs(sweep_dir: str) -> None:
+def check_runs(sweep_dir: str, need_model: bool = False) -> None:
     """DamagedFile for the first damaged file among the sweep's run directories
-    (:func:`kbetavae.training.rundir.check_run`)."""
+    (:func:`kbetavae.training.rundir.check_run`; a missing model only if ``need_model``)."""
     for _, _, run_dir in sweep_run_dirs(sweep_dir):
-        rundir.check_run(run_dir)
+        rundir.check_run(run_dir, need_model=need_model)
 
 
 def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:

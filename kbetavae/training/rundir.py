@@ -212,12 +212,14 @@ def discard(run_dir: str, keep: Sequence[str] = ()) -> None:
             os.unlink(path)
 
 
-def check_run(run_dir: str | os.PathLike) -> None:
+def check_run(run_dir: str | os.PathLike, need_model: bool = True) -> None:
     """Read every file of a run directory; DamagedFile for the first that is damaged.
 
     Besides each reader's checks: a finished run's ``history.csv`` has the epochs its
-    ``done.json`` records, and a finished run that did not fail has its ``model.keras``.
-    A missing file is not damage where the run may not have written it yet.
+    ``done.json`` records, and (``need_model``) a finished run that did not fail has its
+    ``model.keras``. A missing file is not damage where the run may not have written it
+    yet; commands that only read a run's records (report, publish) pass
+    ``need_model=False``: published runs keep no models.
     """
     run_dir = os.fspath(run_dir)
     read_config(run_dir)
@@ -229,7 +231,7 @@ def check_run(run_dir: str | os.PathLike) -> None:
     if len(rows) != result.epochs:
         problem = f"{len(rows)} epochs where {DONE_FILE} records {result.epochs}"
         raise _damaged(run_dir, HISTORY_FILE, problem)
-    if result.ok and not io.exists(result.model_path):
+    if need_model and result.ok and not io.exists(result.model_path):
         raise _damaged(run_dir, MODEL_FILE, f"missing, though {DONE_FILE} says the run is done")
 
 

@@ -119,5 +119,5 @@ def test_a_bucket_that_never_answers_fails_after_the_timeout(
 def test_collect_of_a_missing_directory_is_one_line_exit_2(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["collect", str(tmp_path / "nowhere"), "--out", "merged"])
-    assert "nowhere is not a directory" in one_error_line(result)
+    assert "nowhere does not exist" in one_error_line(result)
     assert list(tmp_path.iterdir()) == []
