@@ -1,14 +1,14 @@
 """Benchmark records, one folder per run under docs/benchmarks/, named by date and CPU kind,
 and the README's speed table generated from all of them, one column per CPU kind.
 
-A CPU kind is the ``lscpu`` model name plus the instruction-set flags that change which
-kernels TensorFlow runs (AVX2, AVX-512, native bf16 in AVX-512 or AMX): the same model name
-("AMD EPYC") has come as Zen 3 with AVX2 only and as Zen 4 with avx512_bf16. ``make bench``
-writes ``docs/benchmarks/<date>-<kind>/`` with each module's JSON and ``machine.json``;
-``python -m benchmarks.records`` regenerates the README's marked ``speed`` table
-(:mod:`kbetavae.marked_tables`). Ratios compare two sides timed in turn within one run;
-absolute rates are labelled with their CPU kind and date, since they drift between
-sessions on the same CPU model.
+A CPU kind is the CPU's model name (as ``lscpu`` shows it) plus the instruction-set flags
+that change which kernels TensorFlow runs (AVX2, AVX-512, native bf16 in AVX-512 or AMX):
+the same model name ("AMD EPYC") has come as Zen 3 with AVX2 only and as Zen 4 with
+avx512_bf16. ``make bench`` writes ``docs/benchmarks/<date>-<kind>/`` with each module's
+JSON and ``machine.json``; ``python -m benchmarks.records`` regenerates the README's marked
+``speed`` table (:mod:`kbetavae.marked_tables`). Ratios compare two sides timed in turn
+within one run; absolute rates are labelled with their CPU kind and date, since they drift
+between sessions on the same CPU model.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from kbetavae import marked_tables
 from kbetavae.io import write_json_atomic, write_text_atomic
-from kbetavae.provenance import git_revision
+from kbetavae.provenance import git_revision, machine
+from kbetavae.training.precision import cpu_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "docs" / "benchmarks"
@@ -57,20 +57,14 @@ def cpu_kind(model: str, flags: set[str]) -> str:
     return f"{name}-{tier}"
 
 
-def this_machine(lscpu: str | None = None) -> dict:
-    """``{"cpu", "flags", "cores", "kind"}`` of this machine from ``lscpu`` (its text may be
-    given, for tests)."""
-    if lscpu is None:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    fields = dict(
-        (key.strip(), value.strip())
-        for key, _, value in (line.partition(":") for line in lscpu.splitlines())
-    )
-    model = fields.get("Model name", "unknown")
-    flags = set(fields.get("Flags", "").split())
+def this_machine(cpuinfo: str = "/proc/cpuinfo") -> dict:
+    """``{"cpu", "flags", "cores", "kind"}`` of this machine (``cpuinfo`` may be another
+    file, for tests): the model name and cores as provenance records them, the flags that
+    matter as :mod:`kbetavae.training.precision` reads them."""
+    found = machine(cpuinfo)
+    flags = cpu_flags(cpuinfo)
     present = [flag for flag in FLAGS if flag in flags]
-    cores = int(fields["CPU(s)"]) if fields.get("CPU(s)", "").isdigit() else None
-    return {"cpu": model, "flags": present, "cores": cores, "kind": cpu_kind(model, flags)}
+    return {**found, "flags": present, "kind": cpu_kind(found["cpu"], flags)}
 
 
 def write_record(results: dict[str, dict], command: str, root: Path = RECORDS) -> Path:

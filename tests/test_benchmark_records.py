@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from benchmarks import records
 from kbetavae import marked_tables
 
-ZEN4 = """Model name:                              AMD EPYC
-CPU(s):                                  2
-Flags:                                   fpu sse avx avx2 avx512f avx512bw avx512_bf16 sha_ni
+ZEN4 = """processor\t: 0
+model name\t: AMD EPYC
+flags\t\t: fpu sse avx avx2 avx512f avx512bw avx512_bf16 sha_ni
 """
 
 
@@ -29,8 +30,15 @@ def test_a_cpu_kind_is_its_model_and_most_capable_flag(flags, kind):
     assert records.cpu_kind("AMD EPYC", flags) == kind
 
 
-def test_this_machine_reads_lscpu():
-    machine = records.this_machine(ZEN4)
+def _cpuinfo(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text(ZEN4)
+    return str(path)
+
+
+def test_this_machine_reads_cpuinfo(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # provenance counts the cores
+    machine = records.this_machine(_cpuinfo(tmp_path))
     assert machine == {
         "cpu": "AMD EPYC",
         "flags": ["avx2", "avx512f", "avx512_bf16"],
@@ -68,7 +76,7 @@ def test_the_table_has_a_column_per_kind_from_its_newest_record(tmp_path):
 
 
 def test_a_record_folder_is_named_by_date_and_kind_and_never_overwritten(tmp_path, monkeypatch):
-    machine = records.this_machine(ZEN4)
+    machine = records.this_machine(_cpuinfo(tmp_path))
     monkeypatch.setattr(records, "this_machine", lambda: dict(machine))
     first = records.write_record({"bench_fused": {"ratio": 1.3}}, "cmd", root=tmp_path)
     second = records.write_record({"bench_fused": {"ratio": 1.4}}, "cmd", root=tmp_path)
