@@ -40,3 +40,8 @@ def format_signed(value: float, digits: int) -> str:
 def format_p(p: float) -> str:
     """A p-value as the reports print it: three decimals, "< 0.001" below that."""
     return "< 0.001" if p < 0.0005 else f"{p:.3f}"
+
+
+def table_head(columns: Sequence[str]) -> list[str]:
+    """The first two lines of a markdown table with ``columns``."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

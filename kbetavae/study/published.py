@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from kbetavae import io as kio
 from kbetavae import marked_tables
 from kbetavae.study.comparisons import MIN_SEEDS_TO_ORDER, Comparison, compare_pairs
-from kbetavae.study.formatting import format_interval, format_p
+from kbetavae.study.formatting import format_interval, format_p, table_head
 from kbetavae.study.results import read_results, summary_markdown
 from kbetavae.study.run_tables import (
     axes_markdown,
@@ -56,7 +56,7 @@ def comparison_markdown(rows: Sequence[dict], study: dict[float, dict[str, float
     head = ["β", "n"]
     for metric in metrics:
         head += [f"{titles[metric]} (ours, t)", "bootstrap", f"{titles[metric]} (study)"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = table_head(head)
     places: dict[tuple[str, str], dict[str, list[float]]] = {}
     for summary in summarise(rows, metrics):
         beta = summary["beta"]
@@ -175,7 +175,7 @@ def order_markdown(rows: Sequence[dict], paired: bool = False) -> str:
     if not any(result(c)[0] is not None for pairs in columns.values() for c in pairs):
         return f"(no two βs with {MIN_SEEDS_TO_ORDER} finished seeds each: nothing is ordered)\n"
     head = ["β pair"] + [ORDER_METRICS[m] for m in metrics]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = table_head(head)
     for k, first in enumerate(columns[metrics[0]]):
         cells = [f"{first.a:g} – {first.b:g}"]
         for metric in metrics:

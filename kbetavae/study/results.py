@@ -29,7 +29,7 @@ from typing import Any
 from kbetavae import io as kio
 from kbetavae.errors import DamagedFile, InputError
 from kbetavae.metrics import metric_row, registry
-from kbetavae.study.formatting import format_fixed
+from kbetavae.study.formatting import format_fixed, table_head
 from kbetavae.study.plan import SweepPlan
 from kbetavae.study.statistics import seed_count_label, summarise
 from kbetavae.training import rundir
@@ -165,7 +165,7 @@ def summary_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None)
 def runs_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
     """Every run, one row each."""
     columns = list(columns or table_columns(rows))
-    lines = ["## Runs", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["## Runs", "", *table_head(columns)]
     for row in rows:
         cells = [f"{row['beta']:g}", *(_cell(row.get(c)) for c in columns[1:])]
         lines.append("| " + " | ".join(cells) + " |")

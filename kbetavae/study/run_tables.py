@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from kbetavae import io as kio
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.metrics.latent_kl import kl_table
-from kbetavae.study.formatting import format_fixed, format_p, format_range
+from kbetavae.study.formatting import format_fixed, format_p, format_range, table_head
 from kbetavae.study.motion import (
     AXIS_TOLERANCE_DEG,
     LONG_MOVE_PX,
@@ -36,7 +36,7 @@ def motion_markdown(results_dir: str) -> str:
         return f"(no {MOTION_CSV}: run kbetavae motion)\n"
     head = ["β", "seed", "latent", "KL (nats)", "direction (°)", "extent (px)", "straightness"]
     head.append("size change")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = table_head(head)
     for row in read_motion_csv(path):
         if row["active"] == "False":  # empty: no KL recorded, so every latent is listed
             continue
@@ -55,7 +55,7 @@ def kl_markdown(results_dir: str) -> str:
     table = kl_table({beta: [record for _, record in found] for beta, found in records.items()})
     if not table.values:
         return "(no finished run records its per-latent KL)\n"
-    lines = ["| β | " + " | ".join(table.labels) + " |", "|" + "---|" * (len(table.labels) + 1)]
+    lines = table_head(["β", *table.labels])
     for beta, values in table.values.items():
         cells = [f"**{v:.2g}**" if v > ACTIVE_KL_NATS else f"{v:.2g}" for v in values]
         lines.append(f"| {beta:g} | " + " | ".join(cells) + " |")
@@ -70,7 +70,7 @@ def convergence_markdown(results_dir: str) -> str:
     done = [row for row in read_results(results_dir) if row.get("status") == "done"]
     records = metric_records(sweep_run_dirs(results_dir), done)
     head = ["β", "runs", "at the limit", "their Z-diff", "others' Z-diff"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = table_head(head)
     stopped_all = total = 0
     classifiers = set()
     for beta, found in records.items():
@@ -124,7 +124,7 @@ def axes_markdown(results_dir: str) -> str:
         return f"(no {MOTION_CSV}: run kbetavae motion)\n"
     head = ["β", "seed", "active latents", "long moves: direction (°)", "along axes", "MIG"]
     head.append("Z-diff")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = table_head(head)
     both, others = [], []
     for row, angles, axes in axis_alignment(results_dir):
         if row.get("mig") is not None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.study.comparisons import MIN_SEEDS_TO_ORDER, compare_pairs
-from kbetavae.study.formatting import format_p, format_range
+from kbetavae.study.formatting import format_p, format_range, table_head
 from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
 from kbetavae.study.run_tables import axis_alignment
 from kbetavae.study.statistics import rank_sum_p, welch_p
@@ -77,7 +77,7 @@ def activity_markdown(
         "pairs ordered: Welch / paired",
         "runs with no active latent",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = table_head(head)
     for threshold in thresholds:
         rows = activity_rows(results_dir, threshold)
         if not rows:
@@ -149,7 +149,7 @@ def axes_sensitivity_markdown(
         "Welch p",
         "Mann–Whitney p",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = table_head(head)
     for long_px in long_moves:
         for tolerance in tolerances:
             both, others = [], []
