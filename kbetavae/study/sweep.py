@@ -379,9 +379,15 @@ def _redo(run_dir: str, export_dir: str) -> None:
             f"--redo {rundir.dir_name(run_dir)}: the run is being worked on by "
             f"{holder(run_dir)}; let it finish or stop it first"
         )
+    from kbetavae.training.fused import backups_holding
+
     with claim:
         rundir.discard(run_dir, keep=(CLAIM_FILE,))
         kio.remove_tree(export_dir)
+        # An interrupted group's backup holds this run's weights: its members retrain
+        # from the start with it (the group resumed without it would be another group).
+        for backup in backups_holding(run_dir):
+            kio.remove_tree(backup)
 
 
 def _discard_if_changed(run_dir: str, config, export_dir: str) -> None:

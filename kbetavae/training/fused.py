@@ -43,6 +43,9 @@ from kbetavae.training.config import TrainConfig
 from kbetavae.training.loop import datasets, dtype_policy
 from kbetavae.training.rundir import TrainResult
 
+# In a group's backup directory: the names of its members, one a line.
+MEMBERS_FILE = "members.txt"
+
 
 def can_fuse(configs: Sequence[TrainConfig]) -> bool:
     """True if ``configs`` may share one fused step: same settings but β, and an objective
@@ -119,6 +122,9 @@ def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup)
     train_data, validation_data = datasets(config, source, 1, epoch.variable)
     for member_config, run_dir in zip(configs, run_dirs, strict=True):
         rundir.write_config(run_dir, member_config)
+    # Which runs the backup holds, so that retraining one (sweep --redo) can drop it.
+    members = "".join(os.path.basename(d.rstrip("/")) + "\n" for d in run_dirs)
+    io.write_text_atomic(os.path.join(backup, MEMBERS_FILE), members)
     started = time.monotonic()
     members = []
     with dtype_policy(config.precision):
@@ -230,11 +236,31 @@ class StopWhenAllFailed(keras.callbacks.Callback):
 def group_backup_dir(run_dirs: Sequence[str]) -> str:
     """``<parent of the runs>/.fused-backup/<hash of the run names>``: a group of other
     members (another --max-group, runs finished meanwhile) never restores this backup."""
-    # rstrip, not normpath: normpath would turn gs://b/x into gs:/b/x, a local path.
-    dirs = [os.fspath(d).rstrip("/") for d in run_dirs]
+    dirs = [_stripped(d) for d in run_dirs]
     names = "\n".join(os.path.basename(d) for d in dirs)
     digest = hashlib.sha256(names.encode()).hexdigest()[:12]
-    return os.path.join(os.path.dirname(dirs[0]), ".fused-backup", digest)
+    return os.path.join(_backups_root(dirs[0]), digest)
+
+
+def backups_holding(run_dir: str | os.PathLike) -> list[str]:
+    """The group backups that hold ``run_dir``'s weights: a run trained afresh must not
+    restore them (its group's other members would resume, it would not)."""
+    name = os.path.basename(_stripped(run_dir))
+    root = _backups_root(_stripped(run_dir))
+    return [
+        os.path.dirname(path)
+        for path in io.glob(root, f"*/{MEMBERS_FILE}")
+        if name in io.read_text(path).splitlines()
+    ]
+
+
+def _stripped(run_dir: str | os.PathLike) -> str:
+    # rstrip, not normpath: normpath would turn gs://b/x into gs:/b/x, a local path.
+    return os.fspath(run_dir).rstrip("/")
+
+
+def _backups_root(run_dir: str) -> str:
+    return os.path.join(os.path.dirname(run_dir), ".fused-backup")
 
 
 def _without_beta(config: TrainConfig) -> dict:

@@ -105,3 +105,36 @@ def test_training_passes_count_a_fused_group_once_and_skip_finished_runs(tmp_pat
     (finished / rundir.DONE_FILE).write_text("{}")
     assert training_passes(run_groups(configs), str(tmp_path)) == 2
     assert training_passes([[c] for c in configs], str(tmp_path)) == 5
+
+
+class _StopInEpoch2(Progress):
+    """Stands in for Ctrl-C after the group's first backup (the first member reports the
+    group's epochs: only its callbacks run)."""
+
+    def run_started(self, index, total, config, status):
+        class Stop(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch == 1:
+                    raise KeyboardInterrupt
+
+        return [Stop()] if config.beta == 1.0 else []
+
+
+def test_redo_of_a_member_of_an_interrupted_group_trains_it_afresh(tmp_path):
+    """Both runs stop after epoch 1, their group's backup holding both. ``--redo`` of the
+    β = 4 run drops that backup (backups_holding), so both retrain from the start and end
+    equal to an uninterrupted sweep; restored, β = 4 would have resumed weights it no
+    longer has the history of."""
+    from kbetavae.training.fused import backups_holding
+
+    plan = SweepPlan.of(name="r", betas=(1.0, 4.0), epochs=2, subset=256, eval_points=100)
+    run_sweep(plan, tmp_path / "whole", tmp_path / "sm1")
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(plan, tmp_path / "runs", tmp_path / "sm2", progress=_StopInEpoch2())
+    redone = tmp_path / "runs" / "r" / "beta=4_seed=0"
+    assert len(backups_holding(redone)) == 1
+    run_sweep(plan, tmp_path / "runs", tmp_path / "sm2", redo=["beta=4_seed=0"])
+    assert backups_holding(redone) == []
+    for name in ("beta=1_seed=0", "beta=4_seed=0"):
+        history = [tmp_path / d / "r" / name / rundir.HISTORY_FILE for d in ("whole", "runs")]
+        assert history[1].read_text() == history[0].read_text()
