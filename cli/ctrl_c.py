@@ -21,8 +21,10 @@ SIGINT, status −2, in about one run of ten under load):
 So the CLI owns SIGINT while it runs: the first Ctrl-C raises ``KeyboardInterrupt`` as
 usual; further ones within :data:`REPEAT_GRACE_SECONDS` are ignored while the first is
 handled (after that a Ctrl-C interrupts again, in case something swallowed the first);
-and a process that saw a Ctrl-C ends through :func:`end_process`, which runs the atexit
-handlers, flushes and leaves with ``os._exit``, past the interpreter's flag and teardown.
+and every command ends through :func:`end_process`, which ignores SIGINT from then on,
+runs the atexit handlers, flushes and leaves with ``os._exit``, past the interpreter's flag
+and teardown. (Ending only interrupted commands that way left a finished sweep killed by a
+Ctrl-C pressed during its teardown: status −2 and no message.)
 """
 
 from __future__ import annotations
@@ -78,9 +80,8 @@ def caused_by_ctrl_c(exc: BaseException) -> bool:
 
 
 def end_process(code: int) -> NoReturn:
-    """Leave with ``code`` after a Ctrl-C: atexit handlers run and output is flushed, but
-    not the interpreter's finalisation (see the module docstring). Further Ctrl-C are
-    ignored from here on."""
+    """Leave with ``code``: atexit handlers run and output is flushed, but not the
+    interpreter's finalisation (see the module docstring). Ctrl-C is ignored from here on."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
