@@ -29,6 +29,10 @@ from cli import main as cli_main
 def ctrl_c():
     os.kill(os.getpid(), signal.SIGINT)
 
+def ctrl_c_and_wait():
+    ctrl_c()
+    time.sleep(0.2)  # the handler would run here
+
 {body}
 
 cli_main.run = command
@@ -75,18 +79,14 @@ def test_a_second_ctrl_c_while_the_first_unwinds_or_at_exit_changes_nothing(tmp_
     result = _run_probe(
         tmp_path,
         """
-        def again():
-            ctrl_c()
-            time.sleep(0.2)  # the handler would run here
-
-        atexit.register(again)
+        atexit.register(ctrl_c_and_wait)
 
         def command(args=None):
             try:
                 ctrl_c()
                 time.sleep(5)
             finally:
-                again()
+                ctrl_c_and_wait()
             return 0
         """,
     )
@@ -118,12 +118,8 @@ def test_a_ctrl_c_after_the_command_finished_leaves_its_status_and_says_nothing(
     result = _run_probe(
         tmp_path,
         """
-        def late():
-            ctrl_c()
-            time.sleep(0.2)  # the handler would run here
-
         def command(args=None):
-            atexit.register(late)
+            atexit.register(ctrl_c_and_wait)
             return 0
         """,
     )
