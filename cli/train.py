@@ -83,10 +83,10 @@ def train(
     from kbetavae.training.cluster import is_chief
     from kbetavae.training.loop import train as train_run
     from kbetavae.training.rundir import (
-        METRICS_FILE,
         backup_epochs,
         backup_path,
         is_finished,
+        metrics_path,
         resume_words,
         run_name,
     )
@@ -148,7 +148,7 @@ def train(
             for column, score in metric_row(record).items()
             if column in registry.columns() and score is not None
         )
-        typer.echo(f"{scores} -> {os.path.join(run_dir, METRICS_FILE)}")
+        typer.echo(f"{scores} -> {metrics_path(run_dir)}")
         if cloud.report_metric(hypertune_metric, value, global_step=result.steps):
             typer.echo(f"reported {hypertune_metric} {value:.4f} to hyperparameter tuning")
         elif vertex.trial_id:

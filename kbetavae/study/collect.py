@@ -47,9 +47,10 @@ from kbetavae.study.results import (
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.rundir import (
     CONFIG_FILE,
-    METRICS_FILE,
     TrainResult,
+    find_run_dirs,
     read_config,
+    read_metrics,
     read_result,
 )
 
@@ -145,10 +146,7 @@ def find_runs(directory: str) -> tuple[list[Run], list[str]]:
     if kio.exists(plan_path) and RUNS_KEY in read_plan_record(directory):
         run_dirs = [run_dir for _, _, run_dir in sweep_run_dirs(directory)]
     else:
-        run_dirs = []
-        for depth in range(MAX_DEPTH + 1):
-            pattern = os.path.join(*["*"] * depth, CONFIG_FILE)
-            run_dirs += [os.path.dirname(path) for path in kio.glob(directory, pattern)]
+        run_dirs = find_run_dirs(directory, MAX_DEPTH)
     runs, unfinished = [], []
     for run_dir in run_dirs:
         run_dir = run_dir if kio.is_remote(run_dir) else os.path.abspath(run_dir)
@@ -179,9 +177,8 @@ def plan_of(runs: Sequence[Run], name: str) -> SweepPlan:
                 )
     protocols: dict[str, tuple[tuple[str, ...], str]] = {}
     for run in runs:
-        path = os.path.join(run.run_dir, METRICS_FILE)
-        if run.result.ok and kio.exists(path):
-            record = kio.read_json(path)
+        record = read_metrics(run.run_dir) if run.result.ok else None
+        if record is not None:
             protocol = json.dumps(record.get("protocol"), sort_keys=True)
             protocols[run.run_dir] = (tuple(record.get("metrics", ())), protocol)
     settings: dict[str, Any] = {}

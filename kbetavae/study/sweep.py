@@ -20,7 +20,6 @@ from collections.abc import Sequence
 
 from kbetavae import io as kio
 from kbetavae.errors import DamagedFile, InputError
-from kbetavae.export import SAVED_MODEL_VERSION
 from kbetavae.models_io import load_model
 from kbetavae.provenance import provenance
 from kbetavae.study.claims import CLAIM_FILE, holder, try_claim, wait_for_claim
@@ -113,16 +112,14 @@ def run_sweep(
     if share not in SHARES:
         raise InputError(f"share must be one of {SHARES}, got {share!r}")
     progress = progress or Progress()
-    sweep_dir, export_root, data = prepare_sweep(
-        plan, out, saved_models, force, max_group, redo=redo
-    )
+    sweep_dir, data = prepare_sweep(plan, out, saved_models, force, max_group, redo=redo)
     configs = plan.configs()
     todo = sum(
         not rundir.is_evaluated(os.path.join(sweep_dir, rundir.run_name(c))) for c in configs
     )
     groups = run_groups(configs, max_group) if fuse else [[c] for c in configs]
     progress.sweep_started(plan, todo, training_passes(groups, sweep_dir))
-    sweep = _Sweep(plan, sweep_dir, export_root, data, progress, force, configs)
+    sweep = _Sweep(plan, sweep_dir, os.fspath(saved_models), data, progress, force, configs)
     sweep.write_table = share != "worker"
     # Others' runs are expected when sharing: said at INFO, not as a warning.
     say = logger.warning if share == "alone" else logger.info
@@ -165,17 +162,15 @@ def prepare_sweep(
     force: bool = False,
     max_group: int | None = None,
     redo: Sequence[str] = (),
-) -> tuple[str, str, object]:
+) -> tuple[str, object]:
     """Check everything about a sweep's input before anything is trained (its runs' files
     too: DamagedFile for a damaged one not in ``redo``), record its plan in ``sweep.json``
-    and discard the runs to ``redo``; return the sweep directory, its export root and the
-    data."""
+    and discard the runs to ``redo``; return the sweep directory and the data."""
     from kbetavae.data import open_source
 
     if max_group is not None:
         check_int("--max-group", max_group, minimum=1)
     sweep_dir = os.path.join(os.fspath(out), plan.name)
-    export_root = os.path.join(os.fspath(saved_models), plan.name)
     # Everything that can be wrong with the input is checked before anything is written.
     if is_multi_worker(read_tf_config()):
         raise InputError(
@@ -203,14 +198,14 @@ def prepare_sweep(
         kio.remove_created(created)  # refused: no empty --out or --saved-models is left
         raise
     for name in redo:
-        _redo(os.path.join(sweep_dir, name), os.path.join(export_root, name))
+        _redo(os.path.join(sweep_dir, name), rundir.export_dir(saved_models, name, plan.name, None))
     if kio.is_remote(sweep_dir):
         logger.warning(
             "runs under %s are not claimed (no file locks on a bucket): do not run two "
             "sweeps of one --name at once",
             sweep_dir,
         )
-    return sweep_dir, export_root, data
+    return sweep_dir, data
 
 
 def training_passes(groups: list[list], sweep_dir: str) -> int:
@@ -233,8 +228,8 @@ def training_passes(groups: list[list], sweep_dir: str) -> int:
 class _Sweep:
     """One sweep's runs: train a group, evaluate and export its members, keep the rows."""
 
-    def __init__(self, plan, sweep_dir, export_root, data, progress, force, configs):
-        self.plan, self.sweep_dir, self.export_root = plan, sweep_dir, export_root
+    def __init__(self, plan, sweep_dir, saved_models, data, progress, force, configs):
+        self.plan, self.sweep_dir, self.saved_models = plan, sweep_dir, saved_models
         self.data, self.progress, self.force = data, progress, force
         self.index = {rundir.run_name(c): i for i, c in enumerate(configs)}
         self.rows: dict[int, dict] = {}
@@ -244,7 +239,7 @@ class _Sweep:
         return os.path.join(self.sweep_dir, rundir.run_name(config))
 
     def export_dir(self, config) -> str:
-        return os.path.join(self.export_root, rundir.run_name(config), SAVED_MODEL_VERSION)
+        return rundir.export_dir(self.saved_models, rundir.run_name(config), self.plan.name)
 
     def ordered_rows(self) -> list[dict]:
         return [self.rows[i] for i in sorted(self.rows)]
@@ -322,8 +317,7 @@ class _Sweep:
         if not result.ok:
             return run_row(config, result)
         model = result.model
-        metrics_path = os.path.join(result.run_dir, rundir.METRICS_FILE)
-        if not kio.exists(metrics_path):
+        if not rundir.is_evaluated(result.run_dir):
             model = model or load_model(result.model_path)
             self.progress.stage("evaluating")
             try:
@@ -333,7 +327,7 @@ class _Sweep:
             except InputError as exc:  # e.g. NaN codes from weights that diverged at the end
                 row = run_row(config, result)
                 return {**row, "status": "failed", "reason": f"evaluation: {exc}"}
-            kio.write_json_atomic(metrics_path, record)
+            rundir.write_metrics(result.run_dir, record)
         export_dir = self.export_dir(config)
         if not is_exported(export_dir):
             model = model or load_model(result.model_path)

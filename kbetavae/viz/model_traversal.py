@@ -13,6 +13,7 @@ import numpy as np
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.metrics.latent_kl import kl_caption, sample_kl
+from kbetavae.training.rundir import config_of_model
 
 DEFAULT_KL_POINTS = 10_000  # the evaluation protocol's sample (docs/DESIGN.md, metrics)
 
@@ -46,13 +47,8 @@ def model_title(model_path: str) -> str:
 
 def run_seed(model_path: str) -> int | None:
     """The training seed in the run directory holding ``model_path`` (None elsewhere)."""
-    directory = model_path if kio.is_dir(model_path) else os.path.dirname(model_path)
-    path = os.path.join(directory, "config.json")
-    if not kio.exists(path):
-        return None
-    record = kio.read_json(path)
-    seed = (record.get("config") or {}).get("seed") if isinstance(record, dict) else None
-    return int(seed) if seed is not None else None
+    config = config_of_model(model_path)
+    return None if config is None else config.seed
 
 
 def render_model_traversal(

@@ -29,7 +29,7 @@ from kbetavae.study.results import (
     read_results,
     sweep_run_dirs,
 )
-from kbetavae.training.rundir import MODEL_FILE, dir_name, read_history, read_metrics
+from kbetavae.training.rundir import dir_name, has_model, read_history, read_metrics
 from kbetavae.viz.curves import loss_curves
 from kbetavae.viz.figures import save_figure
 from kbetavae.viz.kl_heatmap import kl_heatmap
@@ -112,7 +112,7 @@ def render_sweep_figures(
 
     if models is None:
         ok = {(r["beta"], r["seed"]) for r in done}
-        models = all(kio.exists(os.path.join(d, MODEL_FILE)) for b, s, d in runs if (b, s) in ok)
+        models = all(has_model(d) for b, s, d in runs if (b, s) in ok)
     if first_ok and models:
         data = data if data is not None else open_source(_plan_source(sweep_dir))
         written += _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index)
