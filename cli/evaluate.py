@@ -17,8 +17,8 @@ from cli import options
 from cli.common import user_errors, whole_number
 from kbetavae.metrics import registry
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.models_io import load_encoder_decoder, resolve_model
 from kbetavae.study.plan import PROTOCOL_POINTS, check_eval_points
+from kbetavae.trained.load import load_encoder_decoder, resolve_model
 from kbetavae.training.rundir import (
     check_run,
     config_of_model,

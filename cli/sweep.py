@@ -291,9 +291,9 @@ def export(
     """Export one run as a SavedModel: <saved_models>/<sweep>/<run>/<version>/ for a run of
     a sweep, <saved_models>/<run>/<version>/ for a run trained on its own."""
     from kbetavae import io as kio
-    from kbetavae.export import export_saved_model, is_exported
-    from kbetavae.models_io import load_model
     from kbetavae.study.results import export_dir
+    from kbetavae.trained.export import export_saved_model, is_exported
+    from kbetavae.trained.load import load_model
 
     kio.check_reachable(run_dir, "run directory")
     kio.check_reachable(saved_models, "--saved-models")

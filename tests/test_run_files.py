@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("kbetavae", "cli")
 # file name -> (the constant that holds it, the one module allowed to build its path)
 RUNDIR = "kbetavae/training/rundir.py"
-EXPORT = "kbetavae/export.py"
+EXPORT = "kbetavae/trained/export.py"
 OWNED = {
     "config.json": ("CONFIG_FILE", RUNDIR),
     "history.csv": ("HISTORY_FILE", RUNDIR),

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 
 from kbetavae import io as kio
 from kbetavae.errors import DamagedFile, InputError
-from kbetavae.models_io import load_model
 from kbetavae.provenance import provenance
 from kbetavae.study.claims import CLAIM_FILE, holder, try_claim, wait_for_claim
 from kbetavae.study.evaluation import evaluate_model
@@ -32,6 +31,7 @@ from kbetavae.study.results import (
     run_row,
     write_results,
 )
+from kbetavae.trained.load import load_model
 from kbetavae.training import rundir
 from kbetavae.training.cluster import is_multi_worker, read_tf_config
 from kbetavae.validation import check_int
@@ -245,7 +245,7 @@ class _Sweep:
         return [self.rows[i] for i in sorted(self.rows)]
 
     def run_group(self, configs: list) -> None:
-        from kbetavae.export import is_exported
+        from kbetavae.trained.export import is_exported
         from kbetavae.training.fused import can_fuse, group_backup_dir, train_group
         from kbetavae.training.loop import train
 
@@ -312,7 +312,7 @@ class _Sweep:
             self.progress.run_finished(row)
 
     def _evaluate_and_export(self, config, result) -> dict:
-        from kbetavae.export import export_saved_model, is_exported
+        from kbetavae.trained.export import export_saved_model, is_exported
 
         if not result.ok:
             return run_row(config, result)

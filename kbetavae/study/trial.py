@@ -19,9 +19,9 @@ from typing import Any
 
 from kbetavae.cloud import metric_to_compute
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.models_io import load_model
 from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan
+from kbetavae.trained.load import load_model
 from kbetavae.training.rundir import dir_name, export_dir, read_metrics, write_metrics
 
 
@@ -74,7 +74,7 @@ def evaluate_run(result, plan: SweepPlan, source=None) -> dict[str, Any]:
 
 def export_run(result, saved_models: str | os.PathLike) -> str:
     """Export the run's SavedModel to ``<saved_models>/<run>/1`` unless it is there already."""
-    from kbetavae.export import export_saved_model, is_exported
+    from kbetavae.trained.export import export_saved_model, is_exported
 
     target = export_dir(saved_models, dir_name(result.run_dir))
     if not is_exported(target):  # a half-written remote export is redone

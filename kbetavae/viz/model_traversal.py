@@ -71,7 +71,7 @@ def render_model_traversal(
     """
     from kbetavae.data import open_source
     from kbetavae.metrics.traversal_motion import figure_image_index
-    from kbetavae.models_io import load_encoder_decoder, resolve_model
+    from kbetavae.trained.load import load_encoder_decoder, resolve_model
     from kbetavae.viz.figures import figure_format, save_figure
     from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 

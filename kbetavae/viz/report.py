@@ -120,7 +120,7 @@ def render_sweep_figures(
 
 
 def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index):
-    from kbetavae.models_io import load_model
+    from kbetavae.trained.load import load_model
 
     written = []
     index = image_index if image_index is not None else figure_image_index(data)

@@ -16,7 +16,7 @@ import numpy as np
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
-from kbetavae.export import SAVED_MODEL_FILE, exported_versions, is_exported
+from kbetavae.trained.export import SAVED_MODEL_FILE, exported_versions, is_exported
 from kbetavae.training import rundir
 from kbetavae.training.rundir import DONE_FILE, MODEL_FILE
 
