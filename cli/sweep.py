@@ -12,7 +12,6 @@ import typer
 
 from cli import ctrl_c, options
 from cli.common import (
-    as_flags,
     check_sweep_dir,
     count,
     explicit_options,
@@ -25,6 +24,7 @@ from kbetavae.errors import InputError
 from kbetavae.metrics import registry
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.study.plan import PRESETS, PROTOCOL_POINTS, STUDY_BETAS
+from kbetavae.study.results import FIGURES_DIR
 
 
 def _numbers(text: str, option: str, kind=float) -> tuple:
@@ -111,14 +111,7 @@ def sweep(
     """
     from cli.progress import TerminalProgress, echo_summary
     from kbetavae.study.jobs import run_sweep_jobs
-    from kbetavae.study.motion import write_sweep_motion
     from kbetavae.study.plan import SweepPlan, with_preset
-    from kbetavae.viz.html_report import write_report
-    from kbetavae.viz.report import (
-        check_traverse_beta,
-        fallback_traversal_beta,
-        render_sweep_figures,
-    )
 
     settings = with_preset(
         preset,
@@ -145,8 +138,7 @@ def sweep(
     plan = SweepPlan.of(**settings)
     options.warn_about_precision(plan.base.precision)
     name = plan.name
-    check_traverse_beta(traverse_beta, plan.betas)
-    progress = TerminalProgress(quiet)
+    progress = TerminalProgress(quiet, flags=flag_names(sweep))
     sweep_dir = os.path.join(out, name)
     try:
         rows = run_sweep_jobs(
@@ -159,19 +151,8 @@ def sweep(
             fuse=fuse,
             max_group=max_group,
             redo=tuple(r.strip() for r in redo.split(",") if r.strip()),
+            traverse_beta=traverse_beta,
         )
-        progress.label = ""
-        # A β that failed to train is a note, not an error: the sweep's work is done.
-        traverse_beta, note = fallback_traversal_beta(rows, traverse_beta)
-        if note:
-            progress.say(f"note: {as_flags(note, flag_names(sweep))}")
-        progress.stage("rendering figures")
-        render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)
-        if any(row.get("status") == "done" for row in rows):
-            progress.stage("measuring the traversals' motion")
-            write_sweep_motion(sweep_dir)
-        progress.stage("writing report.html")
-        write_report(sweep_dir)
     except BaseException as exc:
         if not ctrl_c.caused_by_ctrl_c(exc):
             raise
@@ -195,13 +176,13 @@ def plot(
     image_index: int = typer.Option(None, help="dataset index of the traversal's input image"),
 ) -> None:
     """Re-render a sweep's figures and report.html from its saved results."""
-    from kbetavae.viz.html_report import write_report
-    from kbetavae.viz.report import render_sweep_figures
+    from kbetavae.study.report import build_report
 
     check_sweep_dir(sweep_dir)
-    written = render_sweep_figures(sweep_dir, traverse_beta=traverse_beta, image_index=image_index)
-    typer.echo(f"wrote {count(len(written), 'figure')} under {os.path.join(sweep_dir, 'figures')}")
-    typer.echo(f"wrote {write_report(sweep_dir)}")
+    drawn = build_report(sweep_dir, traverse_beta, image_index=image_index, strict=True)
+    figures = os.path.join(sweep_dir, FIGURES_DIR)
+    typer.echo(f"wrote {count(len(drawn.figures), 'figure')} under {figures}")
+    typer.echo(f"wrote {drawn.path}")
 
 
 @user_errors

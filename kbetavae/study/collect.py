@@ -5,8 +5,8 @@ A Vertex AI hyperparameter-tuning job trains each (β, seed) in a trial of its o
 finds the runs under the directories it is given (local or ``gs://``; each a run directory,
 a sweep directory, a merged set, or a job's root with runs up to three levels down), checks
 that they belong to one study, and writes what a local sweep over them would have written,
-with the sweep's own results layer (:mod:`kbetavae.study.results`); the CLI then draws the
-figures and the report as after a sweep::
+with the sweep's own results layer (:mod:`kbetavae.study.results`), then draws the figures
+and the report as after a sweep (:func:`kbetavae.study.report.build_report`)::
 
     <out>/sweep.json            the plan the runs span, and where each run lives
     <out>/results.csv, .md      one row per (β, seed) ordered by β then seed; mean ± sd per β
@@ -36,6 +36,7 @@ from kbetavae.errors import InputError
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.provenance import provenance
 from kbetavae.study.plan import SweepPlan
+from kbetavae.study.report import Report, build_report
 from kbetavae.study.results import (
     PLAN_FILE,
     RUNS_KEY,
@@ -72,21 +73,27 @@ class Run:
 
 @dataclasses.dataclass
 class Collected:
-    """What :func:`collect` wrote: the table's rows, and the runs it left out."""
+    """What :func:`collect` wrote: the table's rows, the runs it left out, the report."""
 
     out: str
     plan: SweepPlan
     rows: list[dict]
     unfinished: list[str]
+    report: Report | None = None
 
 
 def collect(
     sources: Sequence[str | os.PathLike],
     out: str | os.PathLike,
     name: str | None = None,
+    *,
+    report: bool = True,
+    traverse_beta: float | None = None,
 ) -> Collected:
     """Merge the finished runs under ``sources`` into a results table in ``out``; the
-    plan's ``name`` defaults to ``out``'s last component.
+    plan's ``name`` defaults to ``out``'s last component. With ``report``, then draw the
+    figures and ``report.html`` (``traverse_beta``: the traversal figure's β, as
+    :func:`~kbetavae.study.report.build_report` takes it).
 
     Raises InputError, before anything is written, when a source cannot be read or holds
     no finished run, when two runs share a (β, seed), or when the runs differ in a setting
@@ -134,7 +141,8 @@ def collect(
     }
     kio.write_json_atomic(os.path.join(out, PLAN_FILE), record)
     write_results(out, rows)
-    return Collected(out=out, plan=plan, rows=rows, unfinished=unfinished)
+    drawn = build_report(out, traverse_beta) if report else None
+    return Collected(out=out, plan=plan, rows=rows, unfinished=unfinished, report=drawn)
 
 
 def find_runs(directory: str) -> tuple[list[Run], list[str]]:

@@ -14,6 +14,9 @@ keeps busy. On a 2-core CPU fusing wins: two jobs (fused groups of 4 and 3 βs, 
 each) trained 0.90x as fast as one fused group of 7 (benchmarks/bench_fused.py ``jobs_2``,
 docs/benchmarks/2026-12-02-amd-epyc/).
 
+When the runs are done, the report is drawn (:func:`kbetavae.study.report.build_report`):
+figures, the traversals' motion, ``report.html``.
+
 Example:
     >>> rows = run_sweep_jobs(SweepPlan.of(betas=(1.0, 4.0)), "runs", jobs=2)  # doctest: +SKIP
 """
@@ -32,6 +35,7 @@ from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.provenance import record_execution
 from kbetavae.study.plan import SweepPlan, max_group_for_jobs
+from kbetavae.study.report import build_report, check_traverse_beta
 from kbetavae.study.sweep import STATUS_WORDS, Progress, prepare_sweep, run_sweep
 from kbetavae.training.rundir import resume_words, run_name
 from kbetavae.validation import check_int
@@ -98,16 +102,32 @@ def run_sweep_jobs(
     fuse: bool = True,
     max_group: int | None = None,
     redo: Sequence[str] = (),
+    report: bool = True,
+    traverse_beta: float | None = None,
 ) -> list[dict]:
-    """Run (or resume) the sweep ``plan`` in ``jobs`` processes; return the results rows.
+    """Run (or resume) the sweep ``plan`` in ``jobs`` processes, then (``report``) draw its
+    report; return the results rows.
 
     As :func:`kbetavae.study.sweep.run_sweep` (which ``jobs=1`` is), with the work divided
     by claims. Without ``max_group``, a plan with fewer fused groups than jobs has its
     groups cut so that every job has one (:func:`max_group_for_jobs`). Each process trains
     with ``threads_per_job(jobs)`` intra-op threads, recorded (with ``jobs``) in its runs'
-    ``config.json``; neither changes a run's name or config.
+    ``config.json``; neither changes a run's name or config. ``traverse_beta``: the β of
+    the report's traversal figure (InputError before anything is trained if it is not
+    swept; :func:`~kbetavae.study.report.build_report`).
     """
-    jobs = check_jobs(jobs)
+    check_traverse_beta(traverse_beta, plan.betas)
+    progress = progress or Progress()
+    rows = _run_jobs(
+        plan, out, saved_models, check_jobs(jobs), force, progress, fuse, max_group, redo
+    )
+    if report:
+        sweep_dir = os.path.join(os.fspath(out), plan.name)
+        build_report(sweep_dir, traverse_beta, motion=True, progress=progress)
+    return rows
+
+
+def _run_jobs(plan, out, saved_models, jobs, force, progress, fuse, max_group, redo) -> list[dict]:
     if jobs == 1:
         return run_sweep(
             plan,
@@ -119,7 +139,6 @@ def run_sweep_jobs(
             max_group=max_group,
             redo=redo,
         )
-    progress = progress or Progress()
     out, saved_models = os.fspath(out), os.fspath(saved_models)
     if kio.is_remote(out):
         raise InputError(

@@ -68,7 +68,7 @@ def publish(sweep_dir: str, dest: str) -> list[str]:
     for run_dir in run_dirs:
         written += copy_records(run_dir, os.path.join(runs_dir, dir_name(run_dir)))
     name = read_plan(dest).name if kio.exists(os.path.join(dest, PLAN_FILE)) else None
-    collect([runs_dir], dest, name=name or read_plan(sweep_dir).name)
+    collect([runs_dir], dest, name=name or read_plan(sweep_dir).name, report=False)
     written += [os.path.join(dest, f) for f in (PLAN_FILE, RESULTS_CSV, RESULTS_MD)]
     motion = _merge_motion(sweep_dir, dest, names)
     written += [motion] if motion else []

@@ -64,6 +64,11 @@ class Progress:
 
     def stage(self, message: str) -> None: ...
 
+    def note(self, text: str) -> None:
+        """Something to know that is no error (the traversal figure is of another β than
+        asked); logged as a warning unless a front end shows it."""
+        logger.warning("%s", text)
+
     def evaluation(self, done: int, total: int) -> None:
         """Images encoded so far in this run's evaluation, of ``total`` expected."""
 

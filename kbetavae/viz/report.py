@@ -214,28 +214,6 @@ def traversal_beta(rows: Sequence[dict], requested: float | None) -> float | Non
     return requested
 
 
-def fallback_traversal_beta(rows: Sequence[dict], requested: float | None):
-    """``(β, note)`` for a command that must not fail at its end (a sweep, a collect):
-    ``requested`` if it finished, else the finished β nearest 5 and a note saying so."""
-    try:
-        return traversal_beta(rows, requested), None
-    except InputError as exc:
-        chosen = traversal_beta(rows, None)
-        if chosen is None:
-            return None, None  # no finished run: no traversal to speak of
-        return chosen, f"{exc}; the traversal figure is of β = {chosen:g}"
-
-
-def check_traverse_beta(requested: float | None, betas: Sequence[float]) -> None:
-    """InputError unless ``requested`` (None: the default) is one of a plan's ``betas``:
-    a sweep says so before it trains, not when it draws."""
-    if requested is not None and requested not in betas:
-        raise InputError(
-            f"traverse_beta {requested:g} is not one of the swept βs "
-            f"({', '.join(f'{b:g}' for b in betas)})"
-        )
-
-
 def first_done_runs(runs, done) -> dict[float, str]:
     """β -> the run directory the per-β figures (matrices, traversals, reconstructions)
     draw: the β's first finished run in seed order."""

@@ -64,6 +64,25 @@ def test_jobs_on_a_bucket_are_refused_before_anything_starts(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_sweep_draws_its_report_unless_asked_not_to(monkeypatch, tmp_path):
+    import kbetavae.study.jobs as jobs
+
+    drawn = []
+    monkeypatch.setattr(jobs, "run_sweep", lambda *args, **kwargs: [{"status": "done"}])
+
+    def build_report(sweep_dir, beta, **kwargs):
+        drawn.append((sweep_dir, beta, kwargs["motion"], isinstance(kwargs["progress"], Progress)))
+
+    monkeypatch.setattr(jobs, "build_report", build_report)
+    plan = SweepPlan.of(name="t", betas=(1.0, 4.0))
+    assert run_sweep_jobs(plan, tmp_path, traverse_beta=4.0) == [{"status": "done"}]
+    assert drawn == [(f"{tmp_path}/t", 4.0, True, True)]
+    run_sweep_jobs(plan, tmp_path, report=False)
+    assert len(drawn) == 1
+    with pytest.raises(InputError, match="traverse_beta 5 is not one of the swept βs"):
+        run_sweep_jobs(plan, tmp_path, traverse_beta=5.0)  # before anything runs
+
+
 class _Lines(Progress):
     def __init__(self):
         self.lines: list[tuple[int, str]] = []
