@@ -126,7 +126,7 @@ def default_names(kind: str | None = ONE_MODEL) -> tuple[str, ...]:
 
 
 def check_names(
-    requested: Iterable[str], option: str = "--metrics", kind: str | None = ONE_MODEL
+    requested: Iterable[str], option: str = "metrics", kind: str | None = ONE_MODEL
 ) -> tuple[str, ...]:
     """``requested`` as a tuple, or one InputError naming the unknown ones and the choices
     (the metrics of ``kind``)."""

@@ -127,7 +127,7 @@ def collect(
             f"no finished runs under {', '.join(sources)} ({len(unfinished)} unfinished)"
         )
     plan = plan_of(runs, name=name or _plain_name(out))
-    kio.check_writable(out, "--out")  # the last check: a local --out is created by it
+    kio.check_writable(out, "out")  # the last check: a local out is created by it
 
     rows = [run_row(run.config, run.result) for run in runs]
     record = {

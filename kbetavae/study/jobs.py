@@ -46,9 +46,9 @@ STOP_SECONDS = 10.0
 
 
 def check_jobs(jobs) -> int:
-    """``jobs`` as an int >= 1 (InputError naming ``--jobs``); a one-line warning when
+    """``jobs`` as an int >= 1 (InputError naming ``jobs``); a one-line warning when
     there are more jobs than CPU cores."""
-    jobs = check_int("--jobs", jobs, minimum=1)
+    jobs = check_int("jobs", jobs, minimum=1)
     cores = os.cpu_count() or 1
     if jobs > cores:
         logger.warning(
@@ -65,7 +65,7 @@ def threads_per_job(jobs: int, cores: int | None = None) -> int:
         >>> threads_per_job(2, cores=8), threads_per_job(3, cores=2)
         (4, 1)
     """
-    jobs = check_int("--jobs", jobs, minimum=1)
+    jobs = check_int("jobs", jobs, minimum=1)
     cores = check_int("cores", cores if cores is not None else os.cpu_count() or 1, minimum=1)
     return max(1, cores // jobs)
 
@@ -142,8 +142,8 @@ def _run_jobs(plan, out, saved_models, jobs, force, progress, fuse, max_group, r
     out, saved_models = os.fspath(out), os.fspath(saved_models)
     if kio.is_remote(out):
         raise InputError(
-            "--jobs needs a local --out: jobs divide the runs with file locks, which a bucket "
-            "does not have; run one sweep per machine with --jobs 1"
+            "jobs needs a local `out`: jobs divide the runs with file locks, which a bucket "
+            "does not have; run one sweep per machine with `jobs` 1"
         )
     threads = threads_per_job(jobs)
     record_execution(jobs=jobs, threads_per_job=limit_threads(threads))

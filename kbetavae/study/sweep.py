@@ -174,7 +174,7 @@ def prepare_sweep(
     from kbetavae.data import open_source
 
     if max_group is not None:
-        check_int("--max-group", max_group, minimum=1)
+        check_int("max_group", max_group, minimum=1)
     sweep_dir = os.path.join(os.fspath(out), plan.name)
     # Everything that can be wrong with the input is checked before anything is written.
     if is_multi_worker(read_tf_config()):
@@ -185,16 +185,16 @@ def prepare_sweep(
     data = open_source(plan.base.source)
     if plan.base.subset > data.num_images:
         raise InputError(
-            f"--subset {plan.base.subset} is larger than the dataset ({data.num_images} images)"
+            f"subset {plan.base.subset} is larger than the dataset ({data.num_images} images)"
         )
     created = kio.check_writable_all(
-        [(os.fspath(out), "--out"), (os.fspath(saved_models), "--saved-models")]
+        [(os.fspath(out), "out"), (os.fspath(saved_models), "saved_models")]
     )
     try:
         names = [rundir.run_name(c) for c in plan.configs()]
         for name in redo:
             if name not in names:
-                raise InputError(f"--redo {name} is not a run of this sweep ({', '.join(names)})")
+                raise InputError(f"redo {name} is not a run of this sweep ({', '.join(names)})")
         for name in names:
             if name not in redo:
                 rundir.check_run(os.path.join(sweep_dir, name))
@@ -356,7 +356,7 @@ def _claim_sweep_dir(sweep_dir: str, plan: SweepPlan, force: bool) -> None:
         if RUNS_KEY in record:
             raise InputError(
                 f"{sweep_dir} holds runs merged by `kbetavae collect`, not a sweep; "
-                "sweep into another --name (and collect again to merge the results)"
+                "sweep into another `name` (and collect again to merge the results)"
             )
         stored = _stored_plan(record)
         if stored == plan:
@@ -365,7 +365,7 @@ def _claim_sweep_dir(sweep_dir: str, plan: SweepPlan, force: bool) -> None:
             raise InputError(
                 f"sweep {plan.name!r} in {os.path.dirname(sweep_dir)} was planned with other "
                 f"settings ({', '.join(_changed_settings(stored, plan))}); rerun with the same "
-                "options, another --name, or --force to replace the changed runs"
+                "options, another `name`, or `force` to replace the changed runs"
             )
     kio.write_json_atomic(path, {"plan": plan.to_dict(), **provenance()})
 
@@ -375,7 +375,7 @@ def _redo(run_dir: str, export_dir: str) -> None:
     claim = try_claim(run_dir)
     if claim is None:
         raise InputError(
-            f"--redo {rundir.dir_name(run_dir)}: the run is being worked on by "
+            f"redo {rundir.dir_name(run_dir)}: the run is being worked on by "
             f"{holder(run_dir)}; let it finish or stop it first"
         )
     with claim:

@@ -75,9 +75,9 @@ def render_model_traversal(
     from kbetavae.viz.figures import figure_format, save_figure
     from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 
-    figure_format(out, "--out")  # before the model loads, not after the figure is drawn
+    figure_format(out, "out")  # before the model loads, not after the figure is drawn
     if kl_points < 2:
-        raise InputError(f"--kl-points must be at least 2, got {kl_points}")
+        raise InputError(f"kl_points must be at least 2, got {kl_points}")
     kio.check_reachable(model_path, "model")
     _, resolved = resolve_model(model_path)
     encode, decode = load_encoder_decoder(resolved)
@@ -87,7 +87,7 @@ def render_model_traversal(
     if image_index is None:
         image_index = figure_image_index(data)
     if not 0 <= image_index < data.num_images:
-        raise InputError(f"--image-index must be in [0, {data.num_images}), got {image_index}")
+        raise InputError(f"image_index must be in [0, {data.num_images}), got {image_index}")
     seed = seed if seed is not None else (run_seed(resolved) or 0)
     image = data.images_at(np.array([image_index])).astype(np.float32)
     mu, _ = encode(image)

@@ -43,7 +43,7 @@ def test_plans_with_a_group_per_job_already_are_not_cut():
 
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, "2", True])
 def test_jobs_must_be_a_whole_number_of_at_least_one(jobs):
-    with pytest.raises(InputError, match="--jobs must be an integer >= 1"):
+    with pytest.raises(InputError, match="jobs must be an integer >= 1"):
         check_jobs(jobs)
 
 
@@ -59,7 +59,7 @@ def test_more_jobs_than_cores_is_said_in_one_warning(caplog, monkeypatch):
 
 def test_jobs_on_a_bucket_are_refused_before_anything_starts(tmp_path):
     plan = SweepPlan.of(betas=(1.0, 4.0), epochs=1, subset=64)
-    with pytest.raises(InputError, match="--jobs needs a local --out"):
+    with pytest.raises(InputError, match="jobs needs a local `out`"):
         run_sweep_jobs(plan, "gs://some-bucket/runs", tmp_path / "sm", jobs=2)
     assert list(tmp_path.iterdir()) == []
 
