@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 from cli.common import as_flags
 
-ROOT = Path(__file__).resolve().parents[1]
+from .source_scan import scan
+
 FLAG = re.compile(r"(?<![\w-])--[a-z]")
 ERRORS = {"InputError", "DamagedFile"}
 # Checks whose first or second argument is the name of the setting checked.
@@ -53,10 +53,7 @@ def flags_in_messages(source: str, module: str) -> list[str]:
 
 
 def test_library_messages_name_settings_not_flags():
-    wrong = []
-    for path in sorted((ROOT / "kbetavae").rglob("*.py")):
-        module = path.relative_to(ROOT).as_posix()
-        wrong += flags_in_messages(path.read_text(encoding="utf-8"), module)
+    wrong = scan(flags_in_messages, ["kbetavae"])
     assert not wrong, "\n".join(wrong)
 
 

@@ -10,9 +10,9 @@ still name a file (inside an f-string, not as an argument of their own).
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from .source_scan import scan
+
 PACKAGES = ("kbetavae", "cli")
 # file name -> (the constant that holds it, the one module allowed to build its path)
 RUNDIR = "kbetavae/training/rundir.py"
@@ -53,11 +53,7 @@ def paths_built_by_hand(source: str, module: str) -> list[str]:
 
 
 def test_every_module_reaches_run_files_through_their_owner():
-    wrong = []
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            module = path.relative_to(ROOT).as_posix()
-            wrong += paths_built_by_hand(path.read_text(encoding="utf-8"), module)
+    wrong = scan(paths_built_by_hand, PACKAGES)
     assert not wrong, "\n".join(wrong)
 
 
