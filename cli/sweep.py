@@ -22,9 +22,15 @@ from cli.common import (
 from cli.options import DEFAULTS
 from kbetavae.errors import InputError
 from kbetavae.metrics import registry
+from kbetavae.metrics.traversal_motion import FIGURE_LIMIT, FIGURE_STEPS
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.study.plan import PRESETS, PROTOCOL_POINTS, STUDY_BETAS
+from kbetavae.study.plan import PRESETS, PROTOCOL_POINTS, STUDY_BETAS, SweepPlan
 from kbetavae.study.results import FIGURES_DIR
+from kbetavae.study.sweep import RUNS_ROOT, SAVED_MODELS_ROOT
+from kbetavae.training.rundir import SAVED_MODEL_VERSION
+from kbetavae.viz.model_traversal import DEFAULT_KL_POINTS
+
+PLAN = SweepPlan()  # the plan's own defaults (name, seeds), as DEFAULTS gives a run's
 
 
 def _numbers(text: str, option: str, kind=float) -> tuple:
@@ -53,7 +59,9 @@ def sweep(
     betas: str = typer.Option(
         ",".join(f"{b:g}" for b in STUDY_BETAS), "--betas", help="comma-separated β values"
     ),
-    seeds: str = typer.Option("0", "--seeds", help="comma-separated seeds"),
+    seeds: str = typer.Option(
+        ",".join(map(str, PLAN.seeds)), "--seeds", help="comma-separated seeds"
+    ),
     epochs: options.Epochs = DEFAULTS.epochs,
     subset: options.Subset = DEFAULTS.subset,
     batch_size: options.BatchSize = DEFAULTS.batch_size,
@@ -76,11 +84,11 @@ def sweep(
     zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
     traverse_beta: options.TraverseBeta = None,
     # str, not Path: a Path would turn gs://bucket into gs:/bucket.
-    out: str = typer.Option("runs", help="root of sweep directories (local or gs://)"),
+    out: str = typer.Option(RUNS_ROOT, help="root of sweep directories (local or gs://)"),
     saved_models: str = typer.Option(
-        "saved_models", help="root of SavedModel exports (local or gs://)"
+        SAVED_MODELS_ROOT, help="root of SavedModel exports (local or gs://)"
     ),
-    name: str = typer.Option("study", help="the sweep's directory name under --out"),
+    name: str = typer.Option(PLAN.name, help="the sweep's directory name under --out"),
     force: bool = typer.Option(False, "--force", help="replace runs whose settings changed"),
     redo: str = typer.Option(
         "",
@@ -227,12 +235,12 @@ def motion(
 def traverse(
     model_path: str = typer.Argument(..., help="a run dir, a .keras file or a SavedModel dir"),
     image_index: int = typer.Option(None, help="dataset index of the input image"),
-    source: str = typer.Option("replica", help="replica, dsprites, or a .npz/.hdf5 path"),
+    source: str = typer.Option(DEFAULTS.source, help="replica, dsprites, or a .npz/.hdf5 path"),
     out: str = typer.Option("traversal.png", help="PNG to write (a .gif beside it)"),
-    limit: float = typer.Option(3.0, help="sweep each latent over [-limit, limit]"),
-    steps: int = typer.Option(10, min=2, max=50, help="columns per row"),
+    limit: float = typer.Option(FIGURE_LIMIT, help="sweep each latent over [-limit, limit]"),
+    steps: int = typer.Option(FIGURE_STEPS, min=2, max=50, help="columns per row"),
     kl_points: int = typer.Option(
-        10_000,
+        DEFAULT_KL_POINTS,
         help="grid images behind each row's KL label (as `kbetavae evaluate --eval-points`)",
     ),
     seed: int = typer.Option(
@@ -265,8 +273,10 @@ def traverse(
 @user_errors
 def export(
     run_dir: str = typer.Argument(..., help="a run directory holding model.keras"),
-    saved_models: str = typer.Option("saved_models", help="root of SavedModel exports"),
-    version: int = typer.Option(1, min=1, help="the TF Serving version directory"),
+    saved_models: str = typer.Option(SAVED_MODELS_ROOT, help="root of SavedModel exports"),
+    version: int = typer.Option(
+        int(SAVED_MODEL_VERSION), min=1, help="the TF Serving version directory"
+    ),
     force: bool = typer.Option(False, "--force", help="replace an existing version"),
 ) -> None:
     """Export one run as a SavedModel: <saved_models>/<sweep>/<run>/<version>/ for a run of

@@ -16,6 +16,8 @@ from cli.common import count, user_errors, whole_number
 from cli.options import DEFAULTS
 from kbetavae.cloud import DEFAULT_HYPERTUNE_METRIC, VertexEnvironment
 from kbetavae.metrics import metric_row, registry
+from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
+from kbetavae.study.plan import PROTOCOL_POINTS
 
 
 @user_errors
@@ -55,12 +57,12 @@ def train(
         help="with --evaluate: " + registry.help_text(),
     ),
     eval_points: int = typer.Option(
-        10_000,
+        PROTOCOL_POINTS,
         "--eval-points",
         parser=whole_number,
-        help="with --evaluate: metric sample size (protocol: 10,000)",
+        help=f"with --evaluate: metric sample size (protocol: {PROTOCOL_POINTS:,})",
     ),
-    zdiff_classifier: options.ZdiffClassifier = "lbfgs",
+    zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
     hypertune_metric: str = typer.Option(
         DEFAULT_HYPERTUNE_METRIC,
         "--hypertune-metric",

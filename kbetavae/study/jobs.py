@@ -36,7 +36,14 @@ from kbetavae.errors import InputError
 from kbetavae.provenance import record_execution
 from kbetavae.study.plan import SweepPlan, max_group_for_jobs
 from kbetavae.study.report import build_report, check_traverse_beta
-from kbetavae.study.sweep import STATUS_WORDS, Progress, prepare_sweep, run_sweep
+from kbetavae.study.sweep import (
+    RUNS_ROOT,
+    SAVED_MODELS_ROOT,
+    STATUS_WORDS,
+    Progress,
+    prepare_sweep,
+    run_sweep,
+)
 from kbetavae.training.rundir import resume_words, run_name
 from kbetavae.validation import check_int
 
@@ -93,8 +100,8 @@ def limit_threads(threads: int) -> int:
 
 def run_sweep_jobs(
     plan: SweepPlan,
-    out: str | os.PathLike = "runs",
-    saved_models: str | os.PathLike = "saved_models",
+    out: str | os.PathLike = RUNS_ROOT,
+    saved_models: str | os.PathLike = SAVED_MODELS_ROOT,
     *,
     jobs: int = 1,
     force: bool = False,

@@ -19,6 +19,7 @@ import os
 from collections.abc import Sequence
 
 from kbetavae import io as kio
+from kbetavae.cloud import SAVED_MODELS_DIR
 from kbetavae.errors import DamagedFile, InputError
 from kbetavae.provenance import provenance
 from kbetavae.study.claims import CLAIM_FILE, holder, try_claim, wait_for_claim
@@ -38,6 +39,9 @@ from kbetavae.validation import check_int
 
 logger = logging.getLogger(__name__)
 SHARES = ("alone", "lead", "worker")
+# Where sweeps and their exports go unless told (kbetavae sweep's --out, --saved-models).
+RUNS_ROOT = "runs"
+SAVED_MODELS_ROOT = SAVED_MODELS_DIR
 
 
 # How a run's status at the start of a sweep is said, by every progress display.
@@ -83,8 +87,8 @@ class Progress:
 
 def run_sweep(
     plan: SweepPlan,
-    out: str | os.PathLike = "runs",
-    saved_models: str | os.PathLike = "saved_models",
+    out: str | os.PathLike = RUNS_ROOT,
+    saved_models: str | os.PathLike = SAVED_MODELS_ROOT,
     *,
     force: bool = False,
     progress: Progress | None = None,

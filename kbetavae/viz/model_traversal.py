@@ -13,6 +13,7 @@ import numpy as np
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.metrics.latent_kl import kl_caption, sample_kl
+from kbetavae.metrics.traversal_motion import FIGURE_LIMIT, FIGURE_STEPS
 from kbetavae.training.rundir import config_of_model
 
 DEFAULT_KL_POINTS = 10_000  # the evaluation protocol's sample (docs/DESIGN.md, metrics)
@@ -57,8 +58,8 @@ def render_model_traversal(
     *,
     source: str = "replica",
     image_index: int | None = None,
-    limit: float = 3.0,
-    steps: int = 10,
+    limit: float = FIGURE_LIMIT,
+    steps: int = FIGURE_STEPS,
     kl_points: int = DEFAULT_KL_POINTS,
     seed: int | None = None,
 ) -> ModelTraversal:
