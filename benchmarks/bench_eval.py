@@ -48,7 +48,7 @@ import json, sys, time
 start = time.perf_counter()
 from kbetavae.data import open_source
 from kbetavae.metrics import evaluate
-from kbetavae.models_io import load_encoder_decoder
+from kbetavae.trained.load import load_encoder_decoder
 points = int(sys.argv[2])
 encode, _ = load_encoder_decoder(sys.argv[1])
 report = evaluate(encode, open_source("replica"), seed=0, num_points=points,
@@ -142,7 +142,7 @@ def bench_inference(rounds: int = ROUNDS) -> dict:
     import tensorflow as tf
 
     from kbetavae.model.inference import BATCH_SIZE, fast_encoder
-    from kbetavae.models_io import graph_encoder
+    from kbetavae.trained.load import graph_encoder
 
     model = _model(0)
     rng = np.random.default_rng(0)

@@ -191,7 +191,7 @@ def _save_untrained_model(path: str) -> None:
 def bench_full_evaluation(path: str, code_table: str) -> dict:
     from kbetavae.data import open_source
     from kbetavae.metrics import evaluate
-    from kbetavae.models_io import load_encoder_decoder
+    from kbetavae.trained.load import load_encoder_decoder
 
     start = time.perf_counter()
     encode, _ = load_encoder_decoder(path)

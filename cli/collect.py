@@ -27,17 +27,11 @@ def collect(
     """Merge runs (e.g. the trials of a Vertex AI tuning job) as one sweep would have."""
     from cli.progress import echo_summary
     from kbetavae.study.collect import collect as collect_runs
-    from kbetavae.viz.html_report import write_report
-    from kbetavae.viz.report import fallback_traversal_beta, render_sweep_figures
 
-    merged = collect_runs(dirs, out)
-    if figures:
-        # The table is written by now: a β without a finished run is a note, not an error.
-        traverse_beta, note = fallback_traversal_beta(merged.rows, traverse_beta)
-        if note:
-            typer.echo(f"kbetavae: note: {as_flags(note, flag_names(collect))}", err=True)
-        render_sweep_figures(out, traverse_beta=traverse_beta)
-        write_report(out)
+    merged = collect_runs(dirs, out, report=figures, traverse_beta=traverse_beta)
+    # The table is written by now: a β without a finished run is a note, not an error.
+    if merged.report is not None and merged.report.note:
+        typer.echo(f"kbetavae: note: {as_flags(merged.report.note, flag_names(collect))}", err=True)
     plan = merged.plan
     typer.echo(
         f"collected {count(len(merged.rows), 'run')}: β {', '.join(f'{b:g}' for b in plan.betas)}; "

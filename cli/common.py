@@ -29,8 +29,8 @@ def user_errors(func: F) -> F:
     """Decorate a command so bad input ends in one clear line and exit code 2, a full disk
     in one line naming the file and exit code 1, and Ctrl-C in one line and exit code 130.
 
-    Library errors name Python arguments (``batch_size must be ...``); the line names the
-    command's own flag instead (``--batch-size must be ...``).
+    Library errors name settings by their Python names (``batch_size must be ...``); the
+    line names the command's own flag instead (``--batch-size must be ...``, :func:`as_flags`).
     """
 
     @functools.wraps(func)
@@ -74,18 +74,26 @@ def _dashed(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-# A library message starts with the argument it is about: "batch_size must be ...". Only a
+# A library message starts with the setting it is about: "batch_size must be ...". Only a
 # whole word: a path that starts like one ("saved_models/s/beta=4_seed=0/1 already ...")
 # stays a path.
 _LEADING_NAME = re.compile(r"^([a-z][a-z0-9_]*)(?=[\s:,]|$)")
+# Elsewhere in a message a setting is quoted: "needs a local `out`".
+_QUOTED_NAME = re.compile(r"`([a-z][a-z0-9_]*)`")
 
 
 def as_flags(message: str, flags: dict[str, str]) -> str:
-    """``message`` with a leading Python argument name replaced by its command-line flag."""
+    """``message`` with the settings it names (a leading Python name, or one in backquotes
+    anywhere) replaced by the command's flags; the CLI's one mapping from settings to flags.
+
+    Example:
+        >>> as_flags("jobs needs a local `out`", {"jobs": "--jobs", "out": "--out"})
+        '--jobs needs a local --out'
+    """
     match = _LEADING_NAME.match(message)
     if match and match.group(1) in flags:
-        return flags[match.group(1)] + message[match.end() :]
-    return message
+        message = flags[match.group(1)] + message[match.end() :]
+    return _QUOTED_NAME.sub(lambda quoted: flags.get(quoted.group(1), quoted.group(0)), message)
 
 
 def count(n: int, word: str) -> str:

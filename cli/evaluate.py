@@ -17,35 +17,28 @@ from cli import options
 from cli.common import user_errors, whole_number
 from kbetavae.metrics import registry
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.models_io import load_encoder_decoder, resolve_model
 from kbetavae.study.plan import PROTOCOL_POINTS, check_eval_points
-from kbetavae.training.rundir import METRICS_FILE, check_run, read_config
+from kbetavae.trained.load import load_encoder_decoder, resolve_model
+from kbetavae.training.rundir import (
+    check_run,
+    config_of_model,
+    exported_metrics_path,
+    metrics_path,
+)
 
 
 def run_settings(path: str) -> dict:
     """The training config of a run directory (source, seed), or {} if there is none."""
-    from kbetavae import io as kio
-
-    directory = path if kio.is_dir(path) else os.path.dirname(path)
-    config = read_config(directory)
+    config = config_of_model(path)
     return config.to_dict() if config is not None else {}
 
 
 def default_output(kind: str, model_path: str) -> str:
     """Where metrics.json goes: into a run directory, but beside a SavedModel's TF Serving
-    model directory (a file inside it would be served, or read as a model version).
-
-    ``saved_models/s/beta=4_seed=0/1`` -> ``saved_models/s/beta=4_seed=0_v1_metrics.json``;
-    an unversioned SavedModel ``exported/`` -> ``exported_metrics.json``.
-    """
+    model directory (a file inside it would be served, or read as a model version)."""
     if kind != "saved_model":
-        return os.path.join(os.path.dirname(model_path), METRICS_FILE)
-    path = model_path.rstrip("/")
-    name = os.path.basename(path)
-    if name.isdigit():
-        serving = os.path.dirname(path)
-        return f"{serving}_v{name}_{METRICS_FILE}"
-    return f"{path}_{METRICS_FILE}"
+        return metrics_path(os.path.dirname(model_path))
+    return exported_metrics_path(model_path)
 
 
 @user_errors

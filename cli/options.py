@@ -1,7 +1,9 @@
 """The training options ``kbetavae train`` and ``kbetavae sweep`` share, defined once.
 
 Each option's default is ``TrainConfig``'s (the one list of training settings), so the CLI
-never restates a default; :func:`train_config` turns the parsed values into a config.
+never restates a default; :func:`train_config` turns the parsed values into a config. The
+commands' other options read theirs from the library too (``SweepPlan``'s, the sweep's,
+the traversal's; tests/cli/test_defaults_cli.py).
 """
 
 from __future__ import annotations

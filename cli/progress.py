@@ -21,8 +21,9 @@ import rich.progress
 import typer
 from rich.console import Console
 
-from cli.common import count
+from cli.common import as_flags, count
 from kbetavae import io as kio
+from kbetavae.metrics import registry
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.study.plan import PROTOCOL_POINTS, SweepPlan
 from kbetavae.study.results import REPORT_FILE
@@ -84,8 +85,9 @@ class TerminalProgress(Progress):
     so far); before any evaluation has been timed it says "+ evaluation".
     """
 
-    def __init__(self, quiet: bool = False, stream=None):
+    def __init__(self, quiet: bool = False, stream=None, flags: dict[str, str] | None = None):
         self.console = console_for(stream)
+        self.flags = flags or {}  # the command's flags, for the settings a note names
         self.live = not quiet and self.console.is_terminal
         self.bar = live_bar(self.console) if self.live else None
         self.task = None
@@ -143,7 +145,10 @@ class TerminalProgress(Progress):
         self.say(f"{self.label}: {resume_words(epochs_done, epochs)}")
 
     def focus(self, label: str) -> None:
-        self.label = self.job_prefix + label
+        self.label = self.job_prefix + label if label else ""
+
+    def note(self, text: str) -> None:
+        self.say(f"note: {as_flags(text, self.flags)}")
 
     def stage(self, message: str) -> None:
         self._stage = message
@@ -183,9 +188,7 @@ class TerminalProgress(Progress):
         self.finished += 1
         self.remaining_runs = max(0, self.remaining_runs - 1)
         scores = ", ".join(
-            f"{k} {row[k]:.3f}"
-            for k in ("mig", "zdiff", "modularity")
-            if isinstance(row.get(k), float)
+            f"{k} {row[k]:.3f}" for k in registry.columns(None) if isinstance(row.get(k), float)
         )
         self.say(
             f"{self.label}: {row['status']}"

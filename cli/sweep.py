@@ -12,7 +12,6 @@ import typer
 
 from cli import ctrl_c, options
 from cli.common import (
-    as_flags,
     check_sweep_dir,
     count,
     explicit_options,
@@ -23,8 +22,15 @@ from cli.common import (
 from cli.options import DEFAULTS
 from kbetavae.errors import InputError
 from kbetavae.metrics import registry
+from kbetavae.metrics.traversal_motion import FIGURE_LIMIT, FIGURE_STEPS
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.study.plan import PRESETS, PROTOCOL_POINTS, STUDY_BETAS
+from kbetavae.study.plan import PRESETS, PROTOCOL_POINTS, STUDY_BETAS, SweepPlan
+from kbetavae.study.results import FIGURES_DIR
+from kbetavae.study.sweep import RUNS_ROOT, SAVED_MODELS_ROOT
+from kbetavae.training.rundir import SAVED_MODEL_VERSION
+from kbetavae.viz.model_traversal import DEFAULT_KL_POINTS
+
+PLAN = SweepPlan()  # the plan's own defaults (name, seeds), as DEFAULTS gives a run's
 
 
 def _numbers(text: str, option: str, kind=float) -> tuple:
@@ -53,7 +59,9 @@ def sweep(
     betas: str = typer.Option(
         ",".join(f"{b:g}" for b in STUDY_BETAS), "--betas", help="comma-separated β values"
     ),
-    seeds: str = typer.Option("0", "--seeds", help="comma-separated seeds"),
+    seeds: str = typer.Option(
+        ",".join(map(str, PLAN.seeds)), "--seeds", help="comma-separated seeds"
+    ),
     epochs: options.Epochs = DEFAULTS.epochs,
     subset: options.Subset = DEFAULTS.subset,
     batch_size: options.BatchSize = DEFAULTS.batch_size,
@@ -76,11 +84,11 @@ def sweep(
     zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
     traverse_beta: options.TraverseBeta = None,
     # str, not Path: a Path would turn gs://bucket into gs:/bucket.
-    out: str = typer.Option("runs", help="root of sweep directories (local or gs://)"),
+    out: str = typer.Option(RUNS_ROOT, help="root of sweep directories (local or gs://)"),
     saved_models: str = typer.Option(
-        "saved_models", help="root of SavedModel exports (local or gs://)"
+        SAVED_MODELS_ROOT, help="root of SavedModel exports (local or gs://)"
     ),
-    name: str = typer.Option("study", help="the sweep's directory name under --out"),
+    name: str = typer.Option(PLAN.name, help="the sweep's directory name under --out"),
     force: bool = typer.Option(False, "--force", help="replace runs whose settings changed"),
     redo: str = typer.Option(
         "",
@@ -111,14 +119,7 @@ def sweep(
     """
     from cli.progress import TerminalProgress, echo_summary
     from kbetavae.study.jobs import run_sweep_jobs
-    from kbetavae.study.motion import write_sweep_motion
     from kbetavae.study.plan import SweepPlan, with_preset
-    from kbetavae.viz.html_report import write_report
-    from kbetavae.viz.report import (
-        check_traverse_beta,
-        fallback_traversal_beta,
-        render_sweep_figures,
-    )
 
     settings = with_preset(
         preset,
@@ -145,8 +146,7 @@ def sweep(
     plan = SweepPlan.of(**settings)
     options.warn_about_precision(plan.base.precision)
     name = plan.name
-    check_traverse_beta(traverse_beta, plan.betas)
-    progress = TerminalProgress(quiet)
+    progress = TerminalProgress(quiet, flags=flag_names(sweep))
     sweep_dir = os.path.join(out, name)
     try:
         rows = run_sweep_jobs(
@@ -159,19 +159,8 @@ def sweep(
             fuse=fuse,
             max_group=max_group,
             redo=tuple(r.strip() for r in redo.split(",") if r.strip()),
+            traverse_beta=traverse_beta,
         )
-        progress.label = ""
-        # A β that failed to train is a note, not an error: the sweep's work is done.
-        traverse_beta, note = fallback_traversal_beta(rows, traverse_beta)
-        if note:
-            progress.say(f"note: {as_flags(note, flag_names(sweep))}")
-        progress.stage("rendering figures")
-        render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)
-        if any(row.get("status") == "done" for row in rows):
-            progress.stage("measuring the traversals' motion")
-            write_sweep_motion(sweep_dir)
-        progress.stage("writing report.html")
-        write_report(sweep_dir)
     except BaseException as exc:
         if not ctrl_c.caused_by_ctrl_c(exc):
             raise
@@ -195,13 +184,13 @@ def plot(
     image_index: int = typer.Option(None, help="dataset index of the traversal's input image"),
 ) -> None:
     """Re-render a sweep's figures and report.html from its saved results."""
-    from kbetavae.viz.html_report import write_report
-    from kbetavae.viz.report import render_sweep_figures
+    from kbetavae.study.report import build_report
 
     check_sweep_dir(sweep_dir)
-    written = render_sweep_figures(sweep_dir, traverse_beta=traverse_beta, image_index=image_index)
-    typer.echo(f"wrote {count(len(written), 'figure')} under {os.path.join(sweep_dir, 'figures')}")
-    typer.echo(f"wrote {write_report(sweep_dir)}")
+    drawn = build_report(sweep_dir, traverse_beta, image_index=image_index, strict=True)
+    figures = os.path.join(sweep_dir, FIGURES_DIR)
+    typer.echo(f"wrote {count(len(drawn.figures), 'figure')} under {figures}")
+    typer.echo(f"wrote {drawn.path}")
 
 
 @user_errors
@@ -246,12 +235,12 @@ def motion(
 def traverse(
     model_path: str = typer.Argument(..., help="a run dir, a .keras file or a SavedModel dir"),
     image_index: int = typer.Option(None, help="dataset index of the input image"),
-    source: str = typer.Option("replica", help="replica, dsprites, or a .npz/.hdf5 path"),
+    source: str = typer.Option(DEFAULTS.source, help="replica, dsprites, or a .npz/.hdf5 path"),
     out: str = typer.Option("traversal.png", help="PNG to write (a .gif beside it)"),
-    limit: float = typer.Option(3.0, help="sweep each latent over [-limit, limit]"),
-    steps: int = typer.Option(10, min=2, max=50, help="columns per row"),
+    limit: float = typer.Option(FIGURE_LIMIT, help="sweep each latent over [-limit, limit]"),
+    steps: int = typer.Option(FIGURE_STEPS, min=2, max=50, help="columns per row"),
     kl_points: int = typer.Option(
-        10_000,
+        DEFAULT_KL_POINTS,
         help="grid images behind each row's KL label (as `kbetavae evaluate --eval-points`)",
     ),
     seed: int = typer.Option(
@@ -284,16 +273,18 @@ def traverse(
 @user_errors
 def export(
     run_dir: str = typer.Argument(..., help="a run directory holding model.keras"),
-    saved_models: str = typer.Option("saved_models", help="root of SavedModel exports"),
-    version: int = typer.Option(1, min=1, help="the TF Serving version directory"),
+    saved_models: str = typer.Option(SAVED_MODELS_ROOT, help="root of SavedModel exports"),
+    version: int = typer.Option(
+        int(SAVED_MODEL_VERSION), min=1, help="the TF Serving version directory"
+    ),
     force: bool = typer.Option(False, "--force", help="replace an existing version"),
 ) -> None:
     """Export one run as a SavedModel: <saved_models>/<sweep>/<run>/<version>/ for a run of
     a sweep, <saved_models>/<run>/<version>/ for a run trained on its own."""
     from kbetavae import io as kio
-    from kbetavae.export import export_saved_model, is_exported
-    from kbetavae.models_io import load_model
     from kbetavae.study.results import export_dir
+    from kbetavae.trained.export import export_saved_model, is_exported
+    from kbetavae.trained.load import load_model
 
     kio.check_reachable(run_dir, "run directory")
     kio.check_reachable(saved_models, "--saved-models")

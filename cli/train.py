@@ -16,6 +16,8 @@ from cli.common import count, user_errors, whole_number
 from cli.options import DEFAULTS
 from kbetavae.cloud import DEFAULT_HYPERTUNE_METRIC, VertexEnvironment
 from kbetavae.metrics import metric_row, registry
+from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
+from kbetavae.study.plan import PROTOCOL_POINTS
 
 
 @user_errors
@@ -55,12 +57,12 @@ def train(
         help="with --evaluate: " + registry.help_text(),
     ),
     eval_points: int = typer.Option(
-        10_000,
+        PROTOCOL_POINTS,
         "--eval-points",
         parser=whole_number,
-        help="with --evaluate: metric sample size (protocol: 10,000)",
+        help=f"with --evaluate: metric sample size (protocol: {PROTOCOL_POINTS:,})",
     ),
-    zdiff_classifier: options.ZdiffClassifier = "lbfgs",
+    zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
     hypertune_metric: str = typer.Option(
         DEFAULT_HYPERTUNE_METRIC,
         "--hypertune-metric",
@@ -83,10 +85,10 @@ def train(
     from kbetavae.training.cluster import is_chief
     from kbetavae.training.loop import train as train_run
     from kbetavae.training.rundir import (
-        METRICS_FILE,
         backup_epochs,
         backup_path,
         is_finished,
+        metrics_path,
         resume_words,
         run_name,
     )
@@ -148,7 +150,7 @@ def train(
             for column, score in metric_row(record).items()
             if column in registry.columns() and score is not None
         )
-        typer.echo(f"{scores} -> {os.path.join(run_dir, METRICS_FILE)}")
+        typer.echo(f"{scores} -> {metrics_path(run_dir)}")
         if cloud.report_metric(hypertune_metric, value, global_step=result.steps):
             typer.echo(f"reported {hypertune_metric} {value:.4f} to hyperparameter tuning")
         elif vertex.trial_id:

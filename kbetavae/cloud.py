@@ -82,7 +82,7 @@ def check_hypertune_metric(name: str) -> str:
     registry), else InputError naming the choices."""
     if name not in registry.columns():
         raise InputError(
-            f"--hypertune-metric must be one of {', '.join(registry.columns())}, got {name!r}"
+            f"hypertune_metric must be one of {', '.join(registry.columns())}, got {name!r}"
         )
     return name
 

@@ -43,7 +43,7 @@ ALLOWED = {
     # A SavedModel is a directory: staged under a temporary name in the same directory and
     # os.replace'd into place (local), or written in place on a bucket, where is_exported
     # waits for saved_model.pb, which TensorFlow writes last.
-    ("kbetavae/export.py", "export_saved_model", "write_out"),
+    ("kbetavae/trained/export.py", "export_saved_model", "write_out"),
     # A non-chief worker saves (collective ops need every worker to) into its private
     # scratch directory, which is deleted unread.
     ("kbetavae/training/loop.py", "_finish_worker", "save"),

@@ -70,5 +70,5 @@ def test_objective_value_without_that_score_is_an_input_error():
 
 
 def test_unknown_hypertune_metric_lists_the_choices():
-    with pytest.raises(InputError, match="--hypertune-metric must be one of mig, zdiff"):
+    with pytest.raises(InputError, match="hypertune_metric must be one of mig, zdiff"):
         cloud.check_hypertune_metric("accuracy")

@@ -22,7 +22,7 @@ LABEL_KEYS = (
     "label_x_position",
     "label_y_position",
 )
-OFFLINE_HINT = "use --source replica (offline default) or the path of a local dSprites .npz/.hdf5"
+OFFLINE_HINT = "use `source` replica (offline default) or the path of a local dSprites .npz/.hdf5"
 
 
 def host_reachable(address: tuple[str, int] = DOWNLOAD_HOST, timeout: float = 3.0) -> bool:

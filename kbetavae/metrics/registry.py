@@ -6,7 +6,7 @@ CLI's help and the Vertex AI hyperparameter-tuning metric names. Adding a metric
 module (a pure function of arrays) plus one :func:`register` call.
 
 Metrics are of two kinds. A metric of one model (``kind="model"``, the default everywhere
-below) receives an :class:`~kbetavae.metrics.evaluate.EvaluationInputs`, which draws and
+below) receives an :class:`~kbetavae.metrics.inputs.EvaluationInputs`, which draws and
 encodes the samples metrics share (the 10,000 points of MIG and Modularity and their mutual
 information, the test points of SAP and DCI) once, lazily; ``--metrics`` names these. A
 metric over several models (``kind="models"``: UDR) receives the codes of all seeds of one
@@ -126,7 +126,7 @@ def default_names(kind: str | None = ONE_MODEL) -> tuple[str, ...]:
 
 
 def check_names(
-    requested: Iterable[str], option: str = "--metrics", kind: str | None = ONE_MODEL
+    requested: Iterable[str], option: str = "metrics", kind: str | None = ONE_MODEL
 ) -> tuple[str, ...]:
     """``requested`` as a tuple, or one InputError naming the unknown ones and the choices
     (the metrics of ``kind``)."""

@@ -5,8 +5,8 @@ A Vertex AI hyperparameter-tuning job trains each (β, seed) in a trial of its o
 finds the runs under the directories it is given (local or ``gs://``; each a run directory,
 a sweep directory, a merged set, or a job's root with runs up to three levels down), checks
 that they belong to one study, and writes what a local sweep over them would have written,
-with the sweep's own results layer (:mod:`kbetavae.study.results`); the CLI then draws the
-figures and the report as after a sweep::
+with the sweep's own results layer (:mod:`kbetavae.study.results`), then draws the figures
+and the report as after a sweep (:func:`kbetavae.study.report.build_report`)::
 
     <out>/sweep.json            the plan the runs span, and where each run lives
     <out>/results.csv, .md      one row per (β, seed) ordered by β then seed; mean ± sd per β
@@ -36,6 +36,7 @@ from kbetavae.errors import InputError
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
 from kbetavae.provenance import provenance
 from kbetavae.study.plan import SweepPlan
+from kbetavae.study.report import Report, build_report
 from kbetavae.study.results import (
     PLAN_FILE,
     RUNS_KEY,
@@ -47,9 +48,10 @@ from kbetavae.study.results import (
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.rundir import (
     CONFIG_FILE,
-    METRICS_FILE,
     TrainResult,
+    find_run_dirs,
     read_config,
+    read_metrics,
     read_result,
 )
 
@@ -71,21 +73,27 @@ class Run:
 
 @dataclasses.dataclass
 class Collected:
-    """What :func:`collect` wrote: the table's rows, and the runs it left out."""
+    """What :func:`collect` wrote: the table's rows, the runs it left out, the report."""
 
     out: str
     plan: SweepPlan
     rows: list[dict]
     unfinished: list[str]
+    report: Report | None = None
 
 
 def collect(
     sources: Sequence[str | os.PathLike],
     out: str | os.PathLike,
     name: str | None = None,
+    *,
+    report: bool = True,
+    traverse_beta: float | None = None,
 ) -> Collected:
     """Merge the finished runs under ``sources`` into a results table in ``out``; the
-    plan's ``name`` defaults to ``out``'s last component.
+    plan's ``name`` defaults to ``out``'s last component. With ``report``, then draw the
+    figures and ``report.html`` (``traverse_beta``: the traversal figure's β, as
+    :func:`~kbetavae.study.report.build_report` takes it).
 
     Raises InputError, before anything is written, when a source cannot be read or holds
     no finished run, when two runs share a (β, seed), or when the runs differ in a setting
@@ -119,7 +127,7 @@ def collect(
             f"no finished runs under {', '.join(sources)} ({len(unfinished)} unfinished)"
         )
     plan = plan_of(runs, name=name or _plain_name(out))
-    kio.check_writable(out, "--out")  # the last check: a local --out is created by it
+    kio.check_writable(out, "out")  # the last check: a local out is created by it
 
     rows = [run_row(run.config, run.result) for run in runs]
     record = {
@@ -133,7 +141,8 @@ def collect(
     }
     kio.write_json_atomic(os.path.join(out, PLAN_FILE), record)
     write_results(out, rows)
-    return Collected(out=out, plan=plan, rows=rows, unfinished=unfinished)
+    drawn = build_report(out, traverse_beta) if report else None
+    return Collected(out=out, plan=plan, rows=rows, unfinished=unfinished, report=drawn)
 
 
 def find_runs(directory: str) -> tuple[list[Run], list[str]]:
@@ -145,10 +154,7 @@ def find_runs(directory: str) -> tuple[list[Run], list[str]]:
     if kio.exists(plan_path) and RUNS_KEY in read_plan_record(directory):
         run_dirs = [run_dir for _, _, run_dir in sweep_run_dirs(directory)]
     else:
-        run_dirs = []
-        for depth in range(MAX_DEPTH + 1):
-            pattern = os.path.join(*["*"] * depth, CONFIG_FILE)
-            run_dirs += [os.path.dirname(path) for path in kio.glob(directory, pattern)]
+        run_dirs = find_run_dirs(directory, MAX_DEPTH)
     runs, unfinished = [], []
     for run_dir in run_dirs:
         run_dir = run_dir if kio.is_remote(run_dir) else os.path.abspath(run_dir)
@@ -179,9 +185,8 @@ def plan_of(runs: Sequence[Run], name: str) -> SweepPlan:
                 )
     protocols: dict[str, tuple[tuple[str, ...], str]] = {}
     for run in runs:
-        path = os.path.join(run.run_dir, METRICS_FILE)
-        if run.result.ok and kio.exists(path):
-            record = kio.read_json(path)
+        record = read_metrics(run.run_dir) if run.result.ok else None
+        if record is not None:
             protocol = json.dumps(record.get("protocol"), sort_keys=True)
             protocols[run.run_dir] = (tuple(record.get("metrics", ())), protocol)
     settings: dict[str, Any] = {}

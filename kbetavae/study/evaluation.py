@@ -8,8 +8,8 @@ so their records merge into one table.
 
 from __future__ import annotations
 
-from kbetavae.models_io import graph_decoder, graph_encoder
 from kbetavae.study.plan import SweepPlan
+from kbetavae.trained.load import graph_decoder, graph_encoder
 
 
 def evaluate_model(model, data, plan: SweepPlan, config, progress=None) -> dict:

@@ -14,6 +14,9 @@ keeps busy. On a 2-core CPU fusing wins: two jobs (fused groups of 4 and 3 βs, 
 each) trained 0.90x as fast as one fused group of 7 (benchmarks/bench_fused.py ``jobs_2``,
 docs/benchmarks/2026-12-02-amd-epyc/).
 
+When the runs are done, the report is drawn (:func:`kbetavae.study.report.build_report`):
+figures, the traversals' motion, ``report.html``.
+
 Example:
     >>> rows = run_sweep_jobs(SweepPlan.of(betas=(1.0, 4.0)), "runs", jobs=2)  # doctest: +SKIP
 """
@@ -32,7 +35,15 @@ from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.provenance import record_execution
 from kbetavae.study.plan import SweepPlan, max_group_for_jobs
-from kbetavae.study.sweep import STATUS_WORDS, Progress, prepare_sweep, run_sweep
+from kbetavae.study.report import build_report, check_traverse_beta
+from kbetavae.study.sweep import (
+    RUNS_ROOT,
+    SAVED_MODELS_ROOT,
+    STATUS_WORDS,
+    Progress,
+    prepare_sweep,
+    run_sweep,
+)
 from kbetavae.training.rundir import resume_words, run_name
 from kbetavae.validation import check_int
 
@@ -42,9 +53,9 @@ STOP_SECONDS = 10.0
 
 
 def check_jobs(jobs) -> int:
-    """``jobs`` as an int >= 1 (InputError naming ``--jobs``); a one-line warning when
+    """``jobs`` as an int >= 1 (InputError naming ``jobs``); a one-line warning when
     there are more jobs than CPU cores."""
-    jobs = check_int("--jobs", jobs, minimum=1)
+    jobs = check_int("jobs", jobs, minimum=1)
     cores = os.cpu_count() or 1
     if jobs > cores:
         logger.warning(
@@ -61,7 +72,7 @@ def threads_per_job(jobs: int, cores: int | None = None) -> int:
         >>> threads_per_job(2, cores=8), threads_per_job(3, cores=2)
         (4, 1)
     """
-    jobs = check_int("--jobs", jobs, minimum=1)
+    jobs = check_int("jobs", jobs, minimum=1)
     cores = check_int("cores", cores if cores is not None else os.cpu_count() or 1, minimum=1)
     return max(1, cores // jobs)
 
@@ -89,8 +100,8 @@ def limit_threads(threads: int) -> int:
 
 def run_sweep_jobs(
     plan: SweepPlan,
-    out: str | os.PathLike = "runs",
-    saved_models: str | os.PathLike = "saved_models",
+    out: str | os.PathLike = RUNS_ROOT,
+    saved_models: str | os.PathLike = SAVED_MODELS_ROOT,
     *,
     jobs: int = 1,
     force: bool = False,
@@ -98,16 +109,32 @@ def run_sweep_jobs(
     fuse: bool = True,
     max_group: int | None = None,
     redo: Sequence[str] = (),
+    report: bool = True,
+    traverse_beta: float | None = None,
 ) -> list[dict]:
-    """Run (or resume) the sweep ``plan`` in ``jobs`` processes; return the results rows.
+    """Run (or resume) the sweep ``plan`` in ``jobs`` processes, then (``report``) draw its
+    report; return the results rows.
 
     As :func:`kbetavae.study.sweep.run_sweep` (which ``jobs=1`` is), with the work divided
     by claims. Without ``max_group``, a plan with fewer fused groups than jobs has its
     groups cut so that every job has one (:func:`max_group_for_jobs`). Each process trains
     with ``threads_per_job(jobs)`` intra-op threads, recorded (with ``jobs``) in its runs'
-    ``config.json``; neither changes a run's name or config.
+    ``config.json``; neither changes a run's name or config. ``traverse_beta``: the β of
+    the report's traversal figure (InputError before anything is trained if it is not
+    swept; :func:`~kbetavae.study.report.build_report`).
     """
-    jobs = check_jobs(jobs)
+    check_traverse_beta(traverse_beta, plan.betas)
+    progress = progress or Progress()
+    rows = _run_jobs(
+        plan, out, saved_models, check_jobs(jobs), force, progress, fuse, max_group, redo
+    )
+    if report:
+        sweep_dir = os.path.join(os.fspath(out), plan.name)
+        build_report(sweep_dir, traverse_beta, motion=True, progress=progress)
+    return rows
+
+
+def _run_jobs(plan, out, saved_models, jobs, force, progress, fuse, max_group, redo) -> list[dict]:
     if jobs == 1:
         return run_sweep(
             plan,
@@ -119,12 +146,11 @@ def run_sweep_jobs(
             max_group=max_group,
             redo=redo,
         )
-    progress = progress or Progress()
     out, saved_models = os.fspath(out), os.fspath(saved_models)
     if kio.is_remote(out):
         raise InputError(
-            "--jobs needs a local --out: jobs divide the runs with file locks, which a bucket "
-            "does not have; run one sweep per machine with --jobs 1"
+            "jobs needs a local `out`: jobs divide the runs with file locks, which a bucket "
+            "does not have; run one sweep per machine with `jobs` 1"
         )
     threads = threads_per_job(jobs)
     record_execution(jobs=jobs, threads_per_job=limit_threads(threads))

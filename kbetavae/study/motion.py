@@ -65,7 +65,7 @@ def reference_image(data, image_index: int | None = None) -> tuple[int, np.ndarr
 
 def run_motion(run_dir: str, image: np.ndarray) -> list[LatentMotion]:
     """Every latent's motion in the traversal of ``image`` by the model of ``run_dir``."""
-    from kbetavae.models_io import graph_decoder, load_model
+    from kbetavae.trained.load import graph_decoder, load_model
 
     model = load_model(run_dir)
     record = read_metrics(run_dir) or {}

@@ -68,34 +68,34 @@ class SweepPlan:
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in "/\\") or self.name.startswith("."):
-            raise InputError(f"--name must be a plain directory name, got {self.name!r}")
+            raise InputError(f"name must be a plain directory name, got {self.name!r}")
         if not isinstance(self.base, TrainConfig):
             raise InputError(f"base must be a TrainConfig, got {type(self.base).__name__}")
         # The base's β and seed are placeholders: fixing them keeps equal plans equal.
         object.__setattr__(self, "base", self.base.replace(beta=1.0, seed=0))
         if not self.betas:
-            raise InputError("--betas needs at least one value")
+            raise InputError("betas needs at least one value")
         for beta in self.betas:
             if isinstance(beta, bool) or not isinstance(beta, int | float):
-                raise InputError(f"--betas values must be numbers >= 0, got {beta!r}")
+                raise InputError(f"betas values must be numbers >= 0, got {beta!r}")
             if not (math.isfinite(beta) and beta >= 0):
-                raise InputError(f"--betas values must be finite numbers >= 0, got {beta!r}")
+                raise InputError(f"betas values must be finite numbers >= 0, got {beta!r}")
         if len(set(self.betas)) != len(self.betas):
-            raise InputError(f"--betas has repeated values: {list(self.betas)}")
+            raise InputError(f"betas has repeated values: {list(self.betas)}")
         if not self.seeds or any(
             isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds
         ):
-            raise InputError(f"--seeds must be integers >= 0, got {list(self.seeds)}")
+            raise InputError(f"seeds must be integers >= 0, got {list(self.seeds)}")
         if len(set(self.seeds)) != len(self.seeds):
-            raise InputError(f"--seeds has repeated values: {list(self.seeds)}")
+            raise InputError(f"seeds has repeated values: {list(self.seeds)}")
         if self.base.objective == "capacity" and len(self.betas) > 1:
             raise InputError(
-                "--objective capacity does not use β, so several --betas would train the "
-                "same model; give one --betas value (or sweep the beta objective)"
+                "objective capacity does not use β, so several `betas` would train the "
+                "same model; give one `betas` value (or sweep the beta objective)"
             )
         object.__setattr__(self, "metrics", registry.check_names(self.metrics))
         check_eval_points(self.eval_points)
-        check_classifier(self.zdiff_classifier, "--zdiff-classifier")
+        check_classifier(self.zdiff_classifier, "zdiff_classifier")
         self.configs()  # every run's config validates
 
     @classmethod

@@ -42,15 +42,8 @@ from kbetavae.study.results import (
     read_results,
     sweep_run_dirs,
 )
-from kbetavae.training.rundir import (
-    CONFIG_FILE,
-    DONE_FILE,
-    HISTORY_FILE,
-    METRICS_FILE,
-    dir_name,
-)
+from kbetavae.training.rundir import copy_records, dir_name, is_run_dir, missing_records
 
-RUN_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, DONE_FILE)
 RUNS_DIR = "runs"
 
 
@@ -63,9 +56,7 @@ def publish(sweep_dir: str, dest: str) -> list[str]:
     if not kio.exists(os.path.join(sweep_dir, RESULTS_CSV)):
         raise InputError(f"{sweep_dir} has no results.csv: not a tabulated sweep")
     runs_dir = os.path.join(dest, RUNS_DIR)
-    run_dirs = [
-        d for _, _, d in sweep_run_dirs(sweep_dir) if kio.exists(os.path.join(d, CONFIG_FILE))
-    ]
+    run_dirs = [d for _, _, d in sweep_run_dirs(sweep_dir) if is_run_dir(d)]
     names = {dir_name(d) for d in run_dirs}
     incoming, _ = find_runs(sweep_dir)
     if not incoming:
@@ -75,14 +66,9 @@ def publish(sweep_dir: str, dest: str) -> list[str]:
 
     written = []
     for run_dir in run_dirs:
-        for file in RUN_FILES:
-            source = os.path.join(run_dir, file)
-            if kio.exists(source):
-                written.append(
-                    kio.copy_atomic(source, os.path.join(runs_dir, dir_name(run_dir), file))
-                )
+        written += copy_records(run_dir, os.path.join(runs_dir, dir_name(run_dir)))
     name = read_plan(dest).name if kio.exists(os.path.join(dest, PLAN_FILE)) else None
-    collect([runs_dir], dest, name=name or read_plan(sweep_dir).name)
+    collect([runs_dir], dest, name=name or read_plan(sweep_dir).name, report=False)
     written += [os.path.join(dest, f) for f in (PLAN_FILE, RESULTS_CSV, RESULTS_MD)]
     motion = _merge_motion(sweep_dir, dest, names)
     written += [motion] if motion else []
@@ -102,11 +88,9 @@ def missing_run_files(results_dir: str) -> list[str]:
         if key not in names:
             missing.append(f"β = {key[0]:g}, seed {key[1]}: not in sweep.json")
             continue
-        files = (CONFIG_FILE, DONE_FILE)
-        files += (HISTORY_FILE, METRICS_FILE) if row.get("status") == "done" else ()
-        for file in files:
-            if not kio.exists(os.path.join(results_dir, RUNS_DIR, names[key], file)):
-                missing.append(f"{RUNS_DIR}/{names[key]}/{file}")
+        run_dir = os.path.join(results_dir, RUNS_DIR, names[key])
+        for file in missing_records(run_dir, finished=row.get("status") == "done"):
+            missing.append(f"{RUNS_DIR}/{names[key]}/{file}")
     return missing
 
 

@@ -6,7 +6,7 @@
                                   ``kbetavae collect`` also lists where each run lives)
     <sweep>/results.csv           one row per (β, seed)
     <sweep>/results.md            per β: n, mean, sd and 95 % t interval; then every run
-    <sweep>/figures/              kbetavae.viz.sweep_figures
+    <sweep>/figures/              kbetavae.viz.report
     <sweep>/report.html           kbetavae.viz.html_report
 
 The per-β statistics are :mod:`kbetavae.study.statistics`'.
@@ -305,15 +305,16 @@ def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
     return records
 
 
-def export_dir(run_dir: str, saved_models: str, version: int | str = 1) -> str:
-    """Where a run's SavedModel goes: the sweep's layout for a run inside a sweep
-    (``<saved_models>/<sweep>/<run>/<version>``: its parent holds ``sweep.json``), else
-    ``<saved_models>/<run>/<version>``, as a single trial exports (kbetavae.study.trial)."""
+def export_dir(
+    run_dir: str, saved_models: str, version: int | str = rundir.SAVED_MODEL_VERSION
+) -> str:
+    """Where a run's SavedModel goes (:func:`kbetavae.training.rundir.export_dir`): the
+    sweep's layout for a run inside a sweep (its parent holds ``sweep.json``), else a
+    single trial's (kbetavae.study.trial)."""
     path = run_dir.rstrip("/") if kio.is_remote(run_dir) else os.path.abspath(run_dir)
     parent, run = os.path.dirname(path), os.path.basename(path)
-    if kio.exists(os.path.join(parent, PLAN_FILE)):
-        return os.path.join(saved_models, os.path.basename(parent), run, str(version))
-    return os.path.join(saved_models, run, str(version))
+    sweep = os.path.basename(parent) if kio.exists(os.path.join(parent, PLAN_FILE)) else None
+    return rundir.export_dir(saved_models, run, sweep, version)
 
 
 def _join(sweep_dir: str, run_dir: str) -> str:

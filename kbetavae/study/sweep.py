@@ -19,9 +19,8 @@ import os
 from collections.abc import Sequence
 
 from kbetavae import io as kio
+from kbetavae.cloud import SAVED_MODELS_DIR
 from kbetavae.errors import DamagedFile, InputError
-from kbetavae.export import SAVED_MODEL_VERSION
-from kbetavae.models_io import load_model
 from kbetavae.provenance import provenance
 from kbetavae.study.claims import CLAIM_FILE, holder, try_claim, wait_for_claim
 from kbetavae.study.evaluation import evaluate_model
@@ -33,12 +32,16 @@ from kbetavae.study.results import (
     run_row,
     write_results,
 )
+from kbetavae.trained.load import load_model
 from kbetavae.training import rundir
 from kbetavae.training.cluster import is_multi_worker, read_tf_config
 from kbetavae.validation import check_int
 
 logger = logging.getLogger(__name__)
 SHARES = ("alone", "lead", "worker")
+# Where sweeps and their exports go unless told (kbetavae sweep's --out, --saved-models).
+RUNS_ROOT = "runs"
+SAVED_MODELS_ROOT = SAVED_MODELS_DIR
 
 
 # How a run's status at the start of a sweep is said, by every progress display.
@@ -65,6 +68,11 @@ class Progress:
 
     def stage(self, message: str) -> None: ...
 
+    def note(self, text: str) -> None:
+        """Something to know that is no error (the traversal figure is of another β than
+        asked); logged as a warning unless a front end shows it."""
+        logger.warning("%s", text)
+
     def evaluation(self, done: int, total: int) -> None:
         """Images encoded so far in this run's evaluation, of ``total`` expected."""
 
@@ -79,8 +87,8 @@ class Progress:
 
 def run_sweep(
     plan: SweepPlan,
-    out: str | os.PathLike = "runs",
-    saved_models: str | os.PathLike = "saved_models",
+    out: str | os.PathLike = RUNS_ROOT,
+    saved_models: str | os.PathLike = SAVED_MODELS_ROOT,
     *,
     force: bool = False,
     progress: Progress | None = None,
@@ -113,16 +121,14 @@ def run_sweep(
     if share not in SHARES:
         raise InputError(f"share must be one of {SHARES}, got {share!r}")
     progress = progress or Progress()
-    sweep_dir, export_root, data = prepare_sweep(
-        plan, out, saved_models, force, max_group, redo=redo
-    )
+    sweep_dir, data = prepare_sweep(plan, out, saved_models, force, max_group, redo=redo)
     configs = plan.configs()
     todo = sum(
         not rundir.is_evaluated(os.path.join(sweep_dir, rundir.run_name(c))) for c in configs
     )
     groups = run_groups(configs, max_group) if fuse else [[c] for c in configs]
     progress.sweep_started(plan, todo, training_passes(groups, sweep_dir))
-    sweep = _Sweep(plan, sweep_dir, export_root, data, progress, force, configs)
+    sweep = _Sweep(plan, sweep_dir, os.fspath(saved_models), data, progress, force, configs)
     sweep.write_table = share != "worker"
     # Others' runs are expected when sharing: said at INFO, not as a warning.
     say = logger.warning if share == "alone" else logger.info
@@ -165,17 +171,15 @@ def prepare_sweep(
     force: bool = False,
     max_group: int | None = None,
     redo: Sequence[str] = (),
-) -> tuple[str, str, object]:
+) -> tuple[str, object]:
     """Check everything about a sweep's input before anything is trained (its runs' files
     too: DamagedFile for a damaged one not in ``redo``), record its plan in ``sweep.json``
-    and discard the runs to ``redo``; return the sweep directory, its export root and the
-    data."""
+    and discard the runs to ``redo``; return the sweep directory and the data."""
     from kbetavae.data import open_source
 
     if max_group is not None:
-        check_int("--max-group", max_group, minimum=1)
+        check_int("max_group", max_group, minimum=1)
     sweep_dir = os.path.join(os.fspath(out), plan.name)
-    export_root = os.path.join(os.fspath(saved_models), plan.name)
     # Everything that can be wrong with the input is checked before anything is written.
     if is_multi_worker(read_tf_config()):
         raise InputError(
@@ -185,16 +189,16 @@ def prepare_sweep(
     data = open_source(plan.base.source)
     if plan.base.subset > data.num_images:
         raise InputError(
-            f"--subset {plan.base.subset} is larger than the dataset ({data.num_images} images)"
+            f"subset {plan.base.subset} is larger than the dataset ({data.num_images} images)"
         )
     created = kio.check_writable_all(
-        [(os.fspath(out), "--out"), (os.fspath(saved_models), "--saved-models")]
+        [(os.fspath(out), "out"), (os.fspath(saved_models), "saved_models")]
     )
     try:
         names = [rundir.run_name(c) for c in plan.configs()]
         for name in redo:
             if name not in names:
-                raise InputError(f"--redo {name} is not a run of this sweep ({', '.join(names)})")
+                raise InputError(f"redo {name} is not a run of this sweep ({', '.join(names)})")
         for name in names:
             if name not in redo:
                 rundir.check_run(os.path.join(sweep_dir, name))
@@ -203,14 +207,14 @@ def prepare_sweep(
         kio.remove_created(created)  # refused: no empty --out or --saved-models is left
         raise
     for name in redo:
-        _redo(os.path.join(sweep_dir, name), os.path.join(export_root, name))
+        _redo(os.path.join(sweep_dir, name), rundir.export_dir(saved_models, name, plan.name, None))
     if kio.is_remote(sweep_dir):
         logger.warning(
             "runs under %s are not claimed (no file locks on a bucket): do not run two "
             "sweeps of one --name at once",
             sweep_dir,
         )
-    return sweep_dir, export_root, data
+    return sweep_dir, data
 
 
 def training_passes(groups: list[list], sweep_dir: str) -> int:
@@ -233,8 +237,8 @@ def training_passes(groups: list[list], sweep_dir: str) -> int:
 class _Sweep:
     """One sweep's runs: train a group, evaluate and export its members, keep the rows."""
 
-    def __init__(self, plan, sweep_dir, export_root, data, progress, force, configs):
-        self.plan, self.sweep_dir, self.export_root = plan, sweep_dir, export_root
+    def __init__(self, plan, sweep_dir, saved_models, data, progress, force, configs):
+        self.plan, self.sweep_dir, self.saved_models = plan, sweep_dir, saved_models
         self.data, self.progress, self.force = data, progress, force
         self.index = {rundir.run_name(c): i for i, c in enumerate(configs)}
         self.rows: dict[int, dict] = {}
@@ -244,13 +248,13 @@ class _Sweep:
         return os.path.join(self.sweep_dir, rundir.run_name(config))
 
     def export_dir(self, config) -> str:
-        return os.path.join(self.export_root, rundir.run_name(config), SAVED_MODEL_VERSION)
+        return rundir.export_dir(self.saved_models, rundir.run_name(config), self.plan.name)
 
     def ordered_rows(self) -> list[dict]:
         return [self.rows[i] for i in sorted(self.rows)]
 
     def run_group(self, configs: list) -> None:
-        from kbetavae.export import is_exported
+        from kbetavae.trained.export import is_exported
         from kbetavae.training.fused import can_fuse, group_backup_dir, train_group
         from kbetavae.training.loop import train
 
@@ -317,13 +321,12 @@ class _Sweep:
             self.progress.run_finished(row)
 
     def _evaluate_and_export(self, config, result) -> dict:
-        from kbetavae.export import export_saved_model, is_exported
+        from kbetavae.trained.export import export_saved_model, is_exported
 
         if not result.ok:
             return run_row(config, result)
         model = result.model
-        metrics_path = os.path.join(result.run_dir, rundir.METRICS_FILE)
-        if not kio.exists(metrics_path):
+        if not rundir.is_evaluated(result.run_dir):
             model = model or load_model(result.model_path)
             self.progress.stage("evaluating")
             try:
@@ -333,7 +336,7 @@ class _Sweep:
             except InputError as exc:  # e.g. NaN codes from weights that diverged at the end
                 row = run_row(config, result)
                 return {**row, "status": "failed", "reason": f"evaluation: {exc}"}
-            kio.write_json_atomic(metrics_path, record)
+            rundir.write_metrics(result.run_dir, record)
         export_dir = self.export_dir(config)
         if not is_exported(export_dir):
             model = model or load_model(result.model_path)
@@ -357,7 +360,7 @@ def _claim_sweep_dir(sweep_dir: str, plan: SweepPlan, force: bool) -> None:
         if RUNS_KEY in record:
             raise InputError(
                 f"{sweep_dir} holds runs merged by `kbetavae collect`, not a sweep; "
-                "sweep into another --name (and collect again to merge the results)"
+                "sweep into another `name` (and collect again to merge the results)"
             )
         stored = _stored_plan(record)
         if stored == plan:
@@ -366,7 +369,7 @@ def _claim_sweep_dir(sweep_dir: str, plan: SweepPlan, force: bool) -> None:
             raise InputError(
                 f"sweep {plan.name!r} in {os.path.dirname(sweep_dir)} was planned with other "
                 f"settings ({', '.join(_changed_settings(stored, plan))}); rerun with the same "
-                "options, another --name, or --force to replace the changed runs"
+                "options, another `name`, or `force` to replace the changed runs"
             )
     kio.write_json_atomic(path, {"plan": plan.to_dict(), **provenance()})
 
@@ -376,7 +379,7 @@ def _redo(run_dir: str, export_dir: str) -> None:
     claim = try_claim(run_dir)
     if claim is None:
         raise InputError(
-            f"--redo {rundir.dir_name(run_dir)}: the run is being worked on by "
+            f"redo {rundir.dir_name(run_dir)}: the run is being worked on by "
             f"{holder(run_dir)}; let it finish or stop it first"
         )
     from kbetavae.training.fused import backups_holding

@@ -17,14 +17,12 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from kbetavae import io as kio
 from kbetavae.cloud import metric_to_compute
-from kbetavae.export import SAVED_MODEL_VERSION
 from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.models_io import load_model
 from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan
-from kbetavae.training.rundir import METRICS_FILE, read_metrics
+from kbetavae.trained.load import load_model
+from kbetavae.training.rundir import dir_name, export_dir, read_metrics, write_metrics
 
 
 def evaluation_plan(
@@ -70,16 +68,15 @@ def evaluate_run(result, plan: SweepPlan, source=None) -> dict[str, Any]:
     data = source if source is not None else open_source(plan.base.source)
     model = result.model or load_model(result.model_path)
     record = evaluate_model(model, data, plan, plan.configs()[0])
-    kio.write_json_atomic(os.path.join(result.run_dir, METRICS_FILE), record)
+    write_metrics(result.run_dir, record)
     return record
 
 
 def export_run(result, saved_models: str | os.PathLike) -> str:
     """Export the run's SavedModel to ``<saved_models>/<run>/1`` unless it is there already."""
-    from kbetavae.export import export_saved_model, is_exported
+    from kbetavae.trained.export import export_saved_model, is_exported
 
-    run = os.path.basename(os.path.normpath(result.run_dir))
-    target = os.path.join(os.fspath(saved_models), run, SAVED_MODEL_VERSION)
+    target = export_dir(saved_models, dir_name(result.run_dir))
     if not is_exported(target):  # a half-written remote export is redone
         export_saved_model(result.model or load_model(result.model_path), target)
     return target

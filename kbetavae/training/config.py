@@ -154,7 +154,7 @@ def _objective_args(config: TrainConfig) -> dict:
     given = {k: v for k, v in config.objective_args.items() if k not in _MODEL_PROVIDED}
     names = parameters(OBJECTIVES[config.objective])
     if "beta" in given:
-        raise InputError("give β as beta (--beta/--betas), not in objective_args")
+        raise InputError("give β as `beta` (`betas` in a sweep), not in `objective_args`")
     if "beta" not in names and config.beta != 1.0:
         raise InputError(
             f"objective {config.objective} has no β; vary its main weight "

@@ -146,7 +146,7 @@ def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup)
     views = [
         MemberView(
             k,
-            [ResumableCSVLogger(os.path.join(run_dir, rundir.HISTORY_FILE)), *extra],
+            [ResumableCSVLogger(rundir.history_path(run_dir)), *extra],
         )
         for k, (run_dir, extra) in enumerate(zip(run_dirs, member_callbacks, strict=True))
     ]

@@ -151,7 +151,7 @@ def _callbacks(
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
     if scratch is None:
         # Before BackupAndRestore, so an epoch is backed up only once its row is written.
-        callbacks.append(ResumableCSVLogger(os.path.join(run_dir, rundir.HISTORY_FILE)))
+        callbacks.append(ResumableCSVLogger(rundir.history_path(run_dir)))
     save_dir = None if scratch is None else os.path.join(scratch, rundir.BACKUP_DIR)
     callbacks.append(AtomicBackupAndRestore(backup, save_dir=save_dir))
     if config.tensorboard or os.environ.get("AIP_TENSORBOARD_LOG_DIR"):
@@ -184,7 +184,7 @@ def _finish_worker(model: BetaVAE, history, run_dir: str, scratch: str, seconds:
     if result.ok or not rows:  # no rows: the chief's backup said every epoch was done
         result.status, result.reason = "done", None
         with deferred_interrupt():  # Ctrl-C inside h5py can deadlock the exit
-            model.save(os.path.join(scratch, rundir.MODEL_FILE))
+            model.save(rundir.model_path(scratch))
     return result
 
 

@@ -11,8 +11,14 @@
     <run>/metrics.json  the evaluation (``kbetavae.metrics.evaluate``), once evaluated
     <run>/tensorboard/  with ``TrainConfig(tensorboard=True)``
 
+and a run's SavedModel, outside the run directory (:func:`export_dir`)::
+
+    <saved_models>[/<sweep>]/<run>/<version>/   TF Serving's layout; version 1 first
+
 The run's name (its directory under a sweep) is :func:`run_name`; ``kbetavae train`` and
-``kbetavae sweep`` both use it. Every write is atomic (local or ``gs://``).
+``kbetavae sweep`` both use it. Every write is atomic (local or ``gs://``). Other modules
+reach these files only through this module's paths, readers and writers
+(tests/test_architecture.py keeps it so).
 
 Every reader here checks what it reads: a file that exists but cannot be what it should
 be (empty, cut short, not JSON, rows of the wrong width; a finished run without its model)
@@ -51,6 +57,11 @@ BACKUP_DIR = "backup"
 # Keras' BackupAndRestore: the epochs a backup holds, read back on resume.
 BACKUP_METADATA = "training_metadata.json"
 TENSORBOARD_DIR = "tensorboard"
+# The version directory of a first export (TF Serving serves the highest number).
+SAVED_MODEL_VERSION = "1"
+# Beside a SavedModel's TF Serving directory, never inside it (it would be read as a model
+# version): what ``kbetavae evaluate`` writes for an exported model.
+EXPORTED_METRICS_SUFFIX = "_" + METRICS_FILE
 
 
 @dataclasses.dataclass
@@ -76,7 +87,7 @@ class TrainResult:
 
     @property
     def model_path(self) -> str:
-        return os.path.join(self.run_dir, MODEL_FILE)
+        return model_path(self.run_dir)
 
     def to_dict(self) -> dict[str, Any]:
         record = dataclasses.asdict(self)
@@ -120,6 +131,82 @@ def is_finished(run_dir: str) -> bool:
     return io.exists(os.path.join(run_dir, DONE_FILE))
 
 
+def is_run_dir(path: str) -> bool:
+    """Whether ``path`` is a run directory: it has its ``config.json`` (written first)."""
+    return io.exists(os.path.join(path, CONFIG_FILE))
+
+
+def find_run_dirs(directory: str, max_depth: int) -> list[str]:
+    """The run directories at ``directory`` or up to ``max_depth`` levels below it (those
+    holding a ``config.json``; it may be another program's, so read it with care)."""
+    found = []
+    for depth in range(max_depth + 1):
+        pattern = os.path.join(*["*"] * depth, CONFIG_FILE)
+        found += [os.path.dirname(path) for path in io.glob(directory, pattern)]
+    return found
+
+
+# A run's records: what a published report keeps of it (no model, no resume state).
+RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, DONE_FILE)
+
+
+def copy_records(run_dir: str, target_dir: str) -> list[str]:
+    """Copy the run's records that exist into ``target_dir`` (atomically); the paths
+    written."""
+    return [
+        io.copy_atomic(os.path.join(run_dir, file), os.path.join(target_dir, file))
+        for file in RECORD_FILES
+        if io.exists(os.path.join(run_dir, file))
+    ]
+
+
+def missing_records(run_dir: str, finished: bool) -> list[str]:
+    """The records a run lacks: ``config.json`` and ``done.json``, and (``finished``: a
+    run that did not fail) ``history.csv`` and ``metrics.json``."""
+    files = (CONFIG_FILE, DONE_FILE) + ((HISTORY_FILE, METRICS_FILE) if finished else ())
+    return [file for file in files if not io.exists(os.path.join(run_dir, file))]
+
+
+def model_path(run_dir: str) -> str:
+    """The run's trained model, ``<run_dir>/model.keras``."""
+    return os.path.join(run_dir, MODEL_FILE)
+
+
+def has_model(run_dir: str) -> bool:
+    return io.exists(model_path(run_dir))
+
+
+def history_path(run_dir: str) -> str:
+    """The run's ``history.csv`` (written by the training's CSV logger)."""
+    return os.path.join(run_dir, HISTORY_FILE)
+
+
+def export_dir(
+    saved_models: str | os.PathLike,
+    run: str,
+    sweep: str | None = None,
+    version: int | str | None = SAVED_MODEL_VERSION,
+) -> str:
+    """Where run ``run`` is exported: ``<saved_models>/<sweep>/<run>/<version>`` for a run
+    of sweep ``sweep``, ``<saved_models>/<run>/<version>`` for a run trained on its own;
+    ``version=None``: the TF Serving model directory that holds every version."""
+    parts = [*([sweep] if sweep else []), run, *([str(version)] if version is not None else [])]
+    return os.path.join(os.fspath(saved_models), *parts)
+
+
+def exported_metrics_path(saved_model_dir: str) -> str:
+    """Where the evaluation of a SavedModel goes: beside its TF Serving model directory.
+
+    ``saved_models/s/beta=4_seed=0/1`` -> ``saved_models/s/beta=4_seed=0_v1_metrics.json``;
+    an unversioned SavedModel ``exported/`` -> ``exported_metrics.json``.
+    """
+    path = saved_model_dir.rstrip("/")
+    name = os.path.basename(path)
+    if name.isdigit():
+        return f"{os.path.dirname(path)}_v{name}{EXPORTED_METRICS_SUFFIX}"
+    return f"{path}{EXPORTED_METRICS_SUFFIX}"
+
+
 def backup_path(run_dir: str, backup_dir: str | os.PathLike | None = None) -> str:
     """Where a run's resume backup lives: ``backup_dir`` if given (Vertex AI's checkpoint
     directory), else ``<run_dir>/backup``."""
@@ -144,7 +231,7 @@ def resume_words(epochs_done: int, epochs: int) -> str:
 
 
 def is_evaluated(run_dir: str) -> bool:
-    return io.exists(os.path.join(run_dir, METRICS_FILE))
+    return io.exists(metrics_path(run_dir))
 
 
 # -- damaged files --------------------------------------------------------------------------
@@ -249,6 +336,13 @@ def read_config(run_dir: str | os.PathLike) -> TrainConfig | None:
     return TrainConfig.from_dict(record["config"])
 
 
+def config_of_model(model_file_or_dir: str) -> TrainConfig | None:
+    """The ``TrainConfig`` of the run directory holding a model (a run directory or its
+    ``model.keras``); None for a model that is not in a run directory."""
+    path = model_file_or_dir
+    return read_config(path if io.is_dir(path) else os.path.dirname(path))
+
+
 def write_config(run_dir: str, config: TrainConfig) -> None:
     """Record ``config`` (with provenance) unless the run has it already; InputError if the
     directory holds a run of another config."""
@@ -279,8 +373,7 @@ def check_same_config(run_dir: str, config: TrainConfig) -> bool:
 
 def read_history(run_dir: str | os.PathLike) -> list[dict[str, float]]:
     """The rows of a run's ``history.csv`` as dicts of floats (columns with "NA" omitted)."""
-    path = os.path.join(os.fspath(run_dir), HISTORY_FILE)
-    return [row for _, row in _history(path)]
+    return [row for _, row in _history(history_path(os.fspath(run_dir)))]
 
 
 def history_lines(path: str, keep_before: int) -> list[str]:
@@ -347,9 +440,21 @@ def read_result(run_dir: str | os.PathLike) -> TrainResult | None:
 # -- metrics.json ----------------------------------------------------------------------------
 
 
+def metrics_path(run_dir: str) -> str:
+    """The run's evaluation, ``<run_dir>/metrics.json``."""
+    return os.path.join(run_dir, METRICS_FILE)
+
+
 def read_metrics(run_dir: str | os.PathLike) -> dict | None:
     """The evaluation record of a run, its ``metrics.json`` (None if not evaluated)."""
     return _read_record(os.fspath(run_dir), METRICS_FILE)
+
+
+def write_metrics(run_dir: str, record: dict) -> str:
+    """Write the run's evaluation record (atomically); return the path written."""
+    path = metrics_path(run_dir)
+    io.write_json_atomic(path, record)
+    return path
 
 
 def write_result(result: TrainResult) -> None:

@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.viz.axes import significant
 from kbetavae.viz.figures import plt
 
 # KL spans 1e-4 nats (a collapsed latent) to tens of nats: colour by log10, clipped here.
 FLOOR_NATS = 1e-3
-ACTIVE_NATS = 0.01  # docs/DESIGN.md: a latent is active above 0.01 nats
 
 
 def kl_heatmap(
@@ -44,10 +44,10 @@ def kl_heatmap(
             ha="center",
             va="center",
             fontsize=7,
-            fontweight="bold" if value > ACTIVE_NATS else "normal",
+            fontweight="bold" if value > ACTIVE_KL_NATS else "normal",
             color="black" if value > bright else "white",
         )
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="KL (nats, log scale)")
-    ax.set_title(f"KL per latent ({caption}; bold: active, > {ACTIVE_NATS} nats)", fontsize=9)
+    ax.set_title(f"KL per latent ({caption}; bold: active, > {ACTIVE_KL_NATS} nats)", fontsize=9)
     fig.tight_layout()
     return fig

@@ -13,6 +13,8 @@ import numpy as np
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.metrics.latent_kl import kl_caption, sample_kl
+from kbetavae.metrics.traversal_motion import FIGURE_LIMIT, FIGURE_STEPS
+from kbetavae.training.rundir import config_of_model
 
 DEFAULT_KL_POINTS = 10_000  # the evaluation protocol's sample (docs/DESIGN.md, metrics)
 
@@ -46,13 +48,8 @@ def model_title(model_path: str) -> str:
 
 def run_seed(model_path: str) -> int | None:
     """The training seed in the run directory holding ``model_path`` (None elsewhere)."""
-    directory = model_path if kio.is_dir(model_path) else os.path.dirname(model_path)
-    path = os.path.join(directory, "config.json")
-    if not kio.exists(path):
-        return None
-    record = kio.read_json(path)
-    seed = (record.get("config") or {}).get("seed") if isinstance(record, dict) else None
-    return int(seed) if seed is not None else None
+    config = config_of_model(model_path)
+    return None if config is None else config.seed
 
 
 def render_model_traversal(
@@ -61,8 +58,8 @@ def render_model_traversal(
     *,
     source: str = "replica",
     image_index: int | None = None,
-    limit: float = 3.0,
-    steps: int = 10,
+    limit: float = FIGURE_LIMIT,
+    steps: int = FIGURE_STEPS,
     kl_points: int = DEFAULT_KL_POINTS,
     seed: int | None = None,
 ) -> ModelTraversal:
@@ -75,13 +72,13 @@ def render_model_traversal(
     """
     from kbetavae.data import open_source
     from kbetavae.metrics.traversal_motion import figure_image_index
-    from kbetavae.models_io import load_encoder_decoder, resolve_model
+    from kbetavae.trained.load import load_encoder_decoder, resolve_model
     from kbetavae.viz.figures import figure_format, save_figure
     from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 
-    figure_format(out, "--out")  # before the model loads, not after the figure is drawn
+    figure_format(out, "out")  # before the model loads, not after the figure is drawn
     if kl_points < 2:
-        raise InputError(f"--kl-points must be at least 2, got {kl_points}")
+        raise InputError(f"kl_points must be at least 2, got {kl_points}")
     kio.check_reachable(model_path, "model")
     _, resolved = resolve_model(model_path)
     encode, decode = load_encoder_decoder(resolved)
@@ -91,7 +88,7 @@ def render_model_traversal(
     if image_index is None:
         image_index = figure_image_index(data)
     if not 0 <= image_index < data.num_images:
-        raise InputError(f"--image-index must be in [0, {data.num_images}), got {image_index}")
+        raise InputError(f"image_index must be in [0, {data.num_images}), got {image_index}")
     seed = seed if seed is not None else (run_seed(resolved) or 0)
     image = data.images_at(np.array([image_index])).astype(np.float32)
     mu, _ = encode(image)

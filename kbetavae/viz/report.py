@@ -29,7 +29,7 @@ from kbetavae.study.results import (
     read_results,
     sweep_run_dirs,
 )
-from kbetavae.training.rundir import MODEL_FILE, dir_name, read_history, read_metrics
+from kbetavae.training.rundir import dir_name, has_model, read_history, read_metrics
 from kbetavae.viz.curves import loss_curves
 from kbetavae.viz.figures import save_figure
 from kbetavae.viz.kl_heatmap import kl_heatmap
@@ -112,7 +112,7 @@ def render_sweep_figures(
 
     if models is None:
         ok = {(r["beta"], r["seed"]) for r in done}
-        models = all(kio.exists(os.path.join(d, MODEL_FILE)) for b, s, d in runs if (b, s) in ok)
+        models = all(has_model(d) for b, s, d in runs if (b, s) in ok)
     if first_ok and models:
         data = data if data is not None else open_source(_plan_source(sweep_dir))
         written += _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index)
@@ -120,7 +120,7 @@ def render_sweep_figures(
 
 
 def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index):
-    from kbetavae.models_io import load_model
+    from kbetavae.trained.load import load_model
 
     written = []
     index = image_index if image_index is not None else figure_image_index(data)
@@ -212,28 +212,6 @@ def traversal_beta(rows: Sequence[dict], requested: float | None) -> float | Non
             f"traverse_beta {requested:g} has no finished run to draw (finished βs: {names})"
         )
     return requested
-
-
-def fallback_traversal_beta(rows: Sequence[dict], requested: float | None):
-    """``(β, note)`` for a command that must not fail at its end (a sweep, a collect):
-    ``requested`` if it finished, else the finished β nearest 5 and a note saying so."""
-    try:
-        return traversal_beta(rows, requested), None
-    except InputError as exc:
-        chosen = traversal_beta(rows, None)
-        if chosen is None:
-            return None, None  # no finished run: no traversal to speak of
-        return chosen, f"{exc}; the traversal figure is of β = {chosen:g}"
-
-
-def check_traverse_beta(requested: float | None, betas: Sequence[float]) -> None:
-    """InputError unless ``requested`` (None: the default) is one of a plan's ``betas``:
-    a sweep says so before it trains, not when it draws."""
-    if requested is not None and requested not in betas:
-        raise InputError(
-            f"traverse_beta {requested:g} is not one of the swept βs "
-            f"({', '.join(f'{b:g}' for b in betas)})"
-        )
 
 
 def first_done_runs(runs, done) -> dict[float, str]:

@@ -128,3 +128,24 @@ def test_the_header_and_a_resumed_run_use_words_in_their_number():
     plan = SweepPlan(name="t", betas=(1.0, 4.0), base=TrainConfig(epochs=2))
     TerminalProgress(stream=many).sweep_started(plan, todo=2)
     assert many.getvalue().startswith("sweep t: 2 runs (2 to do), 2 epochs each\n")
+
+
+def test_a_finished_run_shows_the_scores_of_every_metric_the_registry_names():
+    from kbetavae.metrics import registry
+
+    registry.register(registry.MetricSpec("spread", "Code spread (toy)", lambda x: {"score": 0}))
+    try:
+        display, stream = _display()
+        display.label = "[1/2] beta=1_seed=0"
+        display.run_finished({"status": "done", "mig": 0.25, "spread": 0.5, "loss": 3.0})
+    finally:
+        registry.unregister("spread")
+    line = stream.getvalue().splitlines()[-1]
+    assert line == "[1/2] beta=1_seed=0: done — mig 0.250, spread 0.500"
+
+
+def test_a_note_names_the_commands_flag_for_the_setting():
+    stream = io.StringIO()
+    display = TerminalProgress(stream=stream, flags={"traverse_beta": "--traverse-beta"})
+    display.note("traverse_beta 5 has no finished run to draw")
+    assert stream.getvalue() == "note: --traverse-beta 5 has no finished run to draw\n"

@@ -83,7 +83,7 @@ def test_tfds_dsprites_offline_fails_fast_with_a_hint(tmp_path, monkeypatch):
     # Simulate an unreachable download host rather than touching the network.
     monkeypatch.setattr(tfds_source, "host_reachable", lambda *a, **k: False)
     start = time.monotonic()
-    with pytest.raises(InputError, match="--source replica"):
+    with pytest.raises(InputError, match="`source` replica"):
         open_source("dsprites", data_dir=str(tmp_path))
     assert time.monotonic() - start < 30
 

@@ -105,7 +105,7 @@ def test_a_toy_metric_reaches_the_cli_help_and_is_accepted_by_the_plan(toy_metri
 
 
 def test_unknown_metrics_are_one_error_naming_the_choices():
-    with pytest.raises(InputError, match="--metrics: unknown beauty; choose from mig, zdiff"):
+    with pytest.raises(InputError, match="metrics: unknown beauty; choose from mig, zdiff"):
         registry.check_names(["mig", "beauty"])
     with pytest.raises(InputError, match="not a metric column"):
         registry.metric_of_column("beauty")

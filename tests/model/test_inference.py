@@ -10,7 +10,7 @@ from kbetavae.errors import InputError
 from kbetavae.metrics import CodeTable, evaluate, evaluate_many
 from kbetavae.model.inference import ManyEncoder, encode_many, fast_encoder
 from kbetavae.model.networks import build_encoder
-from kbetavae.models_io import graph_encoder
+from kbetavae.trained.load import graph_encoder
 
 
 def trained_model(seed: int) -> BetaVAE:

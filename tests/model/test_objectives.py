@@ -460,7 +460,7 @@ def test_backup_and_restore_resumes_factorvae_with_its_discriminator(replica, tm
 
 
 def test_a_factorvae_model_exports_the_serving_signatures_only(trained, tmp_path):
-    from kbetavae.export import export_saved_model
+    from kbetavae.trained.export import export_saved_model
 
     models, _ = trained
     model = models["factorvae"]

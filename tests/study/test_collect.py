@@ -20,8 +20,6 @@ from cli.main import app
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.study.collect import collect
-from kbetavae.viz.html_report import write_report
-from kbetavae.viz.report import render_sweep_figures
 
 SWEEP = ["--betas", "1,4", "--seeds", "0", "--epochs", "1", "--subset", "500"]
 SMALL = ["--eval-points", "100", "--traverse-beta", "4", "--quiet"]
@@ -68,13 +66,13 @@ def test_a_remote_saved_model_serves_its_signatures(swept):
     assert out["mu"].shape == (2, 10) and np.all(np.isfinite(out["mu"]))
 
 
-def test_collect_over_the_run_dirs_reproduces_the_sweep_table_and_figures(swept):
+def test_collect_over_the_run_dirs_reproduces_the_sweep_table_figures_and_report(swept):
     sweep = swept["sweep"]
     runs = [f"{sweep}/beta=4_seed=0", f"{sweep}/beta=1_seed=0"]  # any order
-    merged = collect(runs, f"{swept['root']}/collected")
+    # The library draws the report, as the CLI does: a script's collect has one too.
+    merged = collect(runs, f"{swept['root']}/collected", traverse_beta=4.0)
     out = merged.out
-    render_sweep_figures(out, traverse_beta=4.0)
-    write_report(out)
+    assert merged.report.path == f"{out}/report.html" and merged.report.note is None
     assert kio.read_text(f"{out}/results.csv") == kio.read_text(f"{sweep}/results.csv")
     assert kio.read_text(f"{out}/results.md") == kio.read_text(f"{sweep}/results.md")
     assert figure_names(out) == figure_names(sweep)
@@ -105,7 +103,7 @@ def test_collect_cli_takes_a_sweep_dir_and_a_collected_set(swept):
 
 def test_a_collected_set_is_not_swept_into(swept):
     out = f"{swept['root']}/collected-once"
-    collect([swept["sweep"]], out)
+    collect([swept["sweep"]], out, report=False)
     args = ["sweep", *SWEEP, *SMALL, "--name", "collected-once", "--out", swept["root"]]
     result = CliRunner().invoke(app, [*args, "--saved-models", f"{swept['root']}/sm"])
     assert result.exit_code == 2
@@ -141,7 +139,8 @@ def test_unfinished_runs_are_left_out_and_reported(swept):
     config = kio.read_text(f"{sweep}/beta=1_seed=0/config.json")
     kio.write_text_atomic(f"{root}/job/trial-9/model/beta=9_seed=0/config.json", config)
     copy_run(f"{sweep}/beta=4_seed=0", f"{root}/job/trial-4/model/beta=4_seed=0")
-    merged = collect([f"{root}/job"], f"{root}/job-collected")
+    merged = collect([f"{root}/job"], f"{root}/job-collected", report=False)
+    assert merged.report is None
     assert [(r["beta"], r["seed"], r["status"]) for r in merged.rows] == [(4.0, 0, "done")]
     assert merged.unfinished == [f"{root}/job/trial-9/model/beta=9_seed=0"]
     assert math.isfinite(merged.rows[0]["mig"])

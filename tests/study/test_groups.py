@@ -32,6 +32,6 @@ def test_groups_are_cut_at_max_group():
 
 
 def test_a_max_group_below_one_is_refused_with_the_option_named(tmp_path):
-    with pytest.raises(InputError, match="--max-group"):
+    with pytest.raises(InputError, match="max_group must be"):
         run_sweep(PLAN, tmp_path / "runs", tmp_path / "sm", max_group=0)
     assert not (tmp_path / "runs").exists()

@@ -43,7 +43,7 @@ def test_plans_with_a_group_per_job_already_are_not_cut():
 
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, "2", True])
 def test_jobs_must_be_a_whole_number_of_at_least_one(jobs):
-    with pytest.raises(InputError, match="--jobs must be an integer >= 1"):
+    with pytest.raises(InputError, match="jobs must be an integer >= 1"):
         check_jobs(jobs)
 
 
@@ -59,9 +59,28 @@ def test_more_jobs_than_cores_is_said_in_one_warning(caplog, monkeypatch):
 
 def test_jobs_on_a_bucket_are_refused_before_anything_starts(tmp_path):
     plan = SweepPlan.of(betas=(1.0, 4.0), epochs=1, subset=64)
-    with pytest.raises(InputError, match="--jobs needs a local --out"):
+    with pytest.raises(InputError, match="jobs needs a local `out`"):
         run_sweep_jobs(plan, "gs://some-bucket/runs", tmp_path / "sm", jobs=2)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sweep_draws_its_report_unless_asked_not_to(monkeypatch, tmp_path):
+    import kbetavae.study.jobs as jobs
+
+    drawn = []
+    monkeypatch.setattr(jobs, "run_sweep", lambda *args, **kwargs: [{"status": "done"}])
+
+    def build_report(sweep_dir, beta, **kwargs):
+        drawn.append((sweep_dir, beta, kwargs["motion"], isinstance(kwargs["progress"], Progress)))
+
+    monkeypatch.setattr(jobs, "build_report", build_report)
+    plan = SweepPlan.of(name="t", betas=(1.0, 4.0))
+    assert run_sweep_jobs(plan, tmp_path, traverse_beta=4.0) == [{"status": "done"}]
+    assert drawn == [(f"{tmp_path}/t", 4.0, True, True)]
+    run_sweep_jobs(plan, tmp_path, report=False)
+    assert len(drawn) == 1
+    with pytest.raises(InputError, match="traverse_beta 5 is not one of the swept βs"):
+        run_sweep_jobs(plan, tmp_path, traverse_beta=5.0)  # before anything runs
 
 
 class _Lines(Progress):

@@ -63,12 +63,12 @@ def test_a_model_that_cannot_be_evaluated_is_a_failed_row_not_a_crash(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"betas": (-1.0,)}, "--betas values must be finite numbers >= 0"),
-        ({"betas": (float("nan"),)}, "--betas values must be finite"),
+        ({"betas": (-1.0,)}, "betas values must be finite numbers >= 0"),
+        ({"betas": (float("nan"),)}, "betas values must be finite"),
         ({"betas": (1.0, 1.0)}, "repeated"),
-        ({"seeds": (-2,)}, "--seeds"),
-        ({"metrics": ("mig", "beauty")}, "--metrics: unknown beauty"),
-        ({"name": "../x"}, "--name"),
+        ({"seeds": (-2,)}, "seeds must be integers"),
+        ({"metrics": ("mig", "beauty")}, "metrics: unknown beauty"),
+        ({"name": "../x"}, "name must be a plain directory name"),
         ({"epochs": 0}, "epochs"),
         ({"objective": "capacity", "betas": (1.0, 4.0)}, "does not use β"),
     ],

@@ -45,7 +45,7 @@ class Signature:
 
 
 IMAGE_SHAPE = (64, 64, 1)
-# kbetavae.export's signatures (docs/DESIGN.md "SavedModel signatures"); a test checks these
+# kbetavae.trained.export's signatures (docs/DESIGN.md "SavedModel signatures"); a test checks these
 # against an exported SavedModel.
 SIGNATURES: dict[str, Signature] = {
     "encode": Signature("images", IMAGE_SHAPE, ("mu", "logvar"), unit_interval=True),

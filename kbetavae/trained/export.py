@@ -13,6 +13,7 @@ atomic directory rename, so a remote export is written in place; it is complete 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from typing import Any
@@ -22,13 +23,18 @@ from kbetavae import io as kio
 
 SIGNATURES = ("encode", "decode", "reconstruct")
 SAVED_MODEL_FILE = "saved_model.pb"
-# The version directory of a first export (TF Serving serves the highest number).
-SAVED_MODEL_VERSION = "1"
 
 
 def is_exported(path: str | os.PathLike) -> bool:
     """Whether ``path`` holds a complete SavedModel (local or remote)."""
     return kio.exists(os.path.join(os.fspath(path), SAVED_MODEL_FILE))
+
+
+def exported_versions(model_dir: str) -> list[int]:
+    """The numbered versions of a TF Serving model directory that hold a SavedModel."""
+    found = kio.glob(model_dir, os.path.join("*", SAVED_MODEL_FILE))
+    names = [os.path.basename(os.path.dirname(path)) for path in found]
+    return sorted(int(name) for name in names if re.fullmatch(r"\d+", name))
 
 
 def export_saved_model(model: Any, path: str | os.PathLike) -> str:

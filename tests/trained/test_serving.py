@@ -12,7 +12,7 @@ import pytest
 
 from kbetavae.data import open_source
 from kbetavae.errors import InputError
-from kbetavae.serving import (
+from kbetavae.trained.serving import (
     SIGNATURES,
     ServingError,
     parse_predict_response,
@@ -27,7 +27,7 @@ LATENT_DIM = 6
 def exported(tmp_path_factory):
     """An untrained BetaVAE and its SavedModel in TF Serving layout (<model>/1)."""
     import kbetavae
-    from kbetavae.export import export_saved_model
+    from kbetavae.trained.export import export_saved_model
 
     model = kbetavae.BetaVAE(latent_dim=LATENT_DIM, seed=0)
     model(np.zeros((1, 64, 64, 1), np.float32))  # build before export (Keras requirement)
@@ -69,7 +69,7 @@ def test_request_body_matches_the_saved_models_signature(exported, signature_nam
 
 
 def test_saved_model_cli_on_a_request_gives_the_librarys_encoding(exported, tmp_path):
-    from kbetavae.models_io import load_encoder_decoder
+    from kbetavae.trained.load import load_encoder_decoder
 
     model, version_dir = exported
     images = example_input("encode", n=4)

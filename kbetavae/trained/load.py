@@ -9,7 +9,6 @@ exactly as TF Serving would.
 from __future__ import annotations
 
 import os
-import re
 import zipfile
 from collections.abc import Callable
 
@@ -17,7 +16,9 @@ import numpy as np
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
-from kbetavae.training.rundir import CONFIG_FILE, DONE_FILE, MODEL_FILE
+from kbetavae.trained.export import SAVED_MODEL_FILE, exported_versions, is_exported
+from kbetavae.training import rundir
+from kbetavae.training.rundir import DONE_FILE, MODEL_FILE
 
 EncodeFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 DecodeFn = Callable[[np.ndarray], np.ndarray]
@@ -38,30 +39,26 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, str]:
         )
     if not kio.is_dir(path):
         raise InputError(f"{path} does not exist (expected a run directory or a SavedModel)")
-    if kio.exists(os.path.join(path, "saved_model.pb")):
+    if is_exported(path):
         return "saved_model", path
-    if kio.exists(os.path.join(path, MODEL_FILE)):
-        return "keras", os.path.join(path, MODEL_FILE)
-    versions = [
-        int(os.path.basename(os.path.dirname(found)))
-        for found in kio.glob(path, os.path.join("*", "saved_model.pb"))
-        if re.fullmatch(r"\d+", os.path.basename(os.path.dirname(found)))
-    ]
+    if rundir.has_model(path):
+        return "keras", rundir.model_path(path)
+    versions = exported_versions(path)
     if versions:
         return "saved_model", os.path.join(path, str(max(versions)))
-    if kio.exists(os.path.join(path, DONE_FILE)):
+    if rundir.is_finished(path):
         raise InputError(
             f"{path} is a finished run ({DONE_FILE}) whose {MODEL_FILE} is gone: restore it, "
             "use the run's exported SavedModel instead, or delete the run directory and rerun "
             "the command that trained it to train it again"
         )
-    if kio.exists(os.path.join(path, CONFIG_FILE)):
+    if rundir.is_run_dir(path):
         raise InputError(
             f"{path} is an unfinished run (no {MODEL_FILE} yet): rerun the `kbetavae train` "
             "or `kbetavae sweep` command that started it to resume training"
         )
     raise InputError(
-        f"{path} holds neither {MODEL_FILE} (a run directory) nor saved_model.pb (a SavedModel)"
+        f"{path} holds neither {MODEL_FILE} (a run directory) nor {SAVED_MODEL_FILE} (a SavedModel)"
     )
 
 
