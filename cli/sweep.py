@@ -23,8 +23,8 @@ from cli.common import (
 from cli.options import DEFAULTS
 from kbetavae.errors import InputError
 from kbetavae.metrics import registry
-from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.study.plan import PRESETS, PROTOCOL_POINTS, STUDY_BETAS
+from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER, FULL_POINTS
+from kbetavae.study.plan import PRESETS, STUDY_BETAS
 
 
 def _numbers(text: str, option: str, kind=float) -> tuple:
@@ -67,12 +67,7 @@ def sweep(
     metrics: str = typer.Option(
         ",".join(registry.default_names()), "--metrics", help=registry.help_text()
     ),
-    eval_points: int = typer.Option(
-        PROTOCOL_POINTS,
-        "--eval-points",
-        parser=whole_number,
-        help=f"metric sample size (protocol: {PROTOCOL_POINTS:,}); less is faster",
-    ),
+    eval_points: options.EvalPoints = FULL_POINTS,
     zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
     traverse_beta: options.TraverseBeta = None,
     # str, not Path: a Path would turn gs://bucket into gs:/bucket.
@@ -251,7 +246,7 @@ def traverse(
     limit: float = typer.Option(3.0, help="sweep each latent over [-limit, limit]"),
     steps: int = typer.Option(10, min=2, max=50, help="columns per row"),
     kl_points: int = typer.Option(
-        10_000,
+        FULL_POINTS,
         help="grid images behind each row's KL label (as `kbetavae evaluate --eval-points`)",
     ),
     seed: int = typer.Option(

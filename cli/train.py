@@ -16,6 +16,7 @@ from cli.common import count, user_errors, whole_number
 from cli.options import DEFAULTS
 from kbetavae.cloud import DEFAULT_HYPERTUNE_METRIC, VertexEnvironment
 from kbetavae.metrics import metric_row, registry
+from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER, FULL_POINTS
 
 
 @user_errors
@@ -54,13 +55,8 @@ def train(
         "--metrics",
         help="with --evaluate: " + registry.help_text(),
     ),
-    eval_points: int = typer.Option(
-        10_000,
-        "--eval-points",
-        parser=whole_number,
-        help="with --evaluate: metric sample size (protocol: 10,000)",
-    ),
-    zdiff_classifier: options.ZdiffClassifier = "lbfgs",
+    eval_points: options.EvalPoints = FULL_POINTS,
+    zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
     hypertune_metric: str = typer.Option(
         DEFAULT_HYPERTUNE_METRIC,
         "--hypertune-metric",

@@ -20,7 +20,7 @@ from typing import Any
 from kbetavae import io as kio
 from kbetavae.cloud import metric_to_compute
 from kbetavae.export import SAVED_MODEL_VERSION
-from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
+from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER
 from kbetavae.models_io import load_model
 from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan
