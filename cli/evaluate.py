@@ -3,7 +3,9 @@
 Accepts a run directory (its ``model.keras``), a ``.keras`` file, or a SavedModel
 directory with an ``encode`` signature (images float32 (N, 64, 64, 1) -> ``mu``,
 ``logvar``); a TF Serving model directory whose numbered version subdirectories hold
-SavedModels evaluates the highest version.
+SavedModels evaluates the highest version. A run (its config.json beside the model) is
+evaluated as its sweep evaluated it (:func:`kbetavae.study.evaluation.evaluate_encoders`),
+held-out ELBO included when the source is the run's own.
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def evaluate(
         "serving directory, never inside it: <model>_v<version>_metrics.json)",
     ),
 ) -> None:
-    """Compute MIG, Z-diff and Modularity (or --metrics) of a model; write metrics.json."""
+    """Compute MIG, Z-diff and Modularity (or --metrics) of a model, and a run's held-out
+    ELBO; write metrics.json (a run's: what its sweep wrote)."""
     from kbetavae.data import open_source
     from kbetavae.io import check_reachable, is_dir, write_json_atomic
     from kbetavae.study.evaluation import evaluate_encoders, train_indices

@@ -107,15 +107,8 @@ def encode_index(
     batch_size: int,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Encode the images at ``index`` in batches: (mu, logvar or None), float32."""
-    mus, logvars = [], []
-    for start in range(0, index.shape[0], batch_size):
-        batch = index[start : start + batch_size]
-        mu, logvar = _checked(encode_fn(_images(ground_truth, batch, encode_fn)), batch)
-        mus.append(mu)
-        if logvar is not None:
-            logvars.append(logvar)
-    mu = np.concatenate(mus)
-    return mu, (np.concatenate(logvars) if logvars else None)
+    (encoded,) = _encode_index_many(ground_truth, each_encoder([encode_fn]), 1, index, batch_size)
+    return encoded
 
 
 def _checked(output: Any, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
