@@ -13,8 +13,7 @@ import numpy as np
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.metrics.latent_kl import kl_caption, sample_kl
-
-DEFAULT_KL_POINTS = 10_000  # the evaluation protocol's sample (docs/DESIGN.md, metrics)
+from kbetavae.metrics.protocol import FULL_POINTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +62,7 @@ def render_model_traversal(
     image_index: int | None = None,
     limit: float = 3.0,
     steps: int = 10,
-    kl_points: int = DEFAULT_KL_POINTS,
+    kl_points: int = FULL_POINTS,
     seed: int | None = None,
 ) -> ModelTraversal:
     """Write the traversal figure ``out`` (PNG) and an animated GIF beside it.
