@@ -14,8 +14,9 @@ Targets (issue 10, part 2), on the 2-core CPU:
   BetaVAE, <= 0.5. Each side runs in its own process (``PYTHONPATH`` = this tree or
   ``KBETAVAE_BENCH_BASE``, default /work/base-e31e903), alternating, reduced protocol
   (``KBETAVAE_BENCH_EVAL_POINTS``, the CLI's ``--eval-points``), timed inside the process.
-- ``group``: ``evaluate_many`` of K = 7 models with one ``ManyEncoder`` vs 7 × ``evaluate``
-  of each model's fast encoder, same seed and sizes (``KBETAVAE_BENCH_GROUP_POINTS``).
+- ``group``: ``evaluate_many`` of K = 7 models (shared draws, each image rendered once) vs
+  7 × ``evaluate`` of each model's fast encoder, same seed and sizes
+  (``KBETAVAE_BENCH_GROUP_POINTS``, at least 100); the graph is compiled by then in both.
 
 The machine is shared: absolute numbers move with the load; quote the ratios.
 """
@@ -51,9 +52,13 @@ from kbetavae.metrics import evaluate
 from kbetavae.trained.load import load_encoder_decoder
 points = int(sys.argv[2])
 encode, _ = load_encoder_decoder(sys.argv[1])
-report = evaluate(encode, open_source("replica"), seed=0, num_points=points,
-                  num_test_points=max(points // 2, 1), num_train=points,
-                  num_eval=max(points // 2, 1), num_variance_points=points)
+try:  # trees with one Protocol object; e31e903 took the sizes one by one
+    from kbetavae.metrics.protocol import Protocol
+    sizes = {"protocol": Protocol.scaled(points)}
+except ImportError:
+    sizes = dict(num_points=points, num_test_points=points // 2, num_train=points,
+                 num_eval=points // 2, num_variance_points=points)
+report = evaluate(encode, open_source("replica"), seed=0, **sizes)
 print(json.dumps({"seconds": time.perf_counter() - start,
                   "encode_seconds": report["timing"]["encode_seconds"],
                   "images_encoded": report["images_encoded"],
@@ -90,18 +95,17 @@ def _layer_functions(model, images: np.ndarray) -> dict:
     """Each layer of the fast path alone, on its input (computed once beforehand)."""
     import tensorflow as tf
 
-    from kbetavae.model.inference import ManyEncoder, encoder_layers
+    from kbetavae.model.inference import _first_layer, encoder_layers
 
     convs, denses, _ = encoder_layers(model)
-    graph = ManyEncoder([model], batch_size=len(images))._graph
-    functions = {
-        "conv1": (
-            tf.function(lambda x: graph._first_layer(tf.cast(x, tf.float32))[0], jit_compile=True),
-            tf.constant(images),
-        ),
-    }
-    x = functions["conv1"][0](functions["conv1"][1])
     first = convs[0]
+
+    def conv1(x):
+        x = tf.cast(x, tf.float32)
+        return _first_layer(x, first.kernel, first.bias, first.stride, first.relu)
+
+    functions = {"conv1": (tf.function(conv1, jit_compile=True), tf.constant(images))}
+    x = functions["conv1"][0](functions["conv1"][1])
     functions["conv1 (tf conv2d)"] = (
         tf.function(
             lambda u: tf.nn.relu(
@@ -249,23 +253,17 @@ def bench_evaluate(model_path: str, points: int, rounds: int) -> dict:
 
 def bench_group(points: int) -> dict:
     from kbetavae.data import open_source
-    from kbetavae.metrics import evaluate, evaluate_many
-    from kbetavae.model.inference import ManyEncoder, fast_encoder
+    from kbetavae.metrics import Protocol, evaluate, evaluate_many
+    from kbetavae.model.inference import fast_encoder
 
     models = [_model(seed) for seed in range(GROUP_SIZE)]
     data = open_source("replica")
-    sizes = {
-        "num_points": points,
-        "num_test_points": max(points // 2, 1),
-        "num_train": points,
-        "num_eval": max(points // 2, 1),
-        "num_variance_points": points,
-    }
+    protocol = Protocol.scaled(points)
     start = time.perf_counter()
-    many = evaluate_many(models, data, seed=0, encode_many=ManyEncoder(models), **sizes)
+    many = evaluate_many([fast_encoder(m) for m in models], data, seed=0, protocol=protocol)
     group_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    alone = [evaluate(fast_encoder(model), data, seed=0, **sizes) for model in models]
+    alone = [evaluate(fast_encoder(m), data, seed=0, protocol=protocol) for m in models]
     separate_seconds = time.perf_counter() - start
     differences = [
         abs(m[name]["score"] - a[name]["score"])
@@ -298,7 +296,7 @@ def run() -> dict:
             result["evaluate_full_protocol"] = bench_evaluate(
                 os.path.join(directory, "model.keras"), 10_000, 1
             )
-    result["group"] = bench_group(int(os.environ.get("KBETAVAE_BENCH_GROUP_POINTS", "300")))
+    result["group"] = bench_group(int(os.environ.get("KBETAVAE_BENCH_GROUP_POINTS", "500")))
     return result
 
 

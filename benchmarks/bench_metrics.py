@@ -28,9 +28,16 @@ import time
 
 import numpy as np
 
+from kbetavae.metrics.protocol import FULL_PROTOCOL
+
 REPEATS = 3
-NUM_POINTS = 10_000
-ZDIFF = {"batch_size": 64, "num_train": 10_000, "num_eval": 5_000}
+NUM_POINTS = FULL_PROTOCOL.num_points
+# The reference's arguments for our full protocol.
+ZDIFF = {
+    "batch_size": FULL_PROTOCOL.pair_batch_size,
+    "num_train": FULL_PROTOCOL.num_train,
+    "num_eval": FULL_PROTOCOL.num_eval,
+}
 
 
 def _grid():
@@ -90,7 +97,7 @@ def _ours(table_codes, ground, codes, factors) -> dict:
     modularity = modularity_from_mutual_info(mi).score
     mid = time.perf_counter()
     table = CodeTable.from_codes(ground, table_codes)
-    z = zdiff(ground, table, 0, **ZDIFF).score
+    z = zdiff(ground, table, 0, FULL_PROTOCOL).score
     end = time.perf_counter()
     return {
         "mig": mig,

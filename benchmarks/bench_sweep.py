@@ -10,6 +10,11 @@ medians. Everything a sweep does is in the time: start-up, training, evaluation,
 figures (and, now, the held-out ELBO and report.html, which e31e903 did not make).
 
 Environment: ``KBETAVAE_BENCH_SWEEP_ROUNDS`` (default 1).
+
+Measured at 261a242 (issue 21: one compiled encoder graph, group evaluation), 2 rounds
+interleaved, `lscpu` "AMD EPYC" (2 cores), load average 8-27 (median 15.8) from other
+jobs: e31e903 1002.9 / 662.5 s, now 924.9 / 530.5 s, ratio of medians 0.874 (goal 0.5:
+missed; at --eval-points 500 each model still encodes ~90,000 distinct images).
 """
 
 from __future__ import annotations

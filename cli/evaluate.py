@@ -3,7 +3,9 @@
 Accepts a run directory (its ``model.keras``), a ``.keras`` file, or a SavedModel
 directory with an ``encode`` signature (images float32 (N, 64, 64, 1) -> ``mu``,
 ``logvar``); a TF Serving model directory whose numbered version subdirectories hold
-SavedModels evaluates the highest version.
+SavedModels evaluates the highest version. A run (its config.json beside the model) is
+evaluated as its sweep evaluated it (:func:`kbetavae.study.evaluation.evaluate_encoders`),
+held-out ELBO included when the source is the run's own.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import time
 import typer
 
 from cli import options
-from cli.common import user_errors, whole_number
+from cli.common import user_errors
 from kbetavae.metrics import registry
-from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.study.plan import PROTOCOL_POINTS, check_eval_points
+from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER, FULL_POINTS, Protocol
+from kbetavae.metrics.representation import ENCODE_BATCH_SIZE
 from kbetavae.trained.load import load_encoder_decoder, resolve_model
 from kbetavae.training.rundir import (
     check_run,
@@ -25,12 +27,6 @@ from kbetavae.training.rundir import (
     exported_metrics_path,
     metrics_path,
 )
-
-
-def run_settings(path: str) -> dict:
-    """The training config of a run directory (source, seed), or {} if there is none."""
-    config = config_of_model(path)
-    return config.to_dict() if config is not None else {}
 
 
 def default_output(kind: str, model_path: str) -> str:
@@ -55,15 +51,11 @@ def evaluate(
     seed: int = typer.Option(
         None, "--seed", help="seed of every draw (default: the run's, else 0)"
     ),
-    eval_points: int = typer.Option(
-        PROTOCOL_POINTS,
-        "--eval-points",
-        parser=whole_number,
-        help="points for MIG/Modularity, Z-diff/FactorVAE training points; test and "
-        "evaluation sets are half (10,000 = the disentanglement_lib protocol)",
-    ),
+    eval_points: options.EvalPoints = FULL_POINTS,
     zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
-    batch_size: int = typer.Option(1024, "--batch-size", help="images per encoder call"),
+    batch_size: int = typer.Option(
+        ENCODE_BATCH_SIZE, "--batch-size", help="images per encoder call"
+    ),
     code_table: str = typer.Option(
         "lazy", "--code-table", help="lazy (encode each image once), grid (all 737,280) or none"
     ),
@@ -75,31 +67,32 @@ def evaluate(
         "serving directory, never inside it: <model>_v<version>_metrics.json)",
     ),
 ) -> None:
-    """Compute MIG, Z-diff and Modularity (or --metrics) of a model; write metrics.json."""
+    """Compute MIG, Z-diff and Modularity (or --metrics) of a model, and a run's held-out
+    ELBO; write metrics.json (a run's: what its sweep wrote)."""
     from kbetavae.data import open_source
     from kbetavae.io import check_reachable, is_dir, write_json_atomic
-    from kbetavae.metrics import evaluate as evaluate_metrics
-    from kbetavae.metrics import protocol_sizes
+    from kbetavae.study.evaluation import evaluate_encoders, train_indices
 
     started = time.perf_counter()
-    check_eval_points(eval_points)
+    protocol = Protocol.scaled(eval_points, zdiff_classifier)
     check_reachable(path, "model")
     if is_dir(path):  # a run directory's files are checked before its model is trusted
         check_run(path, need_model=False)  # a missing model: models_io says what to do
     kind, model_path = resolve_model(path)
-    settings = run_settings(model_path) if kind == "keras" else {}
-    source = source or settings.get("source") or "replica"
-    seed = seed if seed is not None else int(settings.get("seed", 0))
-    names = tuple(m.strip() for m in metrics.split(",") if m.strip())
-    sizes = protocol_sizes(eval_points)
-    encode, _ = load_encoder_decoder(model_path)
-    report = evaluate_metrics(
-        encode,
-        open_source(source),
-        metrics=names,
-        seed=seed,
-        **sizes,
-        zdiff_classifier=zdiff_classifier,
+    config = config_of_model(model_path) if kind == "keras" else None
+    source = source or (config.source if config else "replica")
+    seed = seed if seed is not None else (config.seed if config else 0)
+    names = registry.check_names(m.strip() for m in metrics.split(",") if m.strip())
+    data = open_source(source)
+    # The held-out ELBO needs the images the run trained on: those of its own source.
+    trained_on = train_indices(data, config) if config and source == config.source else None
+    (report,) = evaluate_encoders(
+        [load_encoder_decoder(model_path)],
+        data,
+        names,
+        protocol,
+        seed,
+        trained_on,
         batch_size=batch_size,
         code_table=code_table,
     )

@@ -14,6 +14,7 @@ import typer
 
 from cli.common import whole_number
 from kbetavae.errors import InputError
+from kbetavae.metrics.protocol import FULL_POINTS, MIN_EVAL_POINTS
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.precision import precision_warning
 
@@ -64,6 +65,16 @@ Subset = Annotated[
     typer.Option("--subset", parser=whole_number, help="training images (seeded random subset)"),
 ]
 Source = Annotated[str, typer.Option("--source", help="replica, dsprites, or a .npz/.hdf5 path")]
+EvalPoints = Annotated[
+    int,
+    typer.Option(
+        "--eval-points",
+        parser=whole_number,
+        help="metric sample size: points of MIG/Modularity and Z-diff/FactorVAE training votes; "
+        "test points, evaluation votes and held-out ELBO images are half (at most 5,000) "
+        f"(protocol: {FULL_POINTS:,}; at least {MIN_EVAL_POINTS}); less is faster",
+    ),
+]
 ZdiffClassifier = Annotated[
     str,
     typer.Option(

@@ -25,7 +25,8 @@ from cli.common import as_flags, count
 from kbetavae import io as kio
 from kbetavae.metrics import registry
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
-from kbetavae.study.plan import PROTOCOL_POINTS, SweepPlan
+from kbetavae.metrics.protocol import FULL_POINTS
+from kbetavae.study.plan import SweepPlan
 from kbetavae.study.results import REPORT_FILE
 from kbetavae.study.sweep import STATUS_WORDS, Progress
 from kbetavae.training.rundir import resume_words, run_name
@@ -118,7 +119,7 @@ class TerminalProgress(Progress):
             f"sweep {plan.name}: {count(len(plan.betas) * len(plan.seeds), 'run')} "
             f"({todo} to do), {count(plan.base.epochs, 'epoch')} each"
         )
-        if todo and plan.base.subset < SMALL_SUBSET and plan.eval_points >= PROTOCOL_POINTS:
+        if todo and plan.base.subset < SMALL_SUBSET and plan.eval_points >= FULL_POINTS:
             self.say(
                 f"note: the full evaluation protocol (--eval-points {plan.eval_points}) costs "
                 f"minutes per model on a CPU, more than training on {plan.base.subset} images; "

@@ -22,9 +22,9 @@ from cli.common import (
 from cli.options import DEFAULTS
 from kbetavae.errors import InputError
 from kbetavae.metrics import registry
+from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER, FULL_POINTS
 from kbetavae.metrics.traversal_motion import FIGURE_LIMIT, FIGURE_STEPS
-from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.study.plan import PRESETS, PROTOCOL_POINTS, STUDY_BETAS, SweepPlan
+from kbetavae.study.plan import PRESETS, STUDY_BETAS, SweepPlan
 from kbetavae.study.results import FIGURES_DIR
 from kbetavae.study.sweep import RUNS_ROOT, SAVED_MODELS_ROOT
 from kbetavae.training.rundir import SAVED_MODEL_VERSION
@@ -75,12 +75,7 @@ def sweep(
     metrics: str = typer.Option(
         ",".join(registry.default_names()), "--metrics", help=registry.help_text()
     ),
-    eval_points: int = typer.Option(
-        PROTOCOL_POINTS,
-        "--eval-points",
-        parser=whole_number,
-        help=f"metric sample size (protocol: {PROTOCOL_POINTS:,}); less is faster",
-    ),
+    eval_points: options.EvalPoints = FULL_POINTS,
     zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
     traverse_beta: options.TraverseBeta = None,
     # str, not Path: a Path would turn gs://bucket into gs:/bucket.

@@ -16,8 +16,7 @@ from cli.common import count, user_errors, whole_number
 from cli.options import DEFAULTS
 from kbetavae.cloud import DEFAULT_HYPERTUNE_METRIC, VertexEnvironment
 from kbetavae.metrics import metric_row, registry
-from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
-from kbetavae.study.plan import PROTOCOL_POINTS
+from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER, FULL_POINTS
 
 
 @user_errors
@@ -56,12 +55,7 @@ def train(
         "--metrics",
         help="with --evaluate: " + registry.help_text(),
     ),
-    eval_points: int = typer.Option(
-        PROTOCOL_POINTS,
-        "--eval-points",
-        parser=whole_number,
-        help=f"with --evaluate: metric sample size (protocol: {PROTOCOL_POINTS:,})",
-    ),
+    eval_points: options.EvalPoints = FULL_POINTS,
     zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
     hypertune_metric: str = typer.Option(
         DEFAULT_HYPERTUNE_METRIC,

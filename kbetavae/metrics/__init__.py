@@ -12,12 +12,7 @@ names them all.
 from kbetavae.metrics import registry
 from kbetavae.metrics.dci import DCIResult, dci
 from kbetavae.metrics.discretize import histogram_discretize
-from kbetavae.metrics.evaluate import (
-    evaluate,
-    evaluate_many,
-    metric_row,
-    protocol_sizes,
-)
+from kbetavae.metrics.evaluate import evaluate, evaluate_many, metric_row
 from kbetavae.metrics.factorvae import FactorVAEResult, factorvae_score
 from kbetavae.metrics.inputs import kl_per_latent
 from kbetavae.metrics.mig import MIGResult, mig, mig_from_mutual_info
@@ -27,6 +22,7 @@ from kbetavae.metrics.mutual_info import (
     factor_entropies,
     mutual_info_matrix,
 )
+from kbetavae.metrics.protocol import Protocol
 from kbetavae.metrics.representation import CodeTable, factor_encoder, sample_codes
 from kbetavae.metrics.sap import SAPResult, sap
 from kbetavae.metrics.udr import UDRResult, udr
@@ -38,6 +34,7 @@ __all__ = [
     "FactorVAEResult",
     "MIGResult",
     "ModularityResult",
+    "Protocol",
     "SAPResult",
     "UDRResult",
     "ZDiffResult",
@@ -56,7 +53,6 @@ __all__ = [
     "modularity",
     "modularity_from_mutual_info",
     "mutual_info_matrix",
-    "protocol_sizes",
     "registry",
     "sample_codes",
     "sap",

@@ -20,37 +20,25 @@ table wins by the 7% it skips (and by far more at the reduced sample sizes of qu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 from kbetavae.errors import InputError
 from kbetavae.metrics import registry
 from kbetavae.metrics.inputs import EvaluationInputs
 from kbetavae.metrics.progress import EncodeCounter, Progress, expected_encodes
-from kbetavae.metrics.representation import ENCODE_BATCH_SIZE, CodeTable, GroundTruth, as_encode_fn
+from kbetavae.metrics.protocol import FULL_PROTOCOL, Protocol
+from kbetavae.metrics.representation import (
+    ENCODE_BATCH_SIZE,
+    CodeTable,
+    GroundTruth,
+    as_encode_fn,
+    each_encoder,
+)
 from kbetavae.metrics.results import jsonable
-from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER, check_classifier
 from kbetavae.validation import check_int
 
 CODE_TABLE_MODES = ("lazy", "grid", "none")
-
-
-def protocol_sizes(eval_points: int) -> dict[str, int]:
-    """The :func:`evaluate` sample sizes scaled from one number: MIG/Modularity use
-    ``eval_points`` points, Z-diff and FactorVAE that many training votes and half as many
-    evaluation votes, SAP/DCI half as many test points (10,000 is the disentanglement_lib
-    protocol)."""
-    n = check_int("eval_points", eval_points, minimum=2)
-    half = max(n // 2, 1)
-    return {
-        "num_points": n,
-        "num_test_points": half,
-        "num_train": n,
-        "num_eval": half,
-        "num_variance_points": n,
-    }
 
 
 def evaluate(
@@ -59,15 +47,9 @@ def evaluate(
     metrics: Sequence[str] | None = None,
     seed: int = 0,
     *,
-    num_points: int = 10_000,
-    num_test_points: int = 5_000,
-    num_train: int = 10_000,
-    num_eval: int = 5_000,
-    pair_batch_size: int = 64,
-    num_variance_points: int = 10_000,
+    protocol: Protocol = FULL_PROTOCOL,
     batch_size: int = ENCODE_BATCH_SIZE,
     code_table: str = "lazy",
-    zdiff_classifier: str = DEFAULT_CLASSIFIER,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Every requested metric of an encoder, as a JSON-serialisable dict.
@@ -80,15 +62,10 @@ def evaluate(
         metrics: names from :mod:`kbetavae.metrics.registry`; default its default metrics
             (MIG, Z-diff and Modularity).
         seed: the seed of every random draw.
-        num_points: points for MIG, Modularity and active latents, and the training points
-            of SAP and DCI (protocol: 10,000).
-        num_test_points: test points of SAP and DCI (5,000).
-        num_train, num_eval: training and evaluation points of Z-diff and FactorVAE
-            (10,000 / 5,000), each made from ``pair_batch_size`` (64) images or pairs.
-        num_variance_points: FactorVAE's global-variance sample (10,000).
+        protocol: the sample sizes and Z-diff's classifier
+            (:class:`~kbetavae.metrics.protocol.Protocol`; default the full protocol).
         batch_size: images per encoder call.
         code_table: ``"lazy"``, ``"grid"`` or ``"none"`` (see the module docstring).
-        zdiff_classifier: ``"lbfgs"`` or ``"liblinear_ovr"`` (see :mod:`.zdiff`).
         progress: called as ``progress(images_encoded, expected)`` after each encoder
             batch; ``expected`` is :func:`expected_encodes` (an estimate with the lazy
             table, never below the count so far); the last call is ``(done, done)``.
@@ -101,38 +78,16 @@ def evaluate(
     Example:
         >>> evaluate(model, open_source("replica"), seed=0)["mig"]["score"]  # doctest: +SKIP
     """
-    started = time.perf_counter()
-    names, protocol, batch_size = _checked_settings(
+    return evaluate_many(
+        [model_or_encode_fn],
+        ground_truth,
         metrics,
-        code_table,
-        CODE_TABLE_MODES,
-        num_points=num_points,
-        num_test_points=num_test_points,
-        num_train=num_train,
-        num_eval=num_eval,
-        pair_batch_size=pair_batch_size,
-        num_variance_points=num_variance_points,
+        seed,
+        protocol=protocol,
         batch_size=batch_size,
-        zdiff_classifier=zdiff_classifier,
-    )
-    encode_fn = as_encode_fn(model_or_encode_fn)
-    counter = None
-    if progress is not None:
-        counter = EncodeCounter(
-            expected_encodes(_draws(names, protocol), ground_truth.num_images, code_table),
-            progress,
-        )
-        encode_fn = counter.wrap(encode_fn)
-    encoder: CodeTable | Callable = encode_fn
-    if code_table != "none":
-        encoder = CodeTable(ground_truth, encode_fn, batch_size=batch_size)
-        if code_table == "grid":
-            encoder.fill()
-    report = _evaluate_with(encoder, ground_truth, names, seed, protocol, batch_size)
-    if counter is not None:
-        counter.finish()
-    report["timing"]["total_seconds"] = time.perf_counter() - started
-    return jsonable(report)
+        code_table=code_table,
+        progress=progress,
+    )[0]
 
 
 def evaluate_many(
@@ -141,110 +96,68 @@ def evaluate_many(
     metrics: Sequence[str] | None = None,
     seed: int = 0,
     *,
-    encode_many: Callable[[np.ndarray], Sequence[Any]] | None = None,
-    num_points: int = 10_000,
-    num_test_points: int = 5_000,
-    num_train: int = 10_000,
-    num_eval: int = 5_000,
-    pair_batch_size: int = 64,
-    num_variance_points: int = 10_000,
+    protocol: Protocol = FULL_PROTOCOL,
     batch_size: int = ENCODE_BATCH_SIZE,
     code_table: str = "lazy",
-    zdiff_classifier: str = DEFAULT_CLASSIFIER,
+    progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`evaluate` for K encoders on the same draws, each image rendered and encoded
     once for the whole group.
 
     The draws depend on ``seed`` alone, never on the model, so the K evaluations ask for
-    the same images; K code tables filled together (:meth:`CodeTable.group`) serve them.
+    the same images; K code tables filled together (:meth:`CodeTable.group`) serve them
+    (``code_table="none"``: each encoder is called on every draw, as disentanglement_lib
+    does).
     Report ``k`` equals ``evaluate(models_or_encode_fns[k], ...)`` with the same arguments
     except for ``timing``, whose seconds are 1/K shares of the group's.
 
     Args:
         models_or_encode_fns: K models or encode functions, as ``evaluate`` takes.
-        encode_many: optional ``images -> [output_1, ..., output_K]`` that encodes a batch
-            with all K at once (``kbetavae.model.inference.ManyEncoder``: one wide first
-            layer); without it each encoder is called on the shared images in turn.
-        code_table: ``"lazy"`` or ``"grid"`` (a group always shares code tables).
+        progress: as ``evaluate``'s, counting the images the group encodes.
         The other arguments are ``evaluate``'s.
 
     Example:
-        >>> many = ManyEncoder(models)  # kbetavae.model.inference  # doctest: +SKIP
-        >>> reports = evaluate_many(models, data, encode_many=many)  # doctest: +SKIP
+        >>> reports = evaluate_many([fast_encoder(m) for m in models], data)  # doctest: +SKIP
     """
     started = time.perf_counter()
-    names, protocol, batch_size = _checked_settings(
-        metrics,
-        code_table,
-        ("lazy", "grid"),
-        num_points=num_points,
-        num_test_points=num_test_points,
-        num_train=num_train,
-        num_eval=num_eval,
-        pair_batch_size=pair_batch_size,
-        num_variance_points=num_variance_points,
-        batch_size=batch_size,
-        zdiff_classifier=zdiff_classifier,
-    )
+    names = registry.check_names(registry.default_names() if metrics is None else metrics)
+    if code_table not in CODE_TABLE_MODES:
+        raise InputError(f"code_table must be one of {CODE_TABLE_MODES}, got {code_table!r}")
+    if not isinstance(protocol, Protocol):
+        raise InputError(f"protocol must be a Protocol, got {type(protocol).__name__}")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     members = list(models_or_encode_fns)
     if not members:
         raise InputError("evaluate_many needs at least one model or encode function")
-    if encode_many is None:
-        encode_many = _each_encoder([as_encode_fn(member) for member in members])
-    tables = CodeTable.group(ground_truth, encode_many, len(members), batch_size=batch_size)
-    if code_table == "grid":
-        tables[0].fill()
-    reports = [_evaluate_with(t, ground_truth, names, seed, protocol, batch_size) for t in tables]
+    counter = None
+    if progress is not None:
+        draws = _draws(names, protocol) * (len(members) if code_table == "none" else 1)
+        expected = expected_encodes(draws, ground_truth.num_images, code_table)
+        counter = EncodeCounter(expected, progress)
+    if code_table == "none":
+        encoders = [as_encode_fn(member) for member in members]
+        encoders = [counter.wrap(fn) for fn in encoders] if counter else encoders
+    else:
+        # Each image is rendered once and handed to every member's encoder in turn.
+        encode_many = each_encoder([as_encode_fn(member) for member in members])
+        encode_many = counter.wrap(encode_many) if counter else encode_many
+        encoders = CodeTable.group(ground_truth, encode_many, len(members), batch_size=batch_size)
+        if code_table == "grid":
+            encoders[0].fill()
+    reports = [_evaluate_with(e, ground_truth, names, seed, protocol, batch_size) for e in encoders]
+    if counter is not None:
+        counter.finish()
     share = (time.perf_counter() - started) / len(members)
     for report in reports:
         report["timing"]["total_seconds"] = share
     return [jsonable(report) for report in reports]
 
 
-def _each_encoder(encode_fns: list[Callable]) -> Callable[[np.ndarray], list[Any]]:
-    def encode_each(images: np.ndarray) -> list[Any]:
-        # Each encoder gets the float32 images it expects unless it casts uint8 itself.
-        as_float = None
-        outputs = []
-        for encode_fn in encode_fns:
-            if images.dtype == np.uint8 and not getattr(encode_fn, "accepts_uint8", False):
-                as_float = images.astype(np.float32) if as_float is None else as_float
-                outputs.append(encode_fn(as_float))
-            else:
-                outputs.append(encode_fn(images))
-        return outputs
-
-    encode_each.accepts_uint8 = True
-    return encode_each
-
-
-def _draws(names: Sequence[str], protocol: dict) -> int:
+def _draws(names: Sequence[str], protocol: Protocol) -> int:
     """Images an evaluation draws: the shared samples (the test sample counted even if no
     metric uses it) and each metric's own."""
-    draws = protocol["num_points"] + protocol["num_test_points"]
+    draws = protocol.num_points + protocol.num_test_points
     return draws + sum(registry.spec(name).images_drawn(protocol) for name in names)
-
-
-def _checked_settings(
-    metrics: Sequence[str] | None,
-    code_table: str,
-    modes: tuple[str, ...],
-    *,
-    batch_size: int,
-    zdiff_classifier: str,
-    **sizes,
-) -> tuple[tuple[str, ...], dict[str, Any], int]:
-    """(metric names, protocol, batch size) validated, or InputError naming the argument."""
-    names = registry.check_names(registry.default_names() if metrics is None else metrics)
-    if code_table not in modes:
-        raise InputError(f"code_table must be one of {modes}, got {code_table!r}")
-    minimum = {"num_points": 2, "pair_batch_size": 2, "num_variance_points": 2}
-    protocol: dict[str, Any] = {
-        name: check_int(name, value, minimum=minimum.get(name, 1)) for name, value in sizes.items()
-    }
-    protocol["num_bins"] = 20
-    protocol["zdiff_classifier"] = check_classifier(zdiff_classifier)
-    return names, protocol, check_int("batch_size", batch_size, minimum=1)
 
 
 def _evaluate_with(encoder, ground_truth, names, seed, protocol, batch_size) -> dict[str, Any]:
@@ -262,7 +175,7 @@ def _evaluate_with(encoder, ground_truth, names, seed, protocol, batch_size) -> 
         metric = registry.spec(name)
         report[name] = metric.compute(inputs)
         images_drawn += metric.images_drawn(protocol)
-    report["protocol"] = protocol
+    report["protocol"] = protocol.record()
     report["images_drawn"] = images_drawn + inputs.images_drawn
     report["images_encoded"] = (
         encoder.num_encoded if isinstance(encoder, CodeTable) else report["images_drawn"]

@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 
+from kbetavae.metrics.protocol import FULL_PROTOCOL, Protocol
 from kbetavae.metrics.representation import (
     ENCODE_BATCH_SIZE,
     GroundTruth,
@@ -25,10 +26,10 @@ from kbetavae.metrics.representation import (
     sample_codes,
 )
 from kbetavae.metrics.results import MetricResult
+from kbetavae.metrics.votes import vote_batches
 from kbetavae.validation import RngLike, as_rng, check_int
 
 PRUNE_STD = 0.05
-POINTS_PER_DRAW = 256  # fixed so that the numbers depend on the seed only
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,16 +59,12 @@ def factorvae_votes(
     encode_batch_size: int = ENCODE_BATCH_SIZE,
 ) -> np.ndarray:
     """Votes (K, z): how often fixing factor k made latent i the least variable one."""
-    num_votes = check_int("num_votes", num_votes, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=2)
     encode = factor_encoder(ground_truth, representation, encode_batch_size)
-    num_factors = len(ground_truth.factor_sizes)
     active_latents = np.flatnonzero(active)
-    votes = np.zeros((num_factors, global_variances.shape[0]), dtype=np.int64)
-    for start in range(0, num_votes, POINTS_PER_DRAW):
-        n = min(POINTS_PER_DRAW, num_votes - start)
-        fixed = rng.integers(num_factors, size=n)
-        factors = ground_truth.sample_factors(n * batch_size, rng).reshape(n, batch_size, -1)
+    votes = np.zeros((len(ground_truth.factor_sizes), global_variances.shape[0]), dtype=np.int64)
+    for fixed, factors in vote_batches(ground_truth, num_votes, batch_size, rng):
+        n = len(fixed)
         rows = np.arange(n)
         factors[rows, :, fixed] = factors[rows, :1, fixed]
         codes = encode(factors.reshape(n * batch_size, -1)).reshape(n, batch_size, -1)
@@ -81,19 +78,17 @@ def factorvae_score(
     ground_truth: GroundTruth,
     representation: Representation,
     rng: RngLike,
+    protocol: Protocol = FULL_PROTOCOL,
     *,
-    batch_size: int = 64,
-    num_train: int = 10_000,
-    num_eval: int = 5_000,
-    num_variance_points: int = 10_000,
     prune_std: float = PRUNE_STD,
     encode_batch_size: int = ENCODE_BATCH_SIZE,
 ) -> FactorVAEResult:
-    """The FactorVAE score of a representation (images -> codes, or a :class:`CodeTable`)."""
+    """The FactorVAE score of a representation (images -> codes, or a :class:`CodeTable`);
+    ``protocol`` gives the votes (``num_train``, ``num_eval``, ``pair_batch_size``) and the
+    global-variance sample (``num_variance_points``)."""
     rng = as_rng(rng)
-    num_variance_points = check_int("num_variance_points", num_variance_points, minimum=2)
     codes, _ = sample_codes(
-        ground_truth, representation, num_variance_points, rng, encode_batch_size
+        ground_truth, representation, protocol.num_variance_points, rng, encode_batch_size
     )
     global_variances = np.var(codes, axis=0, ddof=1)
     active = np.sqrt(global_variances) >= prune_std
@@ -109,11 +104,11 @@ def factorvae_score(
             active_latents=active,
             global_variances=global_variances,
         )
-    args = (global_variances, active, batch_size, encode_batch_size)
-    train = factorvae_votes(ground_truth, representation, num_train, rng, *args)
+    args = (global_variances, active, protocol.pair_batch_size, encode_batch_size)
+    train = factorvae_votes(ground_truth, representation, protocol.num_train, rng, *args)
     classifier = np.argmax(train, axis=0)
     latents = np.arange(num_latents)
-    evals = factorvae_votes(ground_truth, representation, num_eval, rng, *args)
+    evals = factorvae_votes(ground_truth, representation, protocol.num_eval, rng, *args)
     return FactorVAEResult(
         score=float(evals[classifier, latents].sum() / evals.sum()),
         train_accuracy=float(train[classifier, latents].sum() / train.sum()),

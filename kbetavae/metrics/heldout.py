@@ -35,7 +35,8 @@ import numpy as np
 
 from kbetavae.errors import InputError
 from kbetavae.metrics.checks import check_codes
-from kbetavae.metrics.representation import split_encoding
+from kbetavae.metrics.protocol import HELDOUT_IMAGES
+from kbetavae.metrics.representation import encoder_input, split_encoding
 from kbetavae.metrics.results import jsonable
 from kbetavae.validation import check_int
 
@@ -126,7 +127,9 @@ def elbo_terms(
     batch_size = check_int("batch_size", batch_size, minimum=1)
     mus, logvars = [], []
     for start in range(0, len(images), batch_size):
-        mu, logvar = split_encoding(encode(images[start : start + batch_size].astype(np.float32)))
+        mu, logvar = split_encoding(
+            encode(encoder_input(images[start : start + batch_size], encode))
+        )
         if logvar is None:
             raise InputError("the held-out ELBO needs log-variances; the encoder returned mu only")
         mus.append(check_codes(mu, "encoder means"))
@@ -153,7 +156,7 @@ def heldout_elbo(
     decode: Callable[[np.ndarray], np.ndarray],
     data: Images,
     train_indices: np.ndarray,
-    num_images: int = 5_000,
+    num_images: int = HELDOUT_IMAGES,
     seed: int = 0,
     *,
     batch_size: int = BATCH_SIZE,

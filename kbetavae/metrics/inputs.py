@@ -19,7 +19,8 @@ import numpy as np
 
 from kbetavae.metrics.checks import check_codes
 from kbetavae.metrics.mutual_info import code_factor_mutual_info, factor_entropies
-from kbetavae.metrics.representation import CodeTable, _encode_index
+from kbetavae.metrics.protocol import Protocol
+from kbetavae.metrics.representation import CodeTable, encode_index
 
 ACTIVE_KL_NATS = 0.01
 # One random stream per sample, in a fixed order (append, never reorder: seeds stay valid).
@@ -39,26 +40,16 @@ class EvaluationInputs:
     ``mutual_info``/``factor_entropies`` of it; ``test_codes``/``test_factors``: the
     ``num_test_points`` sample; ``encoder`` (a :class:`CodeTable` or an encode function)
     and ``ground_truth`` for metrics that draw their own images; ``rng(stream)`` the seeded
-    stream of a sample; ``protocol`` the sample sizes.
+    stream of a sample; ``protocol`` the :class:`~kbetavae.metrics.protocol.Protocol`.
     """
 
-    def __init__(self, ground_truth, encoder, protocol: dict, seed: int, batch_size: int):
+    def __init__(self, ground_truth, encoder, protocol: Protocol, seed: int, batch_size: int):
         self.ground_truth = ground_truth
         self.encoder = encoder
         self.protocol = protocol
         self.seed = seed
         self.batch_size = batch_size
         self.images_drawn = 0
-
-    @property
-    def pair_sizes(self) -> dict[str, int]:
-        """Z-diff's and FactorVAE's vote sizes."""
-        p = self.protocol
-        return {
-            "batch_size": p["pair_batch_size"],
-            "num_train": p["num_train"],
-            "num_eval": p["num_eval"],
-        }
 
     def rng(self, stream: str) -> np.random.Generator:
         """The generator of ``stream``: the same for the same seed, whatever else runs."""
@@ -67,7 +58,7 @@ class EvaluationInputs:
 
     @functools.cached_property
     def _points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        return self._draw(self.protocol["num_points"], "points")
+        return self._draw(self.protocol.num_points, "points")
 
     @property
     def factors(self) -> np.ndarray:
@@ -94,7 +85,7 @@ class EvaluationInputs:
 
     @functools.cached_property
     def mutual_info(self) -> np.ndarray:
-        return code_factor_mutual_info(self.codes, self.factors)
+        return code_factor_mutual_info(self.codes, self.factors, self.protocol.num_bins)
 
     @functools.cached_property
     def factor_entropies(self) -> np.ndarray:
@@ -102,7 +93,7 @@ class EvaluationInputs:
 
     @functools.cached_property
     def _test_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        return self._draw(self.protocol["num_test_points"], "test_points")
+        return self._draw(self.protocol.num_test_points, "test_points")
 
     @property
     def test_factors(self) -> np.ndarray:
@@ -118,7 +109,7 @@ class EvaluationInputs:
         if isinstance(self.encoder, CodeTable):
             mu, logvar = self.encoder.codes_at(index), self.encoder.logvars_at(index)
         else:
-            mu, logvar = _encode_index(self.ground_truth, self.encoder, index, self.batch_size)
+            mu, logvar = encode_index(self.ground_truth, self.encoder, index, self.batch_size)
         self.images_drawn += n
         return factors, check_codes(mu), logvar
 

@@ -109,20 +109,13 @@ def sample_kl(
     sample for the same ``seed`` and ``num_points``, so the numbers equal metrics.json's.
     None when the encoder returns no log-variances."""
     from kbetavae.metrics import evaluate
+    from kbetavae.metrics.protocol import Protocol
 
     # evaluate() draws the KL sample before any metric; Modularity is the cheapest one that
-    # accepts any sample (MIG refuses a sample where a factor is constant).
-    record = evaluate(
-        encode,
-        data,
-        metrics=("modularity",),
-        seed=seed,
-        num_points=num_points,
-        num_test_points=1,
-        num_train=1,
-        num_eval=1,
-        num_variance_points=2,
-    )
+    # accepts any sample (MIG refuses a sample where a factor is constant). The other
+    # samples are as small as a protocol allows: Modularity draws none of them.
+    smallest = Protocol(num_points=num_points, num_test_points=1, num_train=1, num_eval=1)
+    record = evaluate(encode, data, metrics=("modularity",), seed=seed, protocol=smallest)
     found = recorded_kl(record)
     return None if found is None else found[0]
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kbetavae.errors import InputError
+from kbetavae.metrics.protocol import Protocol
 
 ONE_MODEL = "model"
 SEVERAL_MODELS = "models"
@@ -50,7 +51,7 @@ class MetricSpec:
         default: computed when no ``--metrics`` are given (the study's three); for
             ``kind="models"``, meant for every setting with at least 2 finished seeds.
         cost: a few words on its cost at the default protocol, for the CLI help.
-        images_drawn: images the metric encodes at a protocol (``dict`` of sample sizes),
+        images_drawn: images the metric encodes at a :class:`~kbetavae.metrics.protocol.Protocol`,
             for progress and time estimates; shared samples are counted by
             ``EvaluationInputs``, not here.
         kind: ``"model"`` (one run's encoder) or ``"models"`` (the seeds of a setting).
@@ -62,7 +63,7 @@ class MetricSpec:
     columns: tuple[tuple[str, str], ...] = ()
     default: bool = False
     cost: str = ""
-    images_drawn: Callable[[Mapping[str, int]], int] = lambda protocol: 0
+    images_drawn: Callable[[Protocol], int] = lambda protocol: 0
     column_titles: tuple[str, ...] = ()
     kind: str = ONE_MODEL
 
@@ -187,10 +188,10 @@ def _register_builtins() -> None:
     from kbetavae.metrics.modularity import modularity_from_mutual_info
     from kbetavae.metrics.sap import sap
     from kbetavae.metrics.udr import udr
-    from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER, zdiff
+    from kbetavae.metrics.zdiff import zdiff
 
-    def pairs(protocol: Mapping[str, int]) -> int:
-        return protocol["pair_batch_size"] * (protocol["num_train"] + protocol["num_eval"])
+    def pairs(protocol: Protocol) -> int:
+        return protocol.pair_batch_size * (protocol.num_train + protocol.num_eval)
 
     register(
         MetricSpec(
@@ -204,13 +205,7 @@ def _register_builtins() -> None:
         MetricSpec(
             "zdiff",
             "Z-diff (β-VAE score)",
-            lambda x: zdiff(
-                x.ground_truth,
-                x.encoder,
-                x.rng("zdiff"),
-                **x.pair_sizes,
-                classifier=x.protocol.get("zdiff_classifier", DEFAULT_CLASSIFIER),
-            ),
+            lambda x: zdiff(x.ground_truth, x.encoder, x.rng("zdiff"), x.protocol),
             default=True,
             images_drawn=lambda p: 2 * pairs(p),
         )
@@ -237,15 +232,9 @@ def _register_builtins() -> None:
         MetricSpec(
             "factorvae",
             "FactorVAE score",
-            lambda x: factorvae_score(
-                x.ground_truth,
-                x.encoder,
-                x.rng("factorvae"),
-                num_variance_points=x.protocol["num_variance_points"],
-                **x.pair_sizes,
-            ),
+            lambda x: factorvae_score(x.ground_truth, x.encoder, x.rng("factorvae"), x.protocol),
             cost="about a Z-diff's time",
-            images_drawn=lambda p: p["num_variance_points"] + pairs(p),
+            images_drawn=lambda p: p.num_variance_points + pairs(p),
         )
     )
     register(

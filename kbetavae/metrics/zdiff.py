@@ -33,7 +33,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from threadpoolctl import threadpool_limits
 
-from kbetavae.errors import InputError
+from kbetavae.metrics.protocol import CLASSIFIERS, DEFAULT_CLASSIFIER, FULL_PROTOCOL, Protocol
 from kbetavae.metrics.representation import (
     ENCODE_BATCH_SIZE,
     GroundTruth,
@@ -41,16 +41,10 @@ from kbetavae.metrics.representation import (
     factor_encoder,
 )
 from kbetavae.metrics.results import MetricResult
+from kbetavae.metrics.votes import vote_batches
 from kbetavae.validation import RngLike, as_rng, check_int
 
-# Points are drawn this many at a time; fixed so that the numbers depend on the seed only.
-POINTS_PER_DRAW = 256
-# name -> how the classifier treats the K factors, as metrics.json records it.
-CLASSIFIERS = {
-    "lbfgs": {"solver": "lbfgs", "multi_class": "multinomial"},
-    "liblinear_ovr": {"solver": "liblinear", "multi_class": "one-vs-rest"},
-}
-DEFAULT_CLASSIFIER = "lbfgs"
+__all__ = ["DEFAULT_CLASSIFIER", "ZDiffResult", "zdiff", "zdiff_points"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,15 +77,11 @@ def zdiff_points(
     encode_batch_size: int = ENCODE_BATCH_SIZE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Z-diff features (num_points, z) and their labels, the fixed factor (num_points,)."""
-    num_points = check_int("num_points", num_points, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     encode = factor_encoder(ground_truth, representation, encode_batch_size)
-    num_factors = len(ground_truth.factor_sizes)
     features, labels = [], []
-    for start in range(0, num_points, POINTS_PER_DRAW):
-        n = min(POINTS_PER_DRAW, num_points - start)
-        fixed = rng.integers(num_factors, size=n)
-        first = ground_truth.sample_factors(n * batch_size, rng).reshape(n, batch_size, -1)
+    for fixed, first in vote_batches(ground_truth, num_points, batch_size, rng):
+        n = len(fixed)
         second = ground_truth.sample_factors(n * batch_size, rng).reshape(n, batch_size, -1)
         rows = np.arange(n)
         second[rows, :, fixed] = first[rows, :, fixed]
@@ -100,13 +90,6 @@ def zdiff_points(
         features.append(np.mean(np.abs(codes[0] - codes[1]), axis=1))
         labels.append(fixed)
     return np.concatenate(features), np.concatenate(labels)
-
-
-def check_classifier(name: str, argument: str = "zdiff_classifier") -> str:
-    """``name`` if it is a Z-diff classifier, else InputError naming ``argument``."""
-    if name not in CLASSIFIERS:
-        raise InputError(f"{argument} must be one of {', '.join(CLASSIFIERS)}, got {name!r}")
-    return name
 
 
 def classifier_record(name: str) -> dict[str, str]:
@@ -150,28 +133,23 @@ def zdiff(
     ground_truth: GroundTruth,
     representation: Representation,
     rng: RngLike,
+    protocol: Protocol = FULL_PROTOCOL,
     *,
-    batch_size: int = 64,
-    num_train: int = 10_000,
-    num_eval: int = 5_000,
     encode_batch_size: int = ENCODE_BATCH_SIZE,
-    classifier: str = DEFAULT_CLASSIFIER,
 ) -> ZDiffResult:
     """The beta-VAE score of a representation (images -> codes, or a :class:`CodeTable`).
 
-    ``classifier`` is ``"lbfgs"`` (multinomial, scikit-learn's default since 0.22) or
+    ``protocol`` gives the votes (``num_train``, ``num_eval``, ``pair_batch_size``) and the
+    classifier: ``"lbfgs"`` (multinomial, scikit-learn's default since 0.22) or
     ``"liblinear_ovr"`` (one-vs-rest liblinear, disentanglement_lib's era). A collapsed
     encoder gives all-zero features; the classifier then predicts the most frequent
     training label and scores about 1/K.
     """
-    classifier = check_classifier(classifier, "classifier")
+    classifier = protocol.zdiff_classifier
     rng = as_rng(rng)
-    train_x, train_y = zdiff_points(
-        ground_truth, representation, num_train, rng, batch_size, encode_batch_size
-    )
-    eval_x, eval_y = zdiff_points(
-        ground_truth, representation, num_eval, rng, batch_size, encode_batch_size
-    )
+    sizes = (protocol.pair_batch_size, encode_batch_size)
+    train_x, train_y = zdiff_points(ground_truth, representation, protocol.num_train, rng, *sizes)
+    eval_x, eval_y = zdiff_points(ground_truth, representation, protocol.num_eval, rng, *sizes)
     model, (iterations, max_iter) = _fit_classifier(train_x, train_y, classifier)
     num_factors = len(ground_truth.factor_sizes)
     all_x, all_y = np.concatenate([train_x, eval_x]), np.concatenate([train_y, eval_y])

@@ -1,12 +1,8 @@
-"""Encoder means at evaluation speed: the encoder as plain TensorFlow ops, one or many models.
+"""Encoder means at evaluation speed: the encoder as plain TensorFlow ops, compiled once.
 
-The module is long because it re-states the encoder's arithmetic layer by layer (the
-first layer as shifted slices, the later convolutions, the dense head) for one and for K
-models, each with the shape checks that keep it equal to the Keras path.
-
-Evaluation encodes ~680,000 distinct images per model, so the encoder's inference speed
-sets the cost of ``kbetavae evaluate`` and of every sweep member. This module reads the
-weights of a Keras encoder (the stride-2 convolutions, Flatten and Dense layers that
+Evaluation encodes up to ~680,000 distinct images per model, so the encoder's inference
+speed sets the cost of ``kbetavae evaluate`` and of every sweep member. This module reads
+the weights of a Keras encoder (the stride-2 convolutions, Flatten and Dense layers that
 :func:`kbetavae.model.networks.build_encoder` makes) and runs the same arithmetic as one
 traced, XLA-compiled graph with a fixed input signature, in float32:
 
@@ -20,16 +16,17 @@ traced, XLA-compiled graph with a fixed input signature, in float32:
 - Batches of ``BATCH_SIZE`` images, always full (a short batch is zero-padded). Small
   batches keep the first layer's output (128 KB an image) in cache: 64 and 128 ran
   equally, 256 ran 0.72× and 1,024 0.51× as fast.
+- The weights are arguments of the graph, not constants in it: every model of one
+  architecture runs the same compiled graph, so tracing and XLA compilation (seconds,
+  more than the encoding itself at a quick sweep's sample sizes, issue 21) are paid once
+  per process, and an image's code is the same whichever models are evaluated beside it.
 
-:func:`encode_many` encodes one batch with K encoders: their first layers are one wide
-layer over the shared input (weights concatenated along the output channels), the rest
-runs per member. Numbers equal each model's ``encode`` up to float rounding (the order of
-the sums differs); the tests pin codes to 1e-5.
+Numbers equal the Keras model's ``encode`` up to float rounding (the order of the sums
+differs); the tests pin codes to 1e-5.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,103 +111,125 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-class _Graph:
-    """One traced function images -> [(mu, logvar)] for a fixed list of encoders."""
+@dataclass(frozen=True)
+class _Architecture:
+    """What a compiled encoder depends on besides the weights: the image shape and each
+    layer's kernel shape, stride and activation. Models that share it share one graph."""
 
-    def __init__(
-        self,
-        members: Sequence[tuple[list[Conv], list[Dense]]],
-        image_shape: tuple[int, int, int],
-        *,
-        batch_size: int,
-        jit: bool,
-    ) -> None:
+    image_shape: tuple[int, int, int]
+    convs: tuple[tuple[tuple[int, ...], int, bool], ...]
+    denses: tuple[tuple[tuple[int, ...], bool], ...]
+
+    @classmethod
+    def of(cls, convs: list[Conv], denses: list[Dense], image_shape) -> _Architecture:
+        return cls(
+            tuple(image_shape),
+            tuple((c.kernel.shape, c.stride, c.relu) for c in convs),
+            tuple((d.kernel.shape, d.relu) for d in denses),
+        )
+
+
+# (architecture, batch size, jit, image dtype) -> the traced function. Kept for the
+# process: a sweep's models then pay tracing and XLA compilation once, not once each.
+_GRAPHS: dict[tuple, object] = {}
+
+
+def _graph(architecture: _Architecture, batch_size: int, jit: bool, dtype: str):
+    key = (architecture, batch_size, jit, dtype)
+    if key not in _GRAPHS:
         import tensorflow as tf
 
-        self.image_shape = image_shape
-        first = [convs[0] for convs, _ in members]
-        kh, kw = first[0].kernel.shape[:2]
-        stride = first[0].stride
-        self.first_kernel = tf.constant(np.concatenate([c.kernel for c in first], axis=3))
-        self.first_bias = [tf.constant(c.bias) for c in first]
-        self.first_relu = [c.relu for c in first]
-        height, width = image_shape[:2]
-        self.first_geometry = (
-            stride,
-            _same_padding(height, kh, stride),
-            _same_padding(width, kw, stride),
+        weights = [
+            spec
+            for kernel, *_ in (*architecture.convs, *architecture.denses)
+            for spec in (tf.TensorSpec(kernel, tf.float32), tf.TensorSpec(kernel[-1:], tf.float32))
+        ]
+        images = tf.TensorSpec((batch_size, *architecture.image_shape), tf.as_dtype(dtype))
+        _GRAPHS[key] = tf.function(
+            lambda x, w: _encode(architecture, x, w),
+            input_signature=[images, weights],
+            jit_compile=jit,
         )
-        self.rest = [
-            (
-                [(tf.constant(c.kernel), tf.constant(c.bias), c.stride, c.relu) for c in convs[1:]],
-                [(tf.constant(d.kernel), tf.constant(d.bias), d.relu) for d in denses],
+    return _GRAPHS[key]
+
+
+def _activate(x, relu: bool):
+    import tensorflow as tf
+
+    return tf.nn.relu(x) if relu else x
+
+
+def _first_layer(x, kernel, bias, stride: int, relu: bool):
+    """The first convolution, ``same`` padding; one input channel as a sum of taps."""
+    import tensorflow as tf
+
+    kh, kw, cin = kernel.shape[:3]
+    pad_h = _same_padding(x.shape[1], kh, stride)
+    pad_w = _same_padding(x.shape[2], kw, stride)
+    x = tf.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
+    if cin != 1:
+        return _activate(tf.nn.conv2d(x, kernel, stride, "VALID") + bias, relu)
+    rows = (x.shape[1] - kh) // stride + 1
+    cols = (x.shape[2] - kw) // stride + 1
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            tap = (
+                x[
+                    :,
+                    i : i + stride * (rows - 1) + 1 : stride,
+                    j : j + stride * (cols - 1) + 1 : stride,
+                    :,
+                ]
+                * kernel[i, j, 0]
             )
-            for convs, denses in members
-        ]
-        self.function = tf.function(
-            self._encode,
-            input_signature=[tf.TensorSpec((batch_size, *image_shape), tf.uint8)],
-            jit_compile=jit,
-        )
-        self.function_float = tf.function(
-            self._encode,
-            input_signature=[tf.TensorSpec((batch_size, *image_shape), tf.float32)],
-            jit_compile=jit,
-        )
+            out = tap if out is None else out + tap
+    return _activate(out + bias, relu)
 
-    def _first_layer(self, images):
+
+def _encode(architecture: _Architecture, images, weights):
+    """(mu, logvar) of a batch: the encoder's arithmetic with its weights as arguments."""
+    import tensorflow as tf
+
+    kernels, biases = weights[0::2], weights[1::2]
+    (_, stride, relu), *convs = architecture.convs
+    h = _first_layer(tf.cast(images, tf.float32), kernels[0], biases[0], stride, relu)
+    for k, (_, stride, relu) in enumerate(convs, 1):
+        h = _activate(tf.nn.conv2d(h, kernels[k], stride, "SAME") + biases[k], relu)
+    h = tf.reshape(h, (-1, int(np.prod(h.shape[1:]))))
+    for k, (_, relu) in enumerate(architecture.denses, len(architecture.convs)):
+        h = _activate(h @ kernels[k] + biases[k], relu)
+    mu, logvar = tf.split(h, 2, axis=-1)
+    return mu, logvar
+
+
+class FastEncoder:
+    """``encode(images) -> (mu, logvar)`` of one Keras encoder through the graph its
+    architecture shares with every other model of it (weights are arguments).
+
+    ``images`` are uint8 in {0, 1} or float32 in [0, 1], shape (N, H, W, C), fed in
+    batches of ``batch_size``.
+
+    Example:
+        >>> encode = FastEncoder(model)  # doctest: +SKIP
+        >>> mu, logvar = encode(images)  # doctest: +SKIP
+    """
+
+    accepts_uint8 = True
+
+    def __init__(self, model, *, batch_size: int = BATCH_SIZE, jit: bool = True) -> None:
         import tensorflow as tf
 
-        stride, pad_h, pad_w = self.first_geometry
-        kernel = self.first_kernel  # (kh, kw, cin, K · cout)
-        kh, kw, cin = kernel.shape[:3]
-        x = tf.pad(images, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
-        if cin == 1:
-            rows = (x.shape[1] - kh) // stride + 1
-            cols = (x.shape[2] - kw) // stride + 1
-            out = None
-            for i in range(kh):
-                for j in range(kw):
-                    tap = (
-                        x[
-                            :,
-                            i : i + stride * (rows - 1) + 1 : stride,
-                            j : j + stride * (cols - 1) + 1 : stride,
-                            :,
-                        ]
-                        * kernel[i, j, 0]
-                    )
-                    out = tap if out is None else out + tap
-        else:
-            out = tf.nn.conv2d(x, kernel, stride, "VALID")
-        members = tf.split(out, len(self.rest), axis=-1)
-        return [
-            self._activate(m + bias, relu)
-            for m, bias, relu in zip(members, self.first_bias, self.first_relu, strict=True)
-        ]
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        convs, denses, shape = encoder_layers(model)
+        self.architecture = _Architecture.of(convs, denses, shape)
+        self.image_shape = tuple(shape)
+        self.batch_size, self.jit = batch_size, jit
+        layers = (*convs, *denses)
+        self.weights = [tf.constant(a) for layer in layers for a in (layer.kernel, layer.bias)]
 
-    @staticmethod
-    def _activate(x, relu: bool):
-        import tensorflow as tf
-
-        return tf.nn.relu(x) if relu else x
-
-    def _encode(self, images):
-        import tensorflow as tf
-
-        x = tf.cast(images, tf.float32)
-        outputs = []
-        for h, (convs, denses) in zip(self._first_layer(x), self.rest, strict=True):
-            for kernel, bias, stride, relu in convs:
-                h = self._activate(tf.nn.conv2d(h, kernel, stride, "SAME") + bias, relu)
-            h = tf.reshape(h, (-1, int(np.prod(h.shape[1:]))))
-            for kernel, bias, relu in denses:
-                h = self._activate(h @ kernel + bias, relu)
-            mu, logvar = tf.split(h, 2, axis=-1)
-            outputs.append((mu, logvar))
-        return outputs
-
-    def __call__(self, images: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         images = np.asarray(images)
         if images.dtype != np.uint8:
             images = images.astype(np.float32, copy=False)
@@ -219,59 +238,14 @@ class _Graph:
                 f"images must have shape (N, {', '.join(map(str, self.image_shape))}), "
                 f"got {images.shape}"
             )
-        function = self.function if images.dtype == np.uint8 else self.function_float
-        return [(mu.numpy(), logvar.numpy()) for mu, logvar in function(images)]
-
-
-class ManyEncoder:
-    """Encode images with K encoders at once: ``encoder(images) -> [(mu, logvar)] * K``.
-
-    ``images`` are uint8 in {0, 1} or float32 in [0, 1], shape (N, H, W, C); they are fed
-    in batches of ``batch_size``. All models need the same image shape and first layer's
-    kernel shape and stride.
-
-    Example:
-        >>> encode = ManyEncoder([model_a, model_b])  # doctest: +SKIP
-        >>> (mu_a, logvar_a), (mu_b, logvar_b) = encode(images)  # doctest: +SKIP
-    """
-
-    def __init__(
-        self,
-        models: Sequence,
-        *,
-        batch_size: int = BATCH_SIZE,
-        jit: bool = True,
-    ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if not models:
-            raise InputError("encode_many needs at least one model")
-        members, shapes = [], set()
-        for model in models:
-            convs, denses, shape = encoder_layers(model)
-            members.append((convs, denses))
-            shapes.add((shape, convs[0].kernel.shape, convs[0].stride))
-        if len(shapes) != 1:
-            raise InputError("encode_many needs models with the same input and first layer")
-        self.num_models = len(members)
-        self.batch_size = batch_size
-        self._graph = _Graph(members, shape, batch_size=batch_size, jit=jit)
-
-    def __call__(self, images: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        images = np.asarray(images)
+        graph = _graph(self.architecture, self.batch_size, self.jit, images.dtype.name)
         parts = [
-            self._batch(images[start : start + self.batch_size])
+            self._batch(graph, images[start : start + self.batch_size])
             for start in range(0, max(len(images), 1), self.batch_size)
         ]
-        return [
-            (
-                np.concatenate([part[k][0] for part in parts]),
-                np.concatenate([part[k][1] for part in parts]),
-            )
-            for k in range(self.num_models)
-        ]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    def _batch(self, images: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _batch(self, graph, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Every batch has exactly batch_size rows (a short one is zero-padded): one
         # compiled shape, and an image's code then never depends on the batch it came in
         # (XLA tiles a GEMM's remainder rows differently: 1e-9 changes seen otherwise).
@@ -279,24 +253,10 @@ class ManyEncoder:
         if count < self.batch_size:
             padding = np.zeros((self.batch_size - count, *images.shape[1:]), images.dtype)
             images = np.concatenate([images, padding])
-        return [(mu[:count], logvar[:count]) for mu, logvar in self._graph(images)]
+        mu, logvar = graph(images, self.weights)
+        return mu.numpy()[:count], logvar.numpy()[:count]
 
 
-def fast_encoder(model, **options):
-    """``encode(images) -> (mu, logvar)`` of one Keras encoder through :class:`ManyEncoder`
-    (uint8 or float32 images); ``options`` are ManyEncoder's."""
-    many = ManyEncoder([model], **options)
-
-    def encode(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return many(images)[0]
-
-    encode.accepts_uint8 = True
-    return encode
-
-
-def encode_many(models: Sequence, images: np.ndarray, **options):
-    """``[(mu, logvar)]`` of ``images`` for each model, the first layers as one wide layer.
-
-    Builds (and traces) a :class:`ManyEncoder` per call: keep one for repeated calls.
-    """
-    return ManyEncoder(models, **options)(images)
+def fast_encoder(model, **options) -> FastEncoder:
+    """The :class:`FastEncoder` of a Keras model (``options`` are its)."""
+    return FastEncoder(model, **options)

@@ -33,7 +33,7 @@ from typing import Any
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
-from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
+from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER
 from kbetavae.provenance import provenance
 from kbetavae.study.plan import SweepPlan
 from kbetavae.study.report import Report, build_report

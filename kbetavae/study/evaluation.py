@@ -1,43 +1,88 @@
-"""The study's evaluation of one trained model: what its ``metrics.json`` holds.
+"""The study's evaluation of trained models: what each run's ``metrics.json`` holds.
 
-The plan's metrics under its protocol on points drawn from the whole grid (seeded by the
+The metrics under the plan's protocol on points drawn from the whole grid (seeded by the
 run's seed), and the held-out ELBO on grid images outside the run's training subset. The
-sweep and a single trial (``kbetavae train --evaluate``) both call :func:`evaluate_model`,
-so their records merge into one table.
+sweep (a fused group's members at once), a single trial (``kbetavae train --evaluate``)
+and ``kbetavae evaluate`` all end in :func:`evaluate_encoders`, so their records are the
+same numbers and merge into one table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
+from kbetavae.metrics.protocol import Protocol
+from kbetavae.metrics.representation import ENCODE_BATCH_SIZE
 from kbetavae.study.plan import SweepPlan
 from kbetavae.trained.load import graph_decoder, graph_encoder
 
 
-def evaluate_model(model, data, plan: SweepPlan, config, progress=None) -> dict:
-    """The sweep's evaluation of one model, as stored in ``metrics.json``: the plan's
-    metrics on the whole grid, and the held-out ELBO on grid images outside the run's
-    training subset. ``progress`` as :func:`kbetavae.metrics.evaluate` takes it."""
+def train_indices(data, config) -> np.ndarray:
+    """The grid indices run ``config`` trained on (the held-out ELBO draws outside them)."""
     from kbetavae.data.pipeline import subset_indices
-    from kbetavae.metrics import evaluate
+
+    return subset_indices(data, config.subset, config.seed, config.validation)[0]
+
+
+def evaluate_encoders(
+    encoders: Sequence[tuple],
+    data,
+    metrics: Sequence[str],
+    protocol: Protocol,
+    seed: int,
+    trained_on: np.ndarray | None = None,
+    *,
+    progress=None,
+    batch_size: int = ENCODE_BATCH_SIZE,
+    code_table: str = "lazy",
+) -> list[dict]:
+    """The ``metrics.json`` records of K ``(encode, decode)`` pairs on shared draws.
+
+    ``kbetavae.metrics.evaluate_many`` computes the metrics; with ``trained_on`` (the
+    training subset's indices) each record gets the held-out ELBO (``protocol``'s
+    ``heldout_images``, seeded by ``seed``) under ``"heldout"``, unless its ``decode`` is
+    None. ``progress`` as :func:`kbetavae.metrics.evaluate` takes it.
+    """
+    from kbetavae.metrics import evaluate_many
     from kbetavae.metrics.heldout import heldout_elbo
 
-    encode = graph_encoder(model)
-    record = evaluate(
-        encode,
+    records = evaluate_many(
+        [encode for encode, _ in encoders],
         data,
-        metrics=plan.metrics,
-        seed=config.seed,
-        zdiff_classifier=plan.zdiff_classifier,
+        metrics,
+        seed,
+        protocol=protocol,
         progress=progress,
-        **plan.metric_sizes(),
+        batch_size=batch_size,
+        code_table=code_table,
     )
-    train_indices, _ = subset_indices(data, config.subset, config.seed, config.validation)
-    heldout = heldout_elbo(
-        encode,
-        graph_decoder(model),
+    if trained_on is not None:
+        for record, (encode, decode) in zip(records, encoders, strict=True):
+            if decode is not None:
+                heldout = heldout_elbo(
+                    encode, decode, data, trained_on, protocol.heldout_images, seed
+                )
+                record["heldout"] = heldout.to_dict()
+    return records
+
+
+def evaluate_models(models: Sequence, data, plan: SweepPlan, config, progress=None) -> list[dict]:
+    """The sweep's records of models trained alike but for β (one fused group: one seed,
+    one subset, ``config`` any member's), evaluated together on the same draws."""
+    encoders = [(graph_encoder(model), graph_decoder(model)) for model in models]
+    return evaluate_encoders(
+        encoders,
         data,
-        train_indices,
-        num_images=plan.heldout_images,
-        seed=config.seed,
+        plan.metrics,
+        plan.protocol,
+        config.seed,
+        train_indices(data, config),
+        progress=progress,
     )
-    record["heldout"] = heldout.to_dict()
-    return record
+
+
+def evaluate_model(model, data, plan: SweepPlan, config, progress=None) -> dict:
+    """The sweep's record of one model (:func:`evaluate_models` of one)."""
+    return evaluate_models([model], data, plan, config, progress)[0]

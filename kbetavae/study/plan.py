@@ -20,15 +20,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from kbetavae.errors import InputError
-from kbetavae.metrics import protocol_sizes, registry
-from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER, check_classifier
+from kbetavae.metrics import registry
+from kbetavae.metrics.protocol import (
+    DEFAULT_CLASSIFIER,
+    FULL_POINTS,
+    Protocol,
+    check_classifier,
+)
 from kbetavae.training.config import TrainConfig
 
 STUDY_BETAS: tuple[float, ...] = (0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 50.0)
-# The disentanglement_lib protocol's sample size; smaller values trade precision for time.
-PROTOCOL_POINTS = 10_000
-MIN_EVAL_POINTS = 100
-HELDOUT_IMAGES = 5_000
 # Named sets of settings (``kbetavae sweep --preset NAME``), in SweepPlan.of's flat names;
 # explicit settings override them. "quick": the README's first sweep, chosen by measurement
 # (benchmarks/bench_quickstart.py, issue 23) to finish in about 3 minutes on a 2-core CPU
@@ -52,9 +53,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 class SweepPlan:
     """A sweep: ``base`` trained for every (β, seed), each run evaluated on ``metrics``.
 
-    Defaults are the study's settings. ``eval_points`` scales the metric protocol:
-    MIG/Modularity use that many points, Z-diff and FactorVAE that many training votes and
-    half as many evaluation votes (10,000 is the disentanglement_lib protocol).
+    Defaults are the study's settings. ``eval_points`` scales the metric protocol
+    (:meth:`~kbetavae.metrics.protocol.Protocol.scaled`; 10,000 is disentanglement_lib's).
     The base's own β and seed are ignored (each run sets them).
     """
 
@@ -63,7 +63,7 @@ class SweepPlan:
     seeds: tuple[int, ...] = (0,)
     base: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     metrics: tuple[str, ...] = dataclasses.field(default_factory=registry.default_names)
-    eval_points: int = PROTOCOL_POINTS
+    eval_points: int = FULL_POINTS
     zdiff_classifier: str = DEFAULT_CLASSIFIER
 
     def __post_init__(self) -> None:
@@ -94,8 +94,8 @@ class SweepPlan:
                 "same model; give one `betas` value (or sweep the beta objective)"
             )
         object.__setattr__(self, "metrics", registry.check_names(self.metrics))
-        check_eval_points(self.eval_points)
         check_classifier(self.zdiff_classifier, "zdiff_classifier")
+        Protocol.scaled(self.eval_points, self.zdiff_classifier)  # eval_points' one check
         self.configs()  # every run's config validates
 
     @classmethod
@@ -119,15 +119,11 @@ class SweepPlan:
             for seed in self.seeds
         ]
 
-    def metric_sizes(self) -> dict[str, int]:
-        """Sample sizes passed to ``kbetavae.metrics.evaluate``."""
-        return protocol_sizes(self.eval_points)
-
     @property
-    def heldout_images(self) -> int:
-        """Images of the held-out ELBO: 5,000 under the full protocol, fewer with fewer
-        evaluation points."""
-        return min(HELDOUT_IMAGES, self.eval_points // 2)
+    def protocol(self) -> Protocol:
+        """The evaluation protocol of every run: scaled to ``eval_points``, with the plan's
+        Z-diff classifier (the held-out ELBO's images included)."""
+        return Protocol.scaled(self.eval_points, self.zdiff_classifier)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -180,16 +176,6 @@ def with_preset(name: str | None, settings: dict[str, Any], given: Iterable[str]
     given = set(given)
     preset = preset_settings(name)
     return {**settings, **{k: v for k, v in preset.items() if k not in given}}
-
-
-def check_eval_points(eval_points) -> int:
-    """``eval_points`` as an int of at least 100, or InputError: the one minimum of every
-    evaluation (sweep, train --evaluate, evaluate)."""
-    if isinstance(eval_points, bool) or not isinstance(eval_points, int):
-        raise InputError(f"eval_points must be an integer, got {eval_points!r}")
-    if eval_points < MIN_EVAL_POINTS:
-        raise InputError(f"eval_points must be at least {MIN_EVAL_POINTS}, got {eval_points}")
-    return eval_points
 
 
 def run_groups(configs: list, max_group: int | None = None) -> list[list]:

@@ -23,7 +23,7 @@ from kbetavae.cloud import SAVED_MODELS_DIR
 from kbetavae.errors import DamagedFile, InputError
 from kbetavae.provenance import provenance
 from kbetavae.study.claims import CLAIM_FILE, holder, try_claim, wait_for_claim
-from kbetavae.study.evaluation import evaluate_model
+from kbetavae.study.evaluation import evaluate_models
 from kbetavae.study.plan import SweepPlan, group_label, run_groups
 from kbetavae.study.results import (
     PLAN_FILE,
@@ -307,39 +307,69 @@ class _Sweep:
                     callbacks=callbacks[k],
                     verbose=0,
                 )
-        # Members are evaluated one by one: evaluate_many (each image encoded once for the
-        # group, one wide first layer) took 0.86x the time of 7 separate evaluations idle
-        # and 0.99x loaded (benchmarks/bench_eval.py, group), and per-member records resume
-        # independently; wiring it in is open (issue 10).
+        records = self._evaluate(configs, results)
         for k, config in enumerate(configs):
             index = self.index[rundir.run_name(config)]
             self.progress.focus(f"[{index + 1}/{total}] {rundir.run_name(config)}")
-            row = self._evaluate_and_export(config, results[k])
+            row = self._export(config, results[k], records.get(k))
             self.rows[index] = row
             if self.write_table:
                 write_results(self.sweep_dir, self.ordered_rows())
             self.progress.run_finished(row)
 
-    def _evaluate_and_export(self, config, result) -> dict:
+    def _evaluate(self, configs: list, results: dict) -> dict[int, InputError]:
+        """Write ``metrics.json`` of every trained member that lacks one; the members are
+        evaluated together (:func:`evaluate_models`: shared draws, each image rendered
+        once, the encoder compiled once), or one by one when that fails (e.g. NaN codes
+        from weights that diverged at the end), so one member's error stays its own.
+        Returns the members whose evaluation failed, with the error."""
+        todo = [
+            k
+            for k, result in results.items()
+            if result.ok and not rundir.is_evaluated(result.run_dir)
+        ]
+        if not todo:
+            return {}
+        models = {k: results[k].model or load_model(results[k].model_path) for k in todo}
+        members = [configs[k] for k in todo]
+        self.progress.focus(group_label(members) if len(todo) > 1 else rundir.run_name(members[0]))
+        self.progress.stage("evaluating")
+        try:
+            self._write_records(todo, models, configs, results)
+            return {}
+        except InputError as exc:
+            if len(todo) == 1:
+                return {todo[0]: exc}
+        failed: dict[int, InputError] = {}
+        for k in todo:
+            try:
+                self._write_records([k], models, configs, results)
+            except InputError as exc:
+                failed[k] = exc
+        return failed
+
+    def _write_records(self, members: list[int], models: dict, configs: list, results: dict):
+        records = evaluate_models(
+            [models[k] for k in members],
+            self.data,
+            self.plan,
+            configs[members[0]],
+            progress=self.progress.evaluation,
+        )
+        for k, record in zip(members, records, strict=True):
+            rundir.write_metrics(results[k].run_dir, record)
+
+    def _export(self, config, result, failed: InputError | None) -> dict:
         from kbetavae.trained.export import export_saved_model, is_exported
 
         if not result.ok:
             return run_row(config, result)
-        model = result.model
-        if not rundir.is_evaluated(result.run_dir):
-            model = model or load_model(result.model_path)
-            self.progress.stage("evaluating")
-            try:
-                record = evaluate_model(
-                    model, self.data, self.plan, config, progress=self.progress.evaluation
-                )
-            except InputError as exc:  # e.g. NaN codes from weights that diverged at the end
-                row = run_row(config, result)
-                return {**row, "status": "failed", "reason": f"evaluation: {exc}"}
-            rundir.write_metrics(result.run_dir, record)
+        if failed is not None:
+            row = run_row(config, result)
+            return {**row, "status": "failed", "reason": f"evaluation: {failed}"}
         export_dir = self.export_dir(config)
         if not is_exported(export_dir):
-            model = model or load_model(result.model_path)
+            model = result.model or load_model(result.model_path)
             self.progress.stage("exporting SavedModel")
             export_saved_model(model, export_dir)
         return run_row(config, result)

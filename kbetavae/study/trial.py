@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kbetavae.cloud import metric_to_compute
-from kbetavae.metrics.zdiff import DEFAULT_CLASSIFIER
+from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER
 from kbetavae.study.evaluation import evaluate_model
 from kbetavae.study.plan import SweepPlan
 from kbetavae.trained.load import load_model

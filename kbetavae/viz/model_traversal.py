@@ -13,10 +13,11 @@ import numpy as np
 from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.metrics.latent_kl import kl_caption, sample_kl
+from kbetavae.metrics.protocol import FULL_POINTS
 from kbetavae.metrics.traversal_motion import FIGURE_LIMIT, FIGURE_STEPS
 from kbetavae.training.rundir import config_of_model
 
-DEFAULT_KL_POINTS = 10_000  # the evaluation protocol's sample (docs/DESIGN.md, metrics)
+DEFAULT_KL_POINTS = FULL_POINTS  # the evaluation protocol's sample
 
 
 @dataclasses.dataclass(frozen=True)

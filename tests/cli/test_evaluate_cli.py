@@ -95,3 +95,26 @@ def test_a_saved_model_without_encode_is_one_line_and_exit_2(tmp_path):
 def test_unknown_metric_is_one_line_and_exit_2(saved_model):
     result = runner.invoke(app, ["evaluate", str(saved_model), "--metrics", "mig,irs"])
     assert result.exit_code == 2 and "--metrics: unknown irs" in result.output
+
+
+def test_evaluate_writes_the_metrics_json_the_sweep_wrote_held_out_elbo_included(tmp_path):
+    # The sweep evaluates its fused group's two models together; `kbetavae evaluate`
+    # evaluates each run alone from its model.keras: the same record but for the timing
+    # and the two keys that say what evaluate read (model, source).
+    from kbetavae.study.plan import SweepPlan
+    from kbetavae.study.sweep import run_sweep
+
+    plan = SweepPlan.of(name="tiny", betas=(1.0, 4.0), epochs=1, subset=256, eval_points=100)
+    run_sweep(plan, tmp_path / "runs", tmp_path / "sm")
+    run_dirs = sorted((tmp_path / "runs" / "tiny").glob("beta=*"))
+    assert len(run_dirs) == 2
+    for run_dir in run_dirs:
+        swept = json.loads((run_dir / "metrics.json").read_text())
+        out = tmp_path / f"{run_dir.name}.json"
+        result = runner.invoke(app, ["evaluate", str(run_dir), "-o", str(out), *SMALL])
+        assert result.exit_code == 0, result.output
+        evaluated = json.loads(out.read_text())
+        assert swept["heldout"]["num_images"] == 50
+        assert {k: v for k, v in evaluated.items() if k not in ("timing", "model", "source")} == {
+            k: v for k, v in swept.items() if k != "timing"
+        }

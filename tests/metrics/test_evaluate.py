@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 
 from kbetavae.errors import InputError
-from kbetavae.metrics import evaluate, evaluate_many, registry
+from kbetavae.metrics import Protocol, evaluate, evaluate_many, registry
 
 ALL_METRICS = registry.names()
 
 # Reduced sample sizes (the sweep tests use such); the pair batch stays 64.
-SMALL = {
-    "num_points": 2_000,
-    "num_test_points": 500,
-    "num_train": 500,
-    "num_eval": 300,
-    "num_variance_points": 1_000,
-}
+SMALL = Protocol(
+    num_points=2_000,
+    num_test_points=500,
+    num_train=500,
+    num_eval=300,
+    num_variance_points=1_000,
+)
 
 
 def numbers(report):
@@ -37,7 +37,7 @@ def test_importing_the_metrics_does_not_import_tensorflow():
 
 
 def test_default_report_has_the_three_metrics_their_matrices_and_active_latents(fakes):
-    report = evaluate(fakes.identity_encoder(), fakes.FactorImages(), **SMALL)
+    report = evaluate(fakes.identity_encoder(), fakes.FactorImages(), protocol=SMALL)
     json.loads(numbers(report))
     assert report["metrics"] == ["mig", "zdiff", "modularity"]
     assert report["mig"]["score"] > 0.8
@@ -54,9 +54,9 @@ def test_default_report_has_the_three_metrics_their_matrices_and_active_latents(
 
 def test_same_seed_gives_bit_identical_numbers_and_another_seed_does_not(fakes):
     ground_truth = fakes.FactorImages()
-    first = numbers(evaluate(fakes.rotated_encoder(), ground_truth, seed=3, **SMALL))
-    second = numbers(evaluate(fakes.rotated_encoder(), ground_truth, seed=3, **SMALL))
-    other = numbers(evaluate(fakes.rotated_encoder(), ground_truth, seed=4, **SMALL))
+    first = numbers(evaluate(fakes.rotated_encoder(), ground_truth, seed=3, protocol=SMALL))
+    second = numbers(evaluate(fakes.rotated_encoder(), ground_truth, seed=3, protocol=SMALL))
+    other = numbers(evaluate(fakes.rotated_encoder(), ground_truth, seed=4, protocol=SMALL))
     assert first == second
     assert first != other
 
@@ -64,9 +64,9 @@ def test_same_seed_gives_bit_identical_numbers_and_another_seed_does_not(fakes):
 def test_code_table_modes_give_the_same_numbers(fakes):
     # The encoder is deterministic, so looking codes up cannot change a number.
     ground_truth = fakes.FactorImages()
-    lazy = evaluate(fakes.rotated_encoder(), ground_truth, code_table="lazy", **SMALL)
-    none = evaluate(fakes.rotated_encoder(), ground_truth, code_table="none", **SMALL)
-    grid = evaluate(fakes.rotated_encoder(), ground_truth, code_table="grid", **SMALL)
+    lazy = evaluate(fakes.rotated_encoder(), ground_truth, code_table="lazy", protocol=SMALL)
+    none = evaluate(fakes.rotated_encoder(), ground_truth, code_table="none", protocol=SMALL)
+    grid = evaluate(fakes.rotated_encoder(), ground_truth, code_table="grid", protocol=SMALL)
     assert (
         numbers(lazy)[:-1]
         == numbers(none).replace(
@@ -82,8 +82,8 @@ def test_code_table_modes_give_the_same_numbers(fakes):
 
 def test_a_metric_does_not_depend_on_which_others_run(fakes):
     ground_truth = fakes.FactorImages()
-    alone = evaluate(fakes.rotated_encoder(), ground_truth, ["zdiff"], **SMALL)
-    together = evaluate(fakes.rotated_encoder(), ground_truth, **SMALL)
+    alone = evaluate(fakes.rotated_encoder(), ground_truth, ["zdiff"], protocol=SMALL)
+    together = evaluate(fakes.rotated_encoder(), ground_truth, protocol=SMALL)
     assert alone["zdiff"] == together["zdiff"]
     assert "mig" not in alone
 
@@ -92,7 +92,9 @@ def test_collapsed_encoder_has_defined_scores_and_no_active_latents(fakes):
     # mu = 0, logvar = 0 everywhere: the posterior is the prior. All MI is 0, so MIG 0
     # and Modularity 0 (zero-MI latents score 0); Z-diff features are all 0, so the
     # classifier guesses the most frequent factor: about 1 in 5. KL is exactly 0.
-    report = evaluate(fakes.collapsed_encoder(), fakes.FactorImages(), ALL_METRICS[:3], **SMALL)
+    report = evaluate(
+        fakes.collapsed_encoder(), fakes.FactorImages(), ALL_METRICS[:3], protocol=SMALL
+    )
     assert report["mig"]["score"] == 0.0
     assert report["modularity"]["score"] == 0.0
     assert report["zdiff"]["score"] == pytest.approx(0.2, abs=0.06)
@@ -108,7 +110,7 @@ def test_every_metric_on_a_small_grid(fakes):
     def encode(images):
         return images + 0.01 * np.sin(np.arange(len(images)))[:, None]  # mu only
 
-    report = evaluate(encode, ground_truth, ALL_METRICS, **SMALL)
+    report = evaluate(encode, ground_truth, ALL_METRICS, protocol=SMALL)
     json.loads(numbers(report))
     assert set(ALL_METRICS) <= set(report)
     assert report["active_latents_method"] == "mu_variance"
@@ -125,7 +127,7 @@ def test_a_model_with_an_encode_method_is_accepted(fakes):
         def encode(self, images):
             return self.encoder(images)
 
-    report = evaluate(Model(), fakes.FactorImages(), ["mig"], num_points=1_000)
+    report = evaluate(Model(), fakes.FactorImages(), ["mig"], protocol=Protocol(num_points=1_000))
     assert report["mig"]["score"] > 0.8
 
 
@@ -134,7 +136,7 @@ def test_nan_codes_are_an_input_error_that_says_so(fakes):
         return np.full((len(images), 4), np.nan, dtype=np.float32)
 
     with pytest.raises(InputError, match="non-finite.*model is broken or diverged"):
-        evaluate(diverged, fakes.FactorImages(), **SMALL)
+        evaluate(diverged, fakes.FactorImages(), protocol=SMALL)
 
 
 @pytest.mark.parametrize(
@@ -143,8 +145,8 @@ def test_nan_codes_are_an_input_error_that_says_so(fakes):
         ({"metrics": ["mig", "irs"]}, "--metrics: unknown irs"),
         ({"metrics": []}, "--metrics: unknown \\(none given\\)"),
         ({"code_table": "disk"}, "code_table"),
-        ({"num_points": 0}, "num_points"),
-        ({"pair_batch_size": 1}, "pair_batch_size"),
+        ({"protocol": {"num_points": 100}}, "protocol must be a Protocol, got dict"),
+        ({"batch_size": 0}, "batch_size"),
     ],
 )
 def test_bad_arguments_are_input_errors(fakes, kwargs, message):
@@ -160,38 +162,37 @@ def test_something_that_cannot_encode_is_an_input_error(fakes):
 
 
 def test_evaluate_passes_the_zdiff_classifier_and_records_it(fakes):
-    sizes = {"num_points": 200, "num_test_points": 100, "num_train": 300, "num_eval": 100}
-    report = evaluate(
-        fakes.identity_encoder(),
-        fakes.FactorImages(),
-        ["zdiff"],
+    protocol = Protocol(
+        num_points=200,
+        num_test_points=100,
+        num_train=300,
+        num_eval=100,
         zdiff_classifier="liblinear_ovr",
-        **sizes,
     )
+    report = evaluate(fakes.identity_encoder(), fakes.FactorImages(), ["zdiff"], protocol=protocol)
+    assert report["protocol"] == protocol.record()
     assert report["protocol"]["zdiff_classifier"] == "liblinear_ovr"
     assert report["zdiff"]["classifier"]["solver"] == "liblinear"
-    with pytest.raises(InputError, match="^zdiff_classifier must be one of lbfgs, liblinear_ovr"):
-        evaluate(fakes.identity_encoder(), fakes.FactorImages(), ["zdiff"], zdiff_classifier="x")
 
 
 def test_evaluate_many_equals_evaluate_per_model_and_renders_each_image_once(fakes):
     ground_truth = fakes.FactorImages()
     encoders = [fakes.identity_encoder(), fakes.rotated_encoder(), fakes.padded_encoder()]
     metrics = ("mig", "zdiff", "modularity", "sap", "factorvae")
-    reports = evaluate_many(encoders, ground_truth, metrics, seed=5, **SMALL)
+    reports = evaluate_many(encoders, ground_truth, metrics, seed=5, protocol=SMALL)
     distinct = reports[0]["images_encoded"]
     assert ground_truth.images_rendered == distinct  # once for the group, not 3 times
     for encoder, report in zip(encoders, reports, strict=True):
-        alone = evaluate(encoder, fakes.FactorImages(), metrics, seed=5, **SMALL)
+        alone = evaluate(encoder, fakes.FactorImages(), metrics, seed=5, protocol=SMALL)
         assert numbers(report) == numbers(alone)
     assert reports[0]["mig"]["score"] != reports[1]["mig"]["score"]  # not one model's copy
 
 
 def test_evaluate_many_with_grid_tables_equals_lazy_ones(fakes):
-    small = {**SMALL, "num_train": 50, "num_eval": 30}
+    small = SMALL.replace(num_train=50, num_eval=30)
     encoders = [fakes.identity_encoder(), fakes.rotated_encoder()]
-    grid = evaluate_many(encoders, fakes.FactorImages(), seed=1, code_table="grid", **small)
-    lazy = evaluate_many(encoders, fakes.FactorImages(), seed=1, **small)
+    grid = evaluate_many(encoders, fakes.FactorImages(), seed=1, code_table="grid", protocol=small)
+    lazy = evaluate_many(encoders, fakes.FactorImages(), seed=1, protocol=small)
     assert grid[0]["images_encoded"] == 737_280
     for report in grid + lazy:
         del report["images_encoded"]  # how many were encoded, not what they gave
@@ -200,7 +201,10 @@ def test_evaluate_many_with_grid_tables_equals_lazy_ones(fakes):
 
 @pytest.mark.parametrize(
     ("members", "kwargs", "message"),
-    [([], {}, "at least one"), ([None], {"code_table": "none"}, "code_table")],
+    [
+        ([], {}, "at least one"),
+        ([None], {}, "expected a model with .encode"),
+    ],
 )
 def test_evaluate_many_rejects_bad_arguments_naming_them(fakes, members, kwargs, message):
     with pytest.raises(InputError, match=message):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from kbetavae.metrics import evaluate
+from kbetavae.metrics import Protocol, evaluate
 from kbetavae.metrics.progress import expected_encodes
 
-SMALL = {"num_points": 300, "num_test_points": 150, "num_train": 200, "num_eval": 100}
+SMALL = Protocol(num_points=300, num_test_points=150, num_train=200, num_eval=100)
 
 
 @pytest.mark.parametrize("code_table", ["lazy", "none", "grid"])
@@ -18,7 +18,7 @@ def test_progress_counts_encoded_images_and_ends_complete(fakes, code_table):
         code_table=code_table,
         batch_size=64,
         progress=lambda done, total: calls.append((done, total)),
-        **SMALL,
+        protocol=SMALL,
     )
     done = [d for d, _ in calls]
     assert len(calls) > 10 and done == sorted(done)
@@ -41,15 +41,17 @@ def test_the_lazy_estimate_is_close_for_the_metrics_own_draws(fakes):
     calls = []
     ground_truth = fakes.FactorImages()
     report = evaluate(
-        fakes.rotated_encoder(), ground_truth, progress=lambda d, t: calls.append(t), **SMALL
+        fakes.rotated_encoder(), ground_truth, progress=lambda d, t: calls.append(t), protocol=SMALL
     )
     assert abs(calls[0] - report["images_encoded"]) / report["images_encoded"] < 0.02
 
 
 def test_progress_does_not_change_the_numbers(fakes):
     ground_truth = fakes.FactorImages()
-    quiet = evaluate(fakes.rotated_encoder(), ground_truth, **SMALL)
-    shown = evaluate(fakes.rotated_encoder(), ground_truth, progress=lambda d, t: None, **SMALL)
+    quiet = evaluate(fakes.rotated_encoder(), ground_truth, protocol=SMALL)
+    shown = evaluate(
+        fakes.rotated_encoder(), ground_truth, progress=lambda d, t: None, protocol=SMALL
+    )
     assert {k: v for k, v in quiet.items() if k != "timing"} == {
         k: v for k, v in shown.items() if k != "timing"
     }

@@ -8,7 +8,7 @@ import pytest
 
 from kbetavae.data import open_source
 from kbetavae.errors import InputError
-from kbetavae.metrics import evaluate
+from kbetavae.metrics import Protocol, evaluate
 from kbetavae.metrics.latent_kl import (
     kl_caption,
     kl_per_latent_by_beta,
@@ -77,9 +77,7 @@ def test_sample_kl_equals_the_kl_evaluate_records_whatever_the_metrics(replica):
         replica,
         metrics=("mig", "zdiff", "modularity"),
         seed=3,
-        num_points=300,
-        num_train=100,
-        num_eval=50,
+        protocol=Protocol(num_points=300, num_train=100, num_eval=50),
     )
     kl = sample_kl(strip_encoder, replica, num_points=300, seed=3)
     np.testing.assert_array_equal(kl, record["kl_per_latent"])

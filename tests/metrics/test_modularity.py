@@ -86,10 +86,11 @@ def test_modularity_equals_disentanglement_lib_on_the_same_arrays(fakes, referen
 
 def evaluated(fakes, encoder, num_points=10_000, seed=0):
     """Modularity's registry entry as evaluate computes it, and the inputs it saw."""
-    from kbetavae.metrics import registry
+    from kbetavae.metrics import Protocol, registry
     from kbetavae.metrics.inputs import EvaluationInputs
 
-    inputs = EvaluationInputs(fakes.FactorImages(), encoder, {"num_points": num_points}, seed, 1024)
+    protocol = Protocol(num_points=num_points)
+    inputs = EvaluationInputs(fakes.FactorImages(), encoder, protocol, seed, 1024)
     return registry.spec("modularity").compute(inputs), inputs
 
 

@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 
 from kbetavae.errors import InputError
-from kbetavae.metrics import evaluate, registry
+from kbetavae.metrics import Protocol, evaluate, registry
 from kbetavae.metrics.results import MetricResult
 from kbetavae.metrics.udr import udr
 from kbetavae.study.results import read_results, table_columns, write_results
 
-SMALL = {
-    "num_points": 200,
-    "num_test_points": 100,
-    "num_train": 20,
-    "num_eval": 10,
-    "num_variance_points": 200,
-}
+SMALL = Protocol(
+    num_points=200,
+    num_test_points=100,
+    num_train=20,
+    num_eval=10,
+    num_variance_points=200,
+)
 
 
 def code_spread(inputs) -> MetricResult:
@@ -52,7 +52,10 @@ def test_the_builtin_table_lists_the_studys_defaults_first():
 
 def test_a_toy_metric_reaches_evaluate_the_table_and_the_figure_titles(toy_metric, fakes, tmp_path):
     report = evaluate(
-        fakes.identity_encoder(noise_scale=0.0), fakes.FactorImages(), ["mig", "spread"], **SMALL
+        fakes.identity_encoder(noise_scale=0.0),
+        fakes.FactorImages(),
+        ["mig", "spread"],
+        protocol=SMALL,
     )
     # identity codes are the factor class indices: their sds are the factors' sds
     factors = np.asarray(fakes.FactorImages().sample_factors(200, np.random.default_rng(0)))

@@ -9,17 +9,18 @@ import json
 import numpy as np
 import pytest
 
+from kbetavae.metrics.protocol import Protocol
 from kbetavae.metrics.representation import CodeTable
 from kbetavae.metrics.zdiff import zdiff
 
-SMALL = {"num_train": 2_000, "num_eval": 1_000}
+SMALL = Protocol(num_train=2_000, num_eval=1_000)
 
 
 def test_zdiff_is_one_for_factors_plus_small_noise(fakes):
     # Fixing factor k leaves latent k with only noise: mean |mu1 - mu2| ~ 0.11, while every
     # other latent moves by the mean distance of two random classes (>= 0.89 for shape's
     # 3 classes). The smallest feature names k, which a linear classifier learns exactly.
-    result = zdiff(fakes.FactorImages(), fakes.identity_encoder(), rng=0, **SMALL)
+    result = zdiff(fakes.FactorImages(), fakes.identity_encoder(), rng=0, protocol=SMALL)
     assert result.score > 0.99
     assert result.train_accuracy > 0.99
     # The matrix shows it: each column's smallest entry is the fixed factor's latent.
@@ -29,7 +30,7 @@ def test_zdiff_is_one_for_factors_plus_small_noise(fakes):
 def test_zdiff_is_chance_for_random_codes(fakes):
     # Codes independent of the factors: features carry no trace of k, so the classifier
     # is right 1 time in 5 (+- 0.013 on 1,000 evaluation points).
-    result = zdiff(fakes.FactorImages(), fakes.random_encoder(), rng=0, **SMALL)
+    result = zdiff(fakes.FactorImages(), fakes.random_encoder(), rng=0, protocol=SMALL)
     assert result.score == pytest.approx(0.2, abs=0.05)
     assert result.chance == 0.2
 
@@ -39,7 +40,7 @@ def test_collapsed_encoder_scores_the_share_of_the_most_frequent_label(fakes):
     # so it predicts the most frequent training label everywhere: the score is that
     # label's share of the evaluation points, about 1/5.
     ground_truth = fakes.FactorImages()
-    result = zdiff(ground_truth, fakes.collapsed_encoder(), rng=0, **SMALL)
+    result = zdiff(ground_truth, fakes.collapsed_encoder(), rng=0, protocol=SMALL)
     np.testing.assert_array_equal(result.matrix, 0.0)
     assert result.score == pytest.approx(0.2, abs=0.05)
     # Recompute the eval labels from the same seed (train draws first, then eval).
@@ -56,15 +57,15 @@ def test_rotation_keeps_zdiff_high_but_below_the_clean_code(fakes):
     # A rotation moves every latent whatever the fixed factor, but by amounts that
     # still depend on which factor is fixed; the classifier recovers most of it.
     ground_truth = fakes.FactorImages()
-    rotated = zdiff(ground_truth, fakes.rotated_encoder(), rng=0, **SMALL).score
+    rotated = zdiff(ground_truth, fakes.rotated_encoder(), rng=0, protocol=SMALL).score
     assert 0.5 < rotated < 0.99
 
 
 def test_same_seed_gives_bit_identical_results_and_another_seed_does_not(fakes):
     ground_truth, encoder = fakes.FactorImages(), fakes.rotated_encoder()
-    first = json.dumps(zdiff(ground_truth, encoder, 7, **SMALL).to_dict())
-    second = json.dumps(zdiff(ground_truth, encoder, np.random.default_rng(7), **SMALL).to_dict())
-    other = json.dumps(zdiff(ground_truth, encoder, 8, **SMALL).to_dict())
+    first = json.dumps(zdiff(ground_truth, encoder, 7, SMALL).to_dict())
+    second = json.dumps(zdiff(ground_truth, encoder, np.random.default_rng(7), SMALL).to_dict())
+    other = json.dumps(zdiff(ground_truth, encoder, 8, SMALL).to_dict())
     assert first == second
     assert first != other
 
@@ -72,9 +73,9 @@ def test_same_seed_gives_bit_identical_results_and_another_seed_does_not(fakes):
 def test_code_table_gives_the_same_numbers_as_encoding_every_image(fakes):
     ground_truth = fakes.FactorImages()
     direct_encoder, table_encoder = fakes.rotated_encoder(), fakes.rotated_encoder()
-    direct = zdiff(ground_truth, direct_encoder, 3, num_train=300, num_eval=200)
+    direct = zdiff(ground_truth, direct_encoder, 3, Protocol(num_train=300, num_eval=200))
     table = CodeTable(ground_truth, table_encoder)
-    looked_up = zdiff(ground_truth, table, 3, num_train=300, num_eval=200)
+    looked_up = zdiff(ground_truth, table, 3, Protocol(num_train=300, num_eval=200))
     assert json.dumps(direct.to_dict()) == json.dumps(looked_up.to_dict())
     # Without the table every one of the 2 x 64 x 500 draws is encoded; with it, each
     # distinct image once (64,000 draws from 737,280 images: ~2.7% repeats).
@@ -83,7 +84,9 @@ def test_code_table_gives_the_same_numbers_as_encoding_every_image(fakes):
 
 
 def test_result_is_json(fakes):
-    result = zdiff(fakes.FactorImages(), fakes.identity_encoder(), 0, num_train=50, num_eval=20)
+    result = zdiff(
+        fakes.FactorImages(), fakes.identity_encoder(), 0, Protocol(num_train=50, num_eval=20)
+    )
     parsed = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert np.shape(parsed["matrix"]) == (5, 5)
     assert sum(parsed["points_per_factor"]) == 70
@@ -91,7 +94,9 @@ def test_result_is_json(fakes):
 
 def test_tiny_samples_with_one_label_do_not_crash(fakes):
     # One training point has one label; the classifier then predicts that label.
-    result = zdiff(fakes.FactorImages(), fakes.identity_encoder(), 0, num_train=1, num_eval=5)
+    result = zdiff(
+        fakes.FactorImages(), fakes.identity_encoder(), 0, Protocol(num_train=1, num_eval=5)
+    )
     assert 0.0 <= result.score <= 1.0
 
 
@@ -122,7 +127,9 @@ def test_zdiff_agrees_with_disentanglement_lib_within_0_02(fakes, reference, enc
 def test_the_result_names_its_classifier_and_the_sklearn_version(fakes, name, solver, scheme):
     import sklearn
 
-    result = zdiff(fakes.FactorImages(), fakes.identity_encoder(), 0, classifier=name, **SMALL)
+    result = zdiff(
+        fakes.FactorImages(), fakes.identity_encoder(), 0, SMALL.replace(zdiff_classifier=name)
+    )
     assert result.to_dict()["classifier"] == {
         "name": name,
         "solver": solver,
@@ -140,10 +147,10 @@ def test_liblinear_ovr_is_one_binary_liblinear_fit_per_factor(fakes):
     from kbetavae.metrics.zdiff import zdiff_points
 
     ground_truth, encoder = fakes.FactorImages(), fakes.rotated_encoder()
-    result = zdiff(ground_truth, encoder, 4, classifier="liblinear_ovr", **SMALL)
+    result = zdiff(ground_truth, encoder, 4, SMALL.replace(zdiff_classifier="liblinear_ovr"))
     rng = np.random.default_rng(4)
-    train_x, train_y = zdiff_points(ground_truth, encoder, SMALL["num_train"], rng)
-    eval_x, eval_y = zdiff_points(ground_truth, encoder, SMALL["num_eval"], rng)
+    train_x, train_y = zdiff_points(ground_truth, encoder, SMALL.num_train, rng)
+    eval_x, eval_y = zdiff_points(ground_truth, encoder, SMALL.num_eval, rng)
     decisions = np.stack(
         [
             LogisticRegression(solver="liblinear")
@@ -158,8 +165,8 @@ def test_liblinear_ovr_is_one_binary_liblinear_fit_per_factor(fakes):
 
 def test_both_classifiers_score_the_same_features(fakes):
     ground_truth, encoder = fakes.FactorImages(), fakes.rotated_encoder()
-    lbfgs = zdiff(ground_truth, encoder, 2, **SMALL)
-    ovr = zdiff(ground_truth, encoder, 2, classifier="liblinear_ovr", **SMALL)
+    lbfgs = zdiff(ground_truth, encoder, 2, SMALL)
+    ovr = zdiff(ground_truth, encoder, 2, SMALL.replace(zdiff_classifier="liblinear_ovr"))
     np.testing.assert_array_equal(lbfgs.matrix, ovr.matrix)
     np.testing.assert_array_equal(lbfgs.points_per_factor, ovr.points_per_factor)
     assert lbfgs.classifier["name"] == "lbfgs"  # the default is unchanged
@@ -168,8 +175,8 @@ def test_both_classifiers_score_the_same_features(fakes):
 def test_an_unknown_classifier_is_an_input_error_naming_the_argument(fakes):
     from kbetavae.errors import InputError
 
-    with pytest.raises(InputError, match="classifier must be one of lbfgs, liblinear_ovr"):
-        zdiff(fakes.FactorImages(), fakes.identity_encoder(), 0, classifier="svm", **SMALL)
+    with pytest.raises(InputError, match="^zdiff_classifier must be one of lbfgs, liblinear_ovr"):
+        SMALL.replace(zdiff_classifier="svm")
 
 
 def test_the_result_records_the_solvers_iterations_and_whether_it_hit_the_limit(fakes, monkeypatch):
@@ -182,7 +189,7 @@ def test_the_result_records_the_solvers_iterations_and_whether_it_hit_the_limit(
 
     zdiff_module = importlib.import_module("kbetavae.metrics.zdiff")
     ground_truth, encoder = fakes.FactorImages(), fakes.rotated_encoder()
-    result = zdiff(ground_truth, encoder, 1, **SMALL)
+    result = zdiff(ground_truth, encoder, 1, SMALL)
     record = result.to_dict()
     assert record["max_iter"] == LogisticRegression().max_iter == 100
     assert 0 < record["iterations"] <= 100
@@ -190,5 +197,5 @@ def test_the_result_records_the_solvers_iterations_and_whether_it_hit_the_limit(
     monkeypatch.setattr(
         zdiff_module, "_make_classifier", lambda name: LogisticRegression(max_iter=2)
     )
-    capped = zdiff(ground_truth, encoder, 1, **SMALL)
+    capped = zdiff(ground_truth, encoder, 1, SMALL)
     assert (capped.iterations, capped.max_iter, capped.converged) == (2, 2, False)

@@ -1,4 +1,4 @@
-"""Fast encoder inference: the same codes as the Keras model, one or many models at once."""
+"""Fast encoder inference: the same codes as the Keras model, one compiled graph for all."""
 
 import keras
 import numpy as np
@@ -7,8 +7,9 @@ import pytest
 from kbetavae import BetaVAE
 from kbetavae.data import open_source
 from kbetavae.errors import InputError
-from kbetavae.metrics import CodeTable, evaluate, evaluate_many
-from kbetavae.model.inference import ManyEncoder, encode_many, fast_encoder
+from kbetavae.metrics import CodeTable, Protocol, evaluate, evaluate_many
+from kbetavae.model import inference
+from kbetavae.model.inference import FastEncoder, fast_encoder
 from kbetavae.model.networks import build_encoder
 from kbetavae.trained.load import graph_encoder
 
@@ -52,22 +53,29 @@ def test_fast_encoder_gives_the_keras_codes_for_uint8_and_float_images(models, i
         assert_codes_close(fast_logvar, logvar)
 
 
-def test_encode_many_gives_each_models_codes(models, images):
-    outputs = encode_many(models, images, batch_size=100)
-    assert len(outputs) == 3
+def test_models_of_one_architecture_share_one_compiled_graph_and_keep_their_codes(models, images):
+    # Weights are arguments: several models run one traced function (compiled once), and
+    # each still gets its own Keras codes, whichever ran before it.
+    encoders = [FastEncoder(model, batch_size=100) for model in models]
+    graphs = len(inference._GRAPHS)
+    outputs = [encode(images) for encode in encoders]
+    assert len(inference._GRAPHS) <= graphs + 1
+    assert len({id(inference._graph(e.architecture, 100, True, "uint8")) for e in encoders}) == 1
     for model, (mu, logvar) in zip(models, outputs, strict=True):
         want_mu, want_logvar = (t.numpy() for t in model.encode(images.astype(np.float32)))
         assert_codes_close(mu, want_mu)
         assert_codes_close(logvar, want_logvar)
+    # The same model alone, after the others: bit-identical codes.
+    np.testing.assert_array_equal(FastEncoder(models[0], batch_size=100)(images)[0], outputs[0][0])
 
 
 def test_a_codes_batch_changes_it_by_float_rounding_only(models, images):
     # The code table encodes an image once, in whichever batch asked. Under XLA the row
     # an image takes in a batch changes its code in the last bits (6.5e-9 seen), so the
     # "lazy" and "grid" tables agree to rounding, not bit for bit, on this path.
-    encode = ManyEncoder(models[:1], batch_size=128)
-    whole = encode(images)[0][0]
-    pieces = np.concatenate([encode(images[i : i + 7])[0][0] for i in range(0, 300, 7)])
+    encode = FastEncoder(models[0], batch_size=128)
+    whole = encode(images)[0]
+    pieces = np.concatenate([encode(images[i : i + 7])[0] for i in range(0, 300, 7)])
     assert_codes_close(pieces, whole)
 
 
@@ -85,7 +93,8 @@ def test_other_first_layers_give_the_keras_codes(shape, kernel_size):
         for _ in range(2)
     ]
     images = np.random.default_rng(1).random((5, *shape)).astype(np.float32)
-    for encoder, (mu, logvar) in zip(encoders, encode_many(encoders, images), strict=True):
+    for encoder in encoders:
+        mu, logvar = FastEncoder(encoder)(images)
         want = encoder(images).numpy()
         assert_codes_close(mu, want[:, :4])
         assert_codes_close(logvar, want[:, 4:])
@@ -99,16 +108,15 @@ def test_graph_encoder_takes_the_fast_path_and_falls_back_for_other_layers(model
         fast_encoder(odd)
 
 
-def test_models_with_other_first_layers_cannot_share_a_group():
-    small = build_encoder(3, filters=(8, 8, 8, 8))
-    other = build_encoder(3, filters=(8, 8, 8, 8), kernel_size=3)
-    with pytest.raises(InputError, match="same input and first layer"):
-        ManyEncoder([small, other])
+def test_other_architectures_get_their_own_graph():
+    small = FastEncoder(build_encoder(3, filters=(8, 8, 8, 8)))
+    other = FastEncoder(build_encoder(3, filters=(8, 8, 8, 8), kernel_size=3))
+    assert small.architecture != other.architecture
 
 
 def test_bad_batch_size_is_an_input_error_naming_it(models):
     with pytest.raises(InputError, match="batch_size"):
-        ManyEncoder(models[:1], batch_size=0)
+        FastEncoder(models[0], batch_size=0)
 
 
 class RecordingData:
@@ -126,15 +134,15 @@ class RecordingData:
         return self.data.images_at(index)
 
 
-SIZES = {"num_points": 500, "num_train": 40, "num_eval": 20}
+SIZES = Protocol(num_points=500, num_train=40, num_eval=20)
 
 
-def keras_graphs(models):
-    """The old path: each model's ``encode`` traced by tf.function, float32 images."""
+def keras_graph(model):
+    """The Keras path: the model's ``encode`` traced by tf.function, float32 images."""
     import tensorflow as tf
 
-    graphs = [tf.function(model.encode) for model in models]
-    return lambda images: [graph(images.astype(np.float32)) for graph in graphs]
+    graph = tf.function(model.encode)
+    return lambda images: graph(images.astype(np.float32))
 
 
 def test_fast_codes_match_the_keras_path_on_every_image_an_evaluation_encodes(models):
@@ -142,21 +150,23 @@ def test_fast_codes_match_the_keras_path_on_every_image_an_evaluation_encodes(mo
     codes, so a 1e-7 change can move a point across a bin edge and a comparison of scores
     would test luck, not the code."""
     data = RecordingData()
-    fast = evaluate_many(models, data, seed=0, encode_many=ManyEncoder(models), **SIZES)
+    fast = evaluate_many([fast_encoder(m) for m in models], data, seed=0, protocol=SIZES)
     index = np.concatenate(data.rendered)
     assert index.size == len(np.unique(index)) == fast[0]["images_encoded"]
-    reference = CodeTable.group(open_source("replica"), keras_graphs(models), len(models))
-    fast_tables = CodeTable.group(open_source("replica"), ManyEncoder(models), len(models))
-    for got, want in zip(fast_tables, reference, strict=True):
+    replica = open_source("replica")
+    for model in models:
+        got = CodeTable(replica, fast_encoder(model))
+        want = CodeTable(replica, keras_graph(model))
         assert_codes_close(got.codes_at(index), want.codes_at(index))
         assert_codes_close(got.logvars_at(index), want.logvars_at(index))
 
 
 def test_evaluate_many_of_real_models_equals_evaluate_of_each(models):
     data = open_source("replica")
-    reports = evaluate_many(models[:2], data, seed=3, encode_many=keras_graphs(models[:2]), **SIZES)
+    encoders = [fast_encoder(model) for model in models[:2]]
+    reports = evaluate_many(encoders, data, seed=3, protocol=SIZES)
     for model, report in zip(models[:2], reports, strict=True):
-        alone = evaluate(lambda x, m=model: keras_graphs([m])(x)[0], data, seed=3, **SIZES)
+        alone = evaluate(fast_encoder(model), data, seed=3, protocol=SIZES)
         assert {k: v for k, v in report.items() if k != "timing"} == {
             k: v for k, v in alone.items() if k != "timing"
         }

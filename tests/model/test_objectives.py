@@ -373,17 +373,19 @@ def test_a_short_fit_lowers_the_loss_and_logs_the_objective_terms(trained, name)
 
 @pytest.mark.parametrize("name", list(ARGS))
 def test_metrics_of_every_objective(trained, replica, name):
-    from kbetavae.metrics import evaluate
+    from kbetavae.metrics import Protocol, evaluate
 
     models, _ = trained
     scores = evaluate(
         models[name],
         replica,
-        num_points=300,
-        num_test_points=150,
-        num_train=100,
-        num_eval=50,
-        num_variance_points=300,
+        protocol=Protocol(
+            num_points=300,
+            num_test_points=150,
+            num_train=100,
+            num_eval=50,
+            num_variance_points=300,
+        ),
     )
     for metric in ("mig", "zdiff", "modularity"):
         assert 0.0 <= scores[metric]["score"] <= 1.0
