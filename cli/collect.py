@@ -40,7 +40,7 @@ def collect(
         write_report(out)
     plan = merged.plan
     typer.echo(
-        f"collected {count(len(merged.rows), 'run')}: β {', '.join(f'{b:g}' for b in plan.betas)}; "
+        f"collected {count(len(merged.rows), 'run')}: {plan.grid_text()}; "
         f"seeds {', '.join(map(str, plan.seeds))}"
     )
     if merged.unfinished:
@@ -86,7 +86,7 @@ def publish(
     plan = read_plan(dest)
     typer.echo(
         f"published {count(len(read_results(sweep_dir)), 'run')} into {dest}; it now holds "
-        f"{len(rows)}: β {', '.join(f'{b:g}' for b in plan.betas)}; "
+        f"{len(rows)}: {plan.grid_text()}; "
         f"seeds {', '.join(map(str, plan.seeds))}"
     )
     for line in missing_run_files(dest):

@@ -9,6 +9,8 @@ import pytest
 from kbetavae.errors import InputError
 from kbetavae.model import catalog
 from kbetavae.model.objectives import OBJECTIVES, Objective, make_objective
+from kbetavae.study.grid import parse_spec
+from kbetavae.study.plan import SweepPlan
 from kbetavae.training import TrainConfig, rundir
 
 
@@ -51,6 +53,11 @@ def test_a_toy_objective_is_one_class_and_one_entry(toy):
     assert config.objective_args == {"strength": 3.0}
     assert config.normalised_beta is None  # no β: β_norm does not apply
     assert rundir.run_name(config) == "toy_strength=3_seed=0"
+    plan = SweepPlan.of(settings=tuple(parse_spec("toy:1,3")), seeds=(0, 1))
+    assert [rundir.run_name(c) for c in plan.configs()][1:3] == [
+        "toy_strength=1_seed=1",
+        "toy_strength=3_seed=0",
+    ]
 
 
 def test_a_toy_objective_trains_through_betavae(toy):
