@@ -40,6 +40,7 @@ ObjectiveGrid = Annotated[
     list[str] | None,
     typer.Option(
         "--objective",
+        metavar="NAME:W1,W2",
         help=f"repeatable NAME:W1,W2 (e.g. btcvae:1,4,10): that objective at each value of its "
         f"main weight, for every seed; NAME alone (one of {_OBJECTIVE_NAMES}) sweeps --betas "
         "with it as before",

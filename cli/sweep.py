@@ -85,8 +85,8 @@ def sweep(
     study: str = typer.Option(
         None,
         "--study",
-        help="a TOML study file: [[objective]] tables of name, weights and optional args "
-        "(grids that also vary other arguments); adds to --objective",
+        help="a TOML study file, one objective table per group (name, weights, optional "
+        "args): grids that also vary other arguments; adds to --objective",
     ),
     objective_args: options.ObjectiveArgs = "",
     reconstruction: options.Reconstruction = DEFAULTS.reconstruction,
@@ -141,6 +141,7 @@ def sweep(
     one line; --redo RUN trains it afresh (other runs are kept).
     """
     from cli.progress import TerminalProgress, echo_summary
+    from kbetavae.study.grid import keyed_by_beta
     from kbetavae.study.jobs import run_sweep_jobs
     from kbetavae.study.motion import write_sweep_motion
     from kbetavae.study.plan import SweepPlan, with_preset
@@ -200,7 +201,8 @@ def sweep(
             progress.say(f"note: {as_flags(note, flag_names(sweep))}")
         progress.stage("rendering figures")
         render_sweep_figures(sweep_dir, traverse_beta=traverse_beta)
-        if any(row.get("status") == "done" for row in rows):
+        # Traversals are drawn per β; a grid of methods shows its methods instead.
+        if any(row.get("status") == "done" for row in rows) and keyed_by_beta(rows):
             progress.stage("measuring the traversals' motion")
             write_sweep_motion(sweep_dir)
         progress.stage("writing report.html")
