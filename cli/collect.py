@@ -34,7 +34,7 @@ def collect(
         typer.echo(f"kbetavae: note: {as_flags(merged.report.note, flag_names(collect))}", err=True)
     plan = merged.plan
     typer.echo(
-        f"collected {count(len(merged.rows), 'run')}: β {', '.join(f'{b:g}' for b in plan.betas)}; "
+        f"collected {count(len(merged.rows), 'run')}: {plan.grid_text()}; "
         f"seeds {', '.join(map(str, plan.seeds))}"
     )
     if merged.unfinished:
@@ -80,7 +80,7 @@ def publish(
     plan = read_plan(dest)
     typer.echo(
         f"published {count(len(read_results(sweep_dir)), 'run')} into {dest}; it now holds "
-        f"{len(rows)}: β {', '.join(f'{b:g}' for b in plan.betas)}; "
+        f"{len(rows)}: {plan.grid_text()}; "
         f"seeds {', '.join(map(str, plan.seeds))}"
     )
     for line in missing_run_files(dest):

@@ -15,6 +15,7 @@ import typer
 from cli.common import whole_number
 from kbetavae.errors import InputError
 from kbetavae.metrics.protocol import FULL_POINTS, MIN_EVAL_POINTS
+from kbetavae.model import catalog
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.precision import precision_warning
 
@@ -30,12 +31,22 @@ LearningRate = Annotated[float, typer.Option("--lr", help="Adam learning rate")]
 LatentDim = Annotated[
     int, typer.Option("--latent-dim", parser=whole_number, help="number of latents z")
 ]
+_OBJECTIVE_NAMES = ", ".join(catalog.names())
 Objective = Annotated[
     str,
     typer.Option(
         "--objective",
-        help="beta (β·KL), capacity (γ·|KL − C|, Burgess et al. 2018), btcvae, dipvae_i, "
-        "dipvae_ii or factorvae; their parameters go in --objective-args",
+        help=f"one of {_OBJECTIVE_NAMES} (beta: β·KL); its other parameters go in --objective-args",
+    ),
+]
+ObjectiveGrid = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--objective",
+        metavar="NAME:W1,W2",
+        help=f"repeatable NAME:W1,W2 (e.g. btcvae:1,4,10): that objective at each value of its "
+        f"main weight, for every seed; NAME alone (one of {_OBJECTIVE_NAMES}) sweeps --betas "
+        "with it as before",
     ),
 ]
 TraverseBeta = Annotated[

@@ -116,7 +116,7 @@ class TerminalProgress(Progress):
         self.remaining_runs = todo
         self.passes_left = todo if passes is None else passes
         self.say(
-            f"sweep {plan.name}: {count(len(plan.betas) * len(plan.seeds), 'run')} "
+            f"sweep {plan.name}: {count(len(plan.configs()), 'run')} "
             f"({todo} to do), {count(plan.base.epochs, 'epoch')} each"
         )
         if todo and plan.base.subset < SMALL_SUBSET and plan.eval_points >= FULL_POINTS:

@@ -47,6 +47,28 @@ def _numbers(text: str, option: str, kind=float) -> tuple:
     return tuple(values)
 
 
+def _grid(specs: list[str], study: str | None, betas: str | None) -> tuple[str, tuple]:
+    """The base objective and the grid's settings of ``--objective`` specs, a ``--study``
+    file and (beside them) ``--betas``, the shorthand for ``beta:…``; no grid: ``--objective
+    NAME`` alone (or the default) with ``--betas``, as before grids."""
+    from kbetavae.study.grid import Setting, read_study_file, settings_of
+
+    named = [s for s in specs if ":" not in s]
+    if named and (len(specs) > 1 or study):
+        raise InputError(
+            f"--objective {named[0]}: give one --objective NAME (swept over --betas) or "
+            "NAME:W1,W2 specs, not both"
+        )
+    if named or not (specs or study):
+        return (named[0] if named else DEFAULTS.objective), ()
+    grid = settings_of(specs)
+    if study:
+        grid += read_study_file(study)
+    if betas is not None:
+        grid = tuple(Setting("beta", b) for b in _numbers(betas, "--betas")) + grid
+    return DEFAULTS.objective, grid
+
+
 @user_errors
 def sweep(
     ctx: typer.Context,
@@ -67,7 +89,13 @@ def sweep(
     batch_size: options.BatchSize = DEFAULTS.batch_size,
     lr: options.LearningRate = DEFAULTS.lr,
     latent_dim: options.LatentDim = DEFAULTS.latent_dim,
-    objective: options.Objective = DEFAULTS.objective,
+    objective: options.ObjectiveGrid = None,
+    study: str = typer.Option(
+        None,
+        "--study",
+        help="a TOML study file, one objective table per group (name, weights, optional "
+        "args): grids that also vary other arguments; adds to --objective",
+    ),
     objective_args: options.ObjectiveArgs = "",
     reconstruction: options.Reconstruction = DEFAULTS.reconstruction,
     source: options.Source = DEFAULTS.source,
@@ -106,7 +134,10 @@ def sweep(
     ),
     quiet: bool = typer.Option(False, "--quiet", help="log lines only, no live status"),
 ) -> None:
-    """Train, evaluate and export a model per (β, seed), then tabulate and plot.
+    """Train, evaluate and export a model per (setting, seed), then tabulate and plot.
+
+    A setting is a β (--betas) or an objective at a weight (--objective btcvae:1,4,10,
+    repeatable, or a --study file); settings of one seed that can share a step train fused.
 
     Rerunning the same command resumes: finished runs are skipped, an interrupted run
     continues from its last epoch. A run whose files were damaged afterwards is named in
@@ -116,11 +147,13 @@ def sweep(
     from kbetavae.study.jobs import run_sweep_jobs
     from kbetavae.study.plan import SweepPlan, with_preset
 
+    given = explicit_options(ctx)
+    base_objective, grid = _grid(objective or [], study, betas if "betas" in given else None)
     settings = with_preset(
         preset,
         {
             "name": name,
-            "betas": _numbers(betas, "--betas"),
+            **({"settings": grid} if grid else {"betas": _numbers(betas, "--betas")}),
             "seeds": _numbers(seeds, "--seeds", int),
             "metrics": tuple(m.strip() for m in metrics.split(",") if m.strip()),
             "eval_points": eval_points,
@@ -129,14 +162,14 @@ def sweep(
             "batch_size": batch_size,
             "lr": lr,
             "latent_dim": latent_dim,
-            "objective": objective,
+            "objective": base_objective,
             "objective_args": options.parse_objective_args(objective_args),
             "reconstruction": reconstruction,
             "subset": subset,
             "source": source,
             "precision": precision,
         },
-        given=explicit_options(ctx),
+        given=given,
     )
     plan = SweepPlan.of(**settings)
     options.warn_about_precision(plan.base.precision)

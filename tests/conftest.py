@@ -75,3 +75,15 @@ def fake_hypertune(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "hypertune", types.SimpleNamespace(HyperTune=HyperTune))
     return reports
+
+
+@pytest.fixture(scope="session")
+def grid_sweep(tmp_path_factory):
+    """The sweep directory of tests/grid_sweep.py's tiny two-objective grid, trained once
+    per test session (the CLI test and the browser test read it)."""
+    from .grid_sweep import run_grid_sweep
+
+    tmp = tmp_path_factory.mktemp("grid")
+    done = run_grid_sweep(tmp)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp / "runs" / "grid"

@@ -138,7 +138,7 @@ def test_imports_point_down_the_layers(layer, forbidden):
 
 
 # The study's results layer: its tables, and what they say in words (the report's first lines).
-RESULTS_LAYER = ("kbetavae.study.results", "kbetavae.study.findings")
+RESULTS_LAYER = ("kbetavae.study.results", "kbetavae.study.findings", "kbetavae.study.methods")
 
 
 def test_viz_reads_the_study_through_its_results_layer_only():

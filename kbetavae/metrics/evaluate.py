@@ -193,7 +193,7 @@ def metric_row(record: dict) -> dict[str, Any]:
     row: dict[str, Any] = {"active_latents": record.get("active_latents")}
     if isinstance(row["active_latents"], dict):
         row["active_latents"] = row["active_latents"].get("count")
-    for name in registry.names():
+    for name in registry.names(kind=None):
         if record.get(name):
             row.update(registry.spec(name).row(record[name]))
     heldout = record.get("heldout") or {}

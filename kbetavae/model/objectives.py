@@ -8,20 +8,19 @@ over latents and averaged over the batch; ``mu``, ``logvar`` and ``z`` (one samp
 q(z|x)) are (batch, latents). Terms estimated on a minibatch (β-TCVAE, DIP-VAE, FactorVAE)
 use this replica's rows of the batch.
 
-======================  ==========================================  ===============
-name                    regulariser                                 main weight
-======================  ==========================================  ===============
-``beta``                β·KL (Higgins et al. 2017)                  ``beta``
-``capacity``            γ·|KL − C| (Burgess et al. 2018)            ``capacity_max``
-``btcvae``              α·MI + β·TC + γ·dim-wise KL (Chen 2018)     ``beta``
-``dipvae_i``            KL + DIP penalty on Cov[μ] (Kumar 2018)     ``lambda_od``
-``dipvae_ii``           KL + DIP penalty on Cov[z] (Kumar 2018)     ``lambda_od``
-``factorvae``           KL + γ·TC, TC from a discriminator (Kim)    ``gamma``
-======================  ==========================================  ===============
+=============  ==========================================
+name           regulariser
+=============  ==========================================
+``beta``       β·KL (Higgins et al. 2017)
+``capacity``   γ·|KL − C| (Burgess et al. 2018)
+``btcvae``     α·MI + β·TC + γ·dim-wise KL (Chen 2018)
+``dipvae_i``   KL + DIP penalty on Cov[μ] (Kumar 2018)
+``dipvae_ii``  KL + DIP penalty on Cov[z] (Kumar 2018)
+``factorvae``  KL + γ·TC, TC from a discriminator (Kim)
+=============  ==========================================
 
-The main weight is the parameter a sweep varies (disentanglement_lib's study sweeps the
-same ones: ``vae.beta``, ``annealed_vae.c_max``, ``beta_tc_vae.beta``, ``dip_vae.lambda_od``,
-``factor_vae.gamma``).
+What the rest of kbetavae knows about each (its main weight, whether β applies, whether it
+can fuse, its run name) is :mod:`kbetavae.model.catalog`'s table.
 
 The module is long because it holds all six objectives side by side — each a small class
 with its paper's formula — so that they read against each other and share their helpers.
@@ -40,12 +39,14 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import keras
 from keras import ops
 
 from kbetavae.errors import InputError
+from kbetavae.model import catalog
 from kbetavae.validation import check_int, check_weight
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -78,16 +79,25 @@ def capacity_schedule(step, capacity_min: float, capacity_max: float, capacity_s
     return capacity_min + (capacity_max - capacity_min) * progress
 
 
-class Objective(keras.layers.Layer):
-    """What BetaVAE adds to the reconstruction term (subclass and register to add one).
+class _MainWeight:
+    """``cls.main_weight``: the table's, so the class never restates it."""
 
-    Class attributes: ``key`` (the registry name), ``main_weight`` (the parameter a sweep
-    varies), ``epoch_means`` (logs averaged over the epoch like ``kl``) and
-    ``current_logs`` (logs reported at their value of the last step, e.g. a schedule).
+    def __get__(self, obj, cls) -> str:
+        return catalog.facts(cls.key).main_weight
+
+
+class Objective(keras.layers.Layer):
+    """What BetaVAE adds to the reconstruction term.
+
+    To add one: subclass, and register its facts (main weight, β, fusable, run name) with
+    :func:`kbetavae.model.catalog.register`. Class attributes: ``key`` (its name in that
+    table), ``epoch_means`` (logs averaged over the epoch like ``kl``) and
+    ``current_logs`` (logs reported at their value of the last step, e.g. a schedule);
+    ``main_weight`` is read from the table.
     """
 
     key: ClassVar[str] = ""
-    main_weight: ClassVar[str] = ""
+    main_weight = _MainWeight()
     epoch_means: ClassVar[tuple[str, ...]] = ()
     current_logs: ClassVar[tuple[str, ...]] = ()
 
@@ -121,7 +131,7 @@ class Objective(keras.layers.Layer):
 class Beta(Objective):
     """β·KL: β-VAE (Higgins et al. 2017, eq. 4); β = 1 is the ELBO of a plain VAE."""
 
-    key, main_weight = "beta", "beta"
+    key = "beta"
 
     def __init__(self, beta: float = 1.0, **kwargs):
         super().__init__(**kwargs)
@@ -143,7 +153,7 @@ class Capacity(Objective):
     starts from 0). The paper's dSprites run: γ = 1000, C to 25 nats over 100,000 steps.
     """
 
-    key, main_weight = "capacity", "capacity_max"
+    key = "capacity"
     current_logs = ("capacity",)
 
     def __init__(
@@ -199,7 +209,7 @@ class BetaTC(Objective):
     estimates in both forms.
     """
 
-    key, main_weight = "btcvae", "beta"
+    key = "btcvae"
     epoch_means = ("mi", "tc", "dimwise_kl")
     ESTIMATORS = ("mws", "mss")
     FORMS = ("decomposition", "disentanglement_lib")
@@ -292,7 +302,6 @@ class DIP(Objective):
     disentanglement_lib). disentanglement_lib's study fixes λ_d/λ_od at 10 (I) and 1 (II).
     """
 
-    main_weight = "lambda_od"
     epoch_means = ("covariance_penalty",)
     default_lambda_d_factor: ClassVar[float] = 1.0
 
@@ -362,7 +371,7 @@ class Factor(Objective):
     in the same step. Logs ``tc`` and ``discriminator_loss`` (the loss D minimises).
     """
 
-    key, main_weight = "factorvae", "gamma"
+    key = "factorvae"
     epoch_means = ("tc", "discriminator_loss")
 
     def __init__(
@@ -463,9 +472,22 @@ class Factor(Objective):
         }
 
 
-OBJECTIVES: dict[str, type[Objective]] = {
-    cls.key: cls for cls in (Beta, Capacity, BetaTC, DIPI, DIPII, Factor)
-}
+class _Classes(Mapping):
+    """name -> objective class, for every objective in :mod:`kbetavae.model.catalog`."""
+
+    def __getitem__(self, name: str) -> type[Objective]:
+        if name not in catalog.names():
+            raise KeyError(name)
+        return catalog.facts(name).objective_class()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(catalog.names())
+
+    def __len__(self) -> int:
+        return len(catalog.names())
+
+
+OBJECTIVES: Mapping[str, type[Objective]] = _Classes()
 
 
 def parameters(cls: type[Objective]) -> tuple[str, ...]:
@@ -485,9 +507,7 @@ def make_objective(name: str, **params) -> Objective:
         >>> make_objective("capacity", capacity_max=10.0).capacity_max
         10.0
     """
-    if not isinstance(name, str) or name not in OBJECTIVES:
-        raise InputError(f"objective must be one of {tuple(OBJECTIVES)}, got {name!r}")
-    cls = OBJECTIVES[name]
+    cls = catalog.facts(name).objective_class()
     unknown = sorted(set(params) - set(parameters(cls)))
     if unknown:
         raise InputError(

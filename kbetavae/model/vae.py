@@ -33,10 +33,10 @@ import tensorflow as tf
 from keras import ops
 
 from kbetavae.errors import InputError
+from kbetavae.model import catalog
 from kbetavae.model.distributed import reducible_across_workers, replica_rows
 from kbetavae.model.networks import build_decoder, build_encoder
 from kbetavae.model.objectives import (
-    OBJECTIVES,
     Objective,
     check_choice,
     make_objective,
@@ -46,7 +46,7 @@ from kbetavae.model.scale import RECONSTRUCTIONS
 from kbetavae.model.trackers import PerLatentMean
 from kbetavae.validation import check_int, check_latent_dim, check_weight
 
-DEFAULT_BETA = 1.0
+DEFAULT_BETA = catalog.NO_BETA
 # Constructor arguments of BetaVAE before objectives were objects: models saved then, and
 # TrainConfig.model_kwargs until it passes objective_args, still give them.
 LEGACY_CAPACITY_ARGS = ("gamma", "capacity_min", "capacity_max", "capacity_steps")
@@ -76,20 +76,8 @@ def build_objective(
         if beta != DEFAULT_BETA and beta != getattr(objective, "beta", None):
             raise InputError(f"beta={beta} differs from the objective's own ({objective.key!r})")
         return objective
-    if not isinstance(objective, str) or objective not in OBJECTIVES:
-        raise InputError(f"objective must be one of {tuple(OBJECTIVES)}, got {objective!r}")
-    args = dict(objective_args or {})
-    accepted = parameters(OBJECTIVES[objective])
-    if "beta" in accepted:
-        if beta != DEFAULT_BETA and args.get("beta", beta) != beta:
-            raise InputError(f"beta={beta} and objective_args beta={args['beta']} disagree")
-        args.setdefault("beta", beta)
-    elif beta != DEFAULT_BETA:
-        raise InputError(
-            f"beta must be {DEFAULT_BETA} for objective {objective!r}, which has no β, "
-            f"got {beta}; its main weight is {OBJECTIVES[objective].main_weight!r} "
-            "(set it in objective_args)"
-        )
+    accepted = parameters(catalog.facts(objective).objective_class())
+    args = catalog.resolve_beta(objective, beta, dict(objective_args or {}))
     if "seed" in accepted:
         args.setdefault("seed", seed)
     return make_objective(objective, **args)
@@ -103,7 +91,7 @@ class BetaVAE(keras.Model):
         beta: β ≥ 0 of an objective that has one (``"beta"``, ``"btcvae"``); must stay 1
             for the others.
         latent_dim: number of latents z ≥ 1 (used to build the default networks).
-        objective: a name in ``OBJECTIVES`` or an :class:`Objective`.
+        objective: a name in :mod:`kbetavae.model.catalog` or an :class:`Objective`.
         objective_args: parameters of an objective given by name, e.g.
             ``{"capacity_max": 25.0}`` or ``{"dataset_size": 50_000}`` for ``"btcvae"``.
         reconstruction: ``"sum"`` (default) or ``"mean"`` of the per-pixel Bernoulli NLL.

@@ -62,11 +62,14 @@ def try_claim(run_dir: str | os.PathLike) -> Claim | None:
     return _claim(os.fspath(run_dir))
 
 
-def wait_for_claim(run_dir: str | os.PathLike, poll_seconds: float = 2.0) -> Claim:
-    """Claim ``run_dir``, waiting as long as another process holds it."""
+def wait_for_claim(
+    run_dir: str | os.PathLike, poll_seconds: float = 2.0, file: str = CLAIM_FILE
+) -> Claim:
+    """Claim ``run_dir`` (through its lock ``file``), waiting as long as another process
+    holds it."""
     run_dir = os.fspath(run_dir)
     while True:
-        claim = _claim(run_dir)
+        claim = _claim(run_dir, file)
         if claim is not None:
             return claim
         # Polling rather than a blocking flock keeps Ctrl-C responsive.
@@ -86,13 +89,13 @@ def holder(run_dir: str | os.PathLike) -> str:
     return f"pid {record.get('pid')} on {record.get('host')} since {record.get('since')}"
 
 
-def _claim(run_dir: str) -> Claim | None:
+def _claim(run_dir: str, file: str = CLAIM_FILE) -> Claim | None:
     if kio.is_remote(run_dir):
         return Claim(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     # "a+" creates the file without truncating it: the holder's record stays readable
     # until this process holds the lock.
-    handle = open(os.path.join(run_dir, CLAIM_FILE), "a+", encoding="utf-8")  # noqa: SIM115
+    handle = open(os.path.join(run_dir, file), "a+", encoding="utf-8")  # noqa: SIM115
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

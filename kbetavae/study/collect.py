@@ -9,7 +9,7 @@ with the sweep's own results layer (:mod:`kbetavae.study.results`), then draws t
 and the report as after a sweep (:func:`kbetavae.study.report.build_report`)::
 
     <out>/sweep.json            the plan the runs span, and where each run lives
-    <out>/results.csv, .md      one row per (β, seed) ordered by β then seed; mean ± sd per β
+    <out>/results.csv, .md      one row per (setting, seed) as a sweep orders them; per setting
     <out>/figures/              as a sweep's
     <out>/report.html           as a sweep's: every table and figure on one page
 
@@ -35,6 +35,7 @@ from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER
 from kbetavae.provenance import provenance
+from kbetavae.study.grid import Setting, setting_order
 from kbetavae.study.plan import SweepPlan
 from kbetavae.study.report import Report, build_report
 from kbetavae.study.results import (
@@ -42,9 +43,11 @@ from kbetavae.study.results import (
     RUNS_KEY,
     read_plan_record,
     run_row,
+    setting_columns,
     sweep_run_dirs,
     write_results,
 )
+from kbetavae.training import rundir
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.rundir import (
     CONFIG_FILE,
@@ -58,8 +61,9 @@ from kbetavae.training.rundir import (
 # How far below a given directory runs are looked for: 0 a run directory, 1 a sweep, 3 a
 # Vertex AI job's root (<job>/<trial>/model/<run>/).
 MAX_DEPTH = 3
-# TrainConfig fields that differ between the runs of one study.
-VARYING = ("beta", "seed")
+# TrainConfig fields that differ between the runs of one study (a grid's settings differ in
+# their objective and its arguments).
+VARYING = ("beta", "seed", "objective", "objective_args")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +133,7 @@ def collect(
     plan = plan_of(runs, name=name or _plain_name(out))
     kio.check_writable(out, "out")  # the last check: a local out is created by it
 
+    score_settings(runs, plan)
     rows = [run_row(run.config, run.result) for run in runs]
     record = {
         "plan": plan.to_dict(),
@@ -205,37 +210,59 @@ def plan_of(runs: Sequence[Run], name: str) -> SweepPlan:
             "eval_points": protocol["num_points"],
             "zdiff_classifier": protocol.get("zdiff_classifier", DEFAULT_CLASSIFIER),
         }
+    base = runs[0].config
+    grid = {rundir.setting_name(run.config): Setting.of_config(run.config) for run in runs}
+    if all(run.config.objective == base.objective for run in runs) and all(
+        run.config.objective_args == base.objective_args for run in runs
+    ):  # a β sweep, as before grids
+        grid_settings: dict[str, Any] = {"betas": tuple(sorted({r.config.beta for r in runs}))}
+    else:
+        grid_settings = {"settings": tuple(grid[k] for k in sorted(grid, key=_order(runs)))}
     return SweepPlan(
-        base=runs[0].config,
-        betas=tuple(sorted({run.config.beta for run in runs})),
+        base=base,
         seeds=tuple(sorted({run.config.seed for run in runs})),
         name=name,
+        **grid_settings,
         **settings,
     )
 
 
-def _unique(runs: list[Run]) -> list[Run]:
-    """Runs ordered by (β, seed) as a sweep lists them; the same directory found twice
-    counts once, two directories with one (β, seed) are an error."""
-    by_key: dict[tuple[float, int], Run] = {}
+def _order(runs: Sequence[Run]):
+    """Sort key of setting names: as results rows order them (objective, then weight)."""
+    rows = {rundir.setting_name(r.config): setting_columns(r.config) for r in runs}
+    return lambda name: setting_order(rows[name])
+
+
+def score_settings(runs: Sequence[Run], plan: SweepPlan) -> None:
+    """UDR for every setting with at least two evaluated seeds that lacks it (the models of
+    the runs must be there)."""
+    from kbetavae.data import open_source
+    from kbetavae.study.setting_scores import UDR_POINTS, scorable, score_setting
+
+    by_setting: dict[str, list[str]] = {}
     for run in runs:
-        key = (run.config.beta, run.config.seed)
+        if run.result.ok and rundir.is_evaluated(run.run_dir):
+            by_setting.setdefault(rundir.setting_name(run.config), []).append(run.run_dir)
+    ready = [dirs for dirs in by_setting.values() if scorable(dirs)]
+    if ready:
+        data = open_source(plan.base.source)
+        for run_dirs in ready:
+            score_setting(run_dirs, data, min(UDR_POINTS, plan.eval_points))
+
+
+def _unique(runs: list[Run]) -> list[Run]:
+    """Runs ordered by (setting, seed) as a sweep lists them; the same directory found twice
+    counts once, two directories with one (setting, seed) are an error."""
+    by_key: dict[tuple, Run] = {}
+    for run in runs:
+        key = (*setting_order(setting_columns(run.config)), run.config.seed)
         other = by_key.get(key)
         if other is not None and _same_dir(other.run_dir, run.run_dir):
             continue
         if other is not None:
-            first, second = other.config.objective, run.config.objective
-            objectives = (
-                f"objective {first}" if first == second else f"objectives {first} and {second}"
-            )
-            advice = (
-                "collect one of them"
-                if first == second
-                else "collect the runs of one objective at a time"
-            )
             raise InputError(
-                f"two runs of beta={run.config.beta:g} seed={run.config.seed} ({objectives}): "
-                f"{other.run_dir} and {run.run_dir}; {advice}"
+                f"two runs of {rundir.run_name(run.config)}: {other.run_dir} and "
+                f"{run.run_dir}; collect one of them"
             )
         by_key[key] = run
     return [by_key[key] for key in sorted(by_key)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from kbetavae.study.statistics import (
     SIGNIFICANCE,
@@ -42,8 +42,8 @@ class Comparison:
     Holm-adjusted p in ``paired_p_adjusted``."""
 
     column: str
-    a: float
-    b: float
+    a: float | str
+    b: float | str
     estimate_a: Estimate
     estimate_b: Estimate
     p: float | None
@@ -66,8 +66,8 @@ class Comparison:
         return p < SIGNIFICANCE
 
     @property
-    def higher(self) -> float:
-        """The β with the higher mean."""
+    def higher(self) -> float | str:
+        """The β (or setting) with the higher mean."""
         return self.a if self.estimate_a.mean > self.estimate_b.mean else self.b
 
     def text(self) -> str:
@@ -80,19 +80,31 @@ class Comparison:
             if self.p_adjusted is not None:
                 shown += f", Holm-adjusted {self.p_adjusted:.3f}"
             if self.differ:
-                verdict = f"differ ({shown}; β = {self.higher:g} higher)"
+                verdict = f"differ ({shown}; {_label(self.higher)} higher)"
             else:
                 verdict = f"do not differ beyond the seeds' spread ({shown})"
-        return f"{self.column}: β = {self.a:g} and β = {self.b:g} {verdict}"
+        return f"{self.column}: {_label(self.a)} and {_label(self.b)} {verdict}"
 
 
-def compare(rows: Sequence[dict], column: str, a: float, b: float) -> Comparison:
-    """Whether βs ``a`` and ``b`` differ in ``column`` over their finished seeds (Welch's
-    t-test, two-sided; see :class:`Comparison`), with the difference's intervals."""
-    by_seed = _finished_by_seed(rows, column)
-    missing = [beta for beta in (a, b) if not by_seed.get(beta)]
+def _label(key: float | str) -> str:
+    """``β = 4`` for a β, the setting's name (``btcvae_beta=4``) otherwise."""
+    return f"β = {key:g}" if isinstance(key, int | float) else str(key)
+
+
+def by_beta(row: dict) -> float:
+    return row["beta"]
+
+
+def compare(
+    rows: Sequence[dict], column: str, a, b, key: Callable[[dict], Hashable] = by_beta
+) -> Comparison:
+    """Whether βs ``a`` and ``b`` (or the groups ``key`` gives those names, e.g. settings)
+    differ in ``column`` over their finished seeds (Welch's t-test, two-sided; see
+    :class:`Comparison`), with the difference's intervals."""
+    by_seed = _finished_by_seed(rows, column, key)
+    missing = [name for name in (a, b) if not by_seed.get(name)]
     if missing:
-        raise KeyError(f"no finished run of β = {missing[0]:g} has {column}")
+        raise KeyError(f"no finished run of {_label(missing[0])} has {column}")
     xa, xb = list(by_seed[a].values()), list(by_seed[b].values())
     p = welch = paired = None
     if min(len(xa), len(xb)) >= MIN_SEEDS_TO_ORDER:
@@ -104,12 +116,21 @@ def compare(rows: Sequence[dict], column: str, a: float, b: float) -> Comparison
     return Comparison(column, a, b, estimate(xa), estimate(xb), p, None, welch, paired)
 
 
-def compare_pairs(rows: Sequence[dict], column: str) -> list[Comparison]:
-    """Every pair of βs (ascending) compared on ``column``, with Holm-adjusted p-values over
-    the pairs that could be tested, for Welch's and for the paired test separately: testing
-    21 pairs at 5 % each would call about one difference in a study where none exists."""
-    betas = sorted(_finished_by_seed(rows, column))
-    pairs = [compare(rows, column, a, b) for i, a in enumerate(betas) for b in betas[i + 1 :]]
+def compare_pairs(
+    rows: Sequence[dict],
+    column: str,
+    key: Callable[[dict], Hashable] = by_beta,
+    names: Sequence | None = None,
+) -> list[Comparison]:
+    """Every pair of βs (ascending; or of ``names``, groups by ``key``) compared on
+    ``column``, with Holm-adjusted p-values over the pairs that could be tested, for Welch's
+    and for the paired test separately: testing 21 pairs at 5 % each would call about one
+    difference in a study where none exists."""
+    found = _finished_by_seed(rows, column, key)
+    groups = sorted(found) if names is None else [n for n in names if n in found]
+    pairs = [
+        compare(rows, column, a, b, key) for i, a in enumerate(groups) for b in groups[i + 1 :]
+    ]
     tested = [k for k, c in enumerate(pairs) if c.p is not None]
     for k, p in zip(tested, holm([pairs[k].p for k in tested]), strict=True):
         pairs[k] = dataclasses.replace(pairs[k], p_adjusted=p)
@@ -119,14 +140,17 @@ def compare_pairs(rows: Sequence[dict], column: str) -> list[Comparison]:
     return pairs
 
 
-def _finished_by_seed(rows: Sequence[dict], column: str) -> dict[float, dict[int, float]]:
-    """β → seed → the finite value of ``column`` of its finished runs (βs without any left
-    out; rows without a seed are numbered apart, so they never pair)."""
-    values: dict[float, dict[int, float]] = {}
+def _finished_by_seed(
+    rows: Sequence[dict], column: str, key: Callable[[dict], Hashable] = by_beta
+) -> dict:
+    """β (or ``key``'s group) → seed → the finite value of ``column`` of its finished runs
+    (groups without any left out; rows without a seed are numbered apart, so they never
+    pair)."""
+    values: dict = {}
     for k, row in enumerate(rows):
         value = as_number(row.get(column)) if row.get("status") == "done" else None
         if value is not None and math.isfinite(value):
-            seeds = values.setdefault(row["beta"], {})
+            seeds = values.setdefault(key(row), {})
             seed = row.get("seed")
             seeds[seed if isinstance(seed, int) and seed not in seeds else -1 - k] = value
     return values

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kbetavae import io as kio
+from kbetavae.study.grid import setting_of, setting_order
 from kbetavae.study.motion import (
     LONG_MOVE_PX,
     MOTION_CSV,
@@ -71,10 +72,10 @@ def sweep_findings(
     if not done:
         return Findings("No run finished.", None)
     moves = _moves_by_run(motion)
-    parts = []
-    for beta in sorted({r["beta"] for r in done}):
-        runs = [r for r in done if r["beta"] == beta]
-        parts.append(_beta_part(plan, beta, runs, moves))
+    by_setting: dict[str, list[dict]] = {}
+    for row in sorted(done, key=setting_order):
+        by_setting.setdefault(setting_of(row), []).append(row)
+    parts = [_setting_part(plan, runs, moves) for runs in by_setting.values()]
     sentence = "; ".join(parts) + "."
     if motion is None:
         sentence += " (`kbetavae motion` measures how the latents move the sprite.)"
@@ -115,18 +116,21 @@ def optimizer_steps(config: TrainConfig) -> int:
     return config.epochs * per_epoch
 
 
-def _label(plan: SweepPlan, beta: float) -> str:
+def _label(plan: SweepPlan, row: dict) -> str:
+    setting = setting_of(row)
+    if setting != f"beta={row['beta']:g}":  # another objective's setting names itself
+        return setting
     if plan.base.normalised_beta is None:
         return f"the {plan.base.objective} run"
-    return f"β = {beta:g}"
+    return f"β = {row['beta']:g}"
 
 
-def _beta_part(plan: SweepPlan, beta: float, runs: list[dict], moves: dict | None) -> str:
+def _setting_part(plan: SweepPlan, runs: list[dict], moves: dict | None) -> str:
     active = sorted(int(r.get("active_latents") or 0) for r in runs)
     low, high = active[0], active[-1]
     count = ("no" if low == 0 else str(low)) if low == high else f"{low}–{high}"
     noun = "latent" if high <= 1 else "latents"
-    part = f"{_label(plan, beta)} uses {count} {noun}"
+    part = f"{_label(plan, runs[0])} uses {count} {noun}"
     if len(runs) > 1:
         both = 0 if moves is None else sum(_moves_along_both_axes(plan, r, moves) for r in runs)
         axes = f"; {both} with one latent moving the sprite along x and another along y"
@@ -152,7 +156,7 @@ def _untrained_warning(plan: SweepPlan, done: list[dict]) -> str | None:
     for row in done:
         reason = untrained_reason(row, plan.base.reconstruction)
         if reason:
-            label = _label(plan, row["beta"])
+            label = _label(plan, row)
             label += f" seed {row['seed']}" if len(plan.seeds) > 1 else ""
             found.setdefault(reason, []).append(label)
     if not found:

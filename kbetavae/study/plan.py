@@ -1,9 +1,11 @@
-"""What a sweep trains and measures: a base ``TrainConfig`` crossed with βs and seeds.
+"""What a sweep trains and measures: a base ``TrainConfig`` crossed with settings and seeds.
 
 Every training setting lives in the base config (one list of settings:
 :class:`~kbetavae.training.config.TrainConfig`); the plan adds only what is a sweep's own —
-the βs, the seeds, the metrics and the evaluation's sample size. ``configs()`` is
-``base.replace(beta=b, seed=s)`` for each (β, seed), β-major as the study lists them.
+the grid, the seeds, the metrics and the evaluation's sample size. The grid is ``settings``
+(:class:`~kbetavae.study.grid.Setting`: objective, main weight, arguments) or, as before
+grids, ``betas`` of the base's objective; ``configs()`` is one config per (setting, seed),
+setting-major as the study lists them.
 
 Example:
     >>> plan = SweepPlan(betas=(1.0, 4.0), seeds=(0, 1), base=TrainConfig(epochs=2))
@@ -27,6 +29,9 @@ from kbetavae.metrics.protocol import (
     Protocol,
     check_classifier,
 )
+from kbetavae.model import catalog
+from kbetavae.study.grid import Setting
+from kbetavae.training import rundir
 from kbetavae.training.config import TrainConfig
 
 STUDY_BETAS: tuple[float, ...] = (0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 50.0)
@@ -51,9 +56,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 @dataclasses.dataclass(frozen=True)
 class SweepPlan:
-    """A sweep: ``base`` trained for every (β, seed), each run evaluated on ``metrics``.
+    """A sweep: ``base`` trained for every (setting, seed), each run evaluated on ``metrics``.
 
-    Defaults are the study's settings. ``eval_points`` scales the metric protocol
+    The grid is ``settings`` when given (then ``betas`` is unused and stored empty), else one
+    setting per β of ``betas`` with the base's objective. Defaults are the study's settings.
+    ``eval_points`` scales the metric protocol
     (:meth:`~kbetavae.metrics.protocol.Protocol.scaled`; 10,000 is disentanglement_lib's).
     The base's own β and seed are ignored (each run sets them).
     """
@@ -61,6 +68,7 @@ class SweepPlan:
     name: str = "study"
     betas: tuple[float, ...] = STUDY_BETAS
     seeds: tuple[int, ...] = (0,)
+    settings: tuple[Setting, ...] = ()
     base: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     metrics: tuple[str, ...] = dataclasses.field(default_factory=registry.default_names)
     eval_points: int = FULL_POINTS
@@ -73,30 +81,31 @@ class SweepPlan:
             raise InputError(f"base must be a TrainConfig, got {type(self.base).__name__}")
         # The base's β and seed are placeholders: fixing them keeps equal plans equal.
         object.__setattr__(self, "base", self.base.replace(beta=1.0, seed=0))
-        if not self.betas:
-            raise InputError("betas needs at least one value")
-        for beta in self.betas:
-            if isinstance(beta, bool) or not isinstance(beta, int | float):
-                raise InputError(f"betas values must be numbers >= 0, got {beta!r}")
-            if not (math.isfinite(beta) and beta >= 0):
-                raise InputError(f"betas values must be finite numbers >= 0, got {beta!r}")
-        if len(set(self.betas)) != len(self.betas):
-            raise InputError(f"betas has repeated values: {list(self.betas)}")
+        if self.settings:
+            object.__setattr__(self, "betas", ())
+            object.__setattr__(self, "settings", tuple(map(_as_setting, self.settings)))
+        else:
+            _check_betas(self.betas)
         if not self.seeds or any(
             isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds
         ):
             raise InputError(f"seeds must be integers >= 0, got {list(self.seeds)}")
         if len(set(self.seeds)) != len(self.seeds):
             raise InputError(f"seeds has repeated values: {list(self.seeds)}")
-        if self.base.objective == "capacity" and len(self.betas) > 1:
+        if not catalog.facts(self.base.objective).has_beta and len(self.betas) > 1:
+            main = catalog.facts(self.base.objective).main_weight
             raise InputError(
-                "objective capacity does not use β, so several `betas` would train the "
-                "same model; give one `betas` value (or sweep the beta objective)"
+                f"objective {self.base.objective} does not use β, so several `betas` would "
+                f"train the same model; sweep its {main} as `objective` "
+                f"{self.base.objective}:W1,W2"
             )
         object.__setattr__(self, "metrics", registry.check_names(self.metrics))
         check_classifier(self.zdiff_classifier, "zdiff_classifier")
         Protocol.scaled(self.eval_points, self.zdiff_classifier)  # eval_points' one check
-        self.configs()  # every run's config validates
+        names = [rundir.setting_name(c) for c in self.grid_configs()]  # every config validates
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise InputError(f"the grid names setting {repeated[0]} more than once")
 
     @classmethod
     def of(cls, **settings) -> SweepPlan:
@@ -111,13 +120,31 @@ class SweepPlan:
         base = TrainConfig(**{k: v for k, v in settings.items() if k not in own})
         return cls(base=base, **{k: v for k, v in settings.items() if k in own})
 
+    def grid(self) -> tuple[Setting, ...]:
+        """The plan's settings: ``settings``, or one per β of the base's objective."""
+        if self.settings:
+            return self.settings
+        objective = self.base.objective
+        if catalog.facts(objective).has_beta:
+            return tuple(Setting(objective, beta) for beta in self.betas)
+        weight = catalog.main_weight_value(objective, 1.0, self.base.objective_args)
+        return (Setting(objective, weight),)
+
+    def grid_configs(self) -> list[TrainConfig]:
+        """One ``TrainConfig`` per setting (at seed 0)."""
+        if not self.settings:  # as before grids: the base with each β (args kept whole)
+            return [self.base.replace(beta=float(beta)) for beta in self.betas]
+        return [setting.config(self.base) for setting in self.settings]
+
     def configs(self) -> list[TrainConfig]:
-        """One ``TrainConfig`` per (β, seed), β-major as the study lists them."""
-        return [
-            self.base.replace(beta=float(beta), seed=seed)
-            for beta in self.betas
-            for seed in self.seeds
-        ]
+        """One ``TrainConfig`` per (setting, seed), setting-major as the study lists them."""
+        return [c.replace(seed=seed) for c in self.grid_configs() for seed in self.seeds]
+
+    def grid_text(self) -> str:
+        """``β 1, 4`` for a β sweep, else ``settings beta=1, btcvae_beta=4``."""
+        if not self.settings:
+            return "β " + ", ".join(f"{b:g}" for b in self.betas)
+        return "settings " + ", ".join(rundir.setting_name(c) for c in self.grid_configs())
 
     @property
     def protocol(self) -> Protocol:
@@ -126,9 +153,15 @@ class SweepPlan:
         return Protocol.scaled(self.eval_points, self.zdiff_classifier)
 
     def to_dict(self) -> dict[str, Any]:
+        # A β sweep keeps the record it had before grids (sweep.json reads unchanged).
+        grid = (
+            {"settings": [s.to_dict() for s in self.settings]}
+            if self.settings
+            else {"betas": list(self.betas)}
+        )
         return {
             "name": self.name,
-            "betas": list(self.betas),
+            **grid,
             "seeds": list(self.seeds),
             "base": self.base.to_dict(),
             "metrics": list(self.metrics),
@@ -143,12 +176,34 @@ class SweepPlan:
         record = dict(record)
         own = {f.name for f in dataclasses.fields(cls)} - {"base"}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in own}
+        if "settings" in values:
+            values["settings"] = tuple(Setting.from_dict(s) for s in values["settings"])
         if "base" in record:
             base = TrainConfig.from_dict(record["base"])
         else:
             training = {f.name for f in dataclasses.fields(TrainConfig)}
             base = TrainConfig.from_dict({k: v for k, v in record.items() if k in training})
         return cls(base=base, **values)
+
+
+def _check_betas(betas) -> None:
+    if not betas:
+        raise InputError("betas needs at least one value")
+    for beta in betas:
+        if isinstance(beta, bool) or not isinstance(beta, int | float):
+            raise InputError(f"betas values must be numbers >= 0, got {beta!r}")
+        if not (math.isfinite(beta) and beta >= 0):
+            raise InputError(f"betas values must be finite numbers >= 0, got {beta!r}")
+    if len(set(betas)) != len(betas):
+        raise InputError(f"betas has repeated values: {list(betas)}")
+
+
+def _as_setting(value) -> Setting:
+    if isinstance(value, Setting):
+        return value
+    if isinstance(value, dict):
+        return Setting.from_dict(value)
+    raise InputError(f"settings must be Settings, got {value!r}")
 
 
 def preset_settings(name: str) -> dict[str, Any]:
@@ -179,12 +234,15 @@ def with_preset(name: str | None, settings: dict[str, Any], given: Iterable[str]
 
 
 def run_groups(configs: list, max_group: int | None = None) -> list[list]:
-    """The plan's runs in groups that may train fused: same settings but β (one seed),
-    in plan order of their first run, each cut into pieces of at most ``max_group``."""
+    """The plan's runs in groups that may train fused: same settings but the objective's
+    (one seed; an objective that cannot fuse groups only with itself, its runs then train
+    one by one), in plan order of their first run, each cut into pieces of at most
+    ``max_group``."""
     groups: dict[str, list] = {}
     for config in configs:
-        key = json.dumps({**config.to_dict(), "beta": None}, sort_keys=True)
-        groups.setdefault(key, []).append(config)
+        alone = None if catalog.facts(config.objective).fusable else config.objective
+        shared = {**config.to_dict(), "beta": None, "objective_args": None, "objective": alone}
+        groups.setdefault(json.dumps(shared, sort_keys=True), []).append(config)
     size = max_group or max(len(g) for g in groups.values())
     return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
 
@@ -207,6 +265,9 @@ def max_group_for_jobs(configs: list, jobs: int) -> int | None:
 
 
 def group_label(configs: list) -> str:
-    """``fused beta=1,4,10_seed=0``: the runs a fused group trains at once."""
-    betas = ",".join(f"{c.beta:g}" for c in configs)
-    return f"fused beta={betas}_seed={configs[0].seed}"
+    """``fused beta=1,4,10_seed=0`` (one β-VAE group) or ``fused beta=1,btcvae_beta=4_seed=0``:
+    the runs a fused group trains at once."""
+    names = [rundir.setting_name(c) for c in configs]
+    if all(c.objective == "beta" for c in configs):
+        names = ["beta=" + ",".join(f"{c.beta:g}" for c in configs)]
+    return f"fused {','.join(names)}_seed={configs[0].seed}"

@@ -18,10 +18,15 @@ import os
 from collections.abc import Sequence
 
 from kbetavae.errors import InputError
+from kbetavae.study.claims import wait_for_claim
+from kbetavae.study.grid import keyed_by_beta
 from kbetavae.study.motion import write_sweep_motion
 from kbetavae.study.results import read_results
 from kbetavae.viz.html_report import write_report
 from kbetavae.viz.report import render_sweep_figures, traversal_beta
+
+# The lock file in a sweep directory that report builders take in turn.
+REPORT_CLAIM_FILE = ".report.claim"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,13 +71,21 @@ def build_report(
         progress.focus("")  # what follows is about the whole sweep, not its last run
     if note and progress is not None:
         progress.note(note)
-    _stage(progress, "rendering figures")
-    figures = render_sweep_figures(sweep_dir, traverse_beta=traverse_beta, image_index=image_index)
-    if motion and any(row.get("status") == "done" for row in rows):
-        _stage(progress, "measuring the traversals' motion")
-        write_sweep_motion(sweep_dir)
-    _stage(progress, "writing report.html")
-    return Report(path=write_report(sweep_dir), figures=figures, note=note)
+    # One report at a time per sweep, each drawn from the results as they are once it holds
+    # the lock: two sweeps finishing and a `kbetavae report` at once leave the page of the
+    # last results.csv, never an older page written after a newer one.
+    with wait_for_claim(sweep_dir, poll_seconds=0.2, file=REPORT_CLAIM_FILE):
+        rows = read_results(sweep_dir)
+        _stage(progress, "rendering figures")
+        figures = render_sweep_figures(
+            sweep_dir, traverse_beta=traverse_beta, image_index=image_index
+        )
+        # Traversals are drawn per β; a grid of methods shows its methods instead.
+        if motion and any(row.get("status") == "done" for row in rows) and keyed_by_beta(rows):
+            _stage(progress, "measuring the traversals' motion")
+            write_sweep_motion(sweep_dir)
+        _stage(progress, "writing report.html")
+        return Report(path=write_report(sweep_dir), figures=figures, note=note)
 
 
 def fallback_traversal_beta(rows: Sequence[dict], requested: float | None):

@@ -4,8 +4,8 @@
 
     <sweep>/sweep.json            the plan, package versions, git revision (a set merged by
                                   ``kbetavae collect`` also lists where each run lives)
-    <sweep>/results.csv           one row per (β, seed)
-    <sweep>/results.md            per β: n, mean, sd and 95 % t interval; then every run
+    <sweep>/results.csv           one row per (setting, seed); a setting is a β in a β sweep
+    <sweep>/results.md            per setting: n, mean, sd and 95 % t interval; then every run
     <sweep>/figures/              kbetavae.viz.report
     <sweep>/report.html           kbetavae.viz.html_report
 
@@ -29,7 +29,10 @@ from typing import Any
 from kbetavae import io as kio
 from kbetavae.errors import DamagedFile, InputError
 from kbetavae.metrics import metric_row, registry
+from kbetavae.model import catalog
 from kbetavae.study.formatting import format_fixed, table_head
+from kbetavae.study.grid import is_beta_only
+from kbetavae.study.methods import methods_markdown
 from kbetavae.study.plan import SweepPlan
 from kbetavae.study.statistics import seed_count_label, summarise
 from kbetavae.training import rundir
@@ -41,7 +44,11 @@ FIGURES_DIR = "figures"
 REPORT_FILE = "report.html"
 # In the sweep.json of a merged set (kbetavae collect): where each (β, seed) run lives.
 RUNS_KEY = "runs"
+# The setting's columns (kbetavae.study.grid) lead the table of a grid; a β sweep's table
+# keeps the shape it had before grids, β first.
+SETTING_COLUMNS = ("setting", "objective", "weight")
 BASE_COLUMNS = (
+    *SETTING_COLUMNS,
     "beta",
     "beta_norm",
     "seed",
@@ -66,10 +73,13 @@ PLAN_REMEDY = (
     "rerun the `kbetavae sweep` command that wrote it with --force (runs whose settings "
     "match are kept, not retrained), or the `kbetavae collect` command for a merged set"
 )
+# Columns a markdown table prints as written (β = 4, not 4.0000); always present in a row.
+_AS_WRITTEN = ("beta", "weight")
 # Columns read back as integers, as the sweep wrote them (results.md prints them so).
 _WHOLE_NUMBERS = ("seed", "epochs", "active_latents")
 # Columns that describe a run rather than score it.
 _NOT_SCORES = (
+    *SETTING_COLUMNS,
     "beta",
     "beta_norm",
     "seed",
@@ -91,7 +101,7 @@ def run_row(config, result) -> dict[str, Any]:
     summaries and figures only ever use evaluated runs.
     """
     row: dict[str, Any] = {
-        "beta": config.beta,
+        **setting_columns(config),
         "beta_norm": config.normalised_beta,
         "seed": config.seed,
         "status": result.status,
@@ -109,12 +119,25 @@ def run_row(config, result) -> dict[str, Any]:
     return {**row, **metric_row(record)}
 
 
+def setting_columns(config) -> dict[str, Any]:
+    """A run's setting as the table gives it: its name, objective, main weight and β."""
+    return {
+        "setting": rundir.setting_name(config),
+        "objective": config.objective,
+        "weight": catalog.main_weight_value(config.objective, config.beta, config.objective_args),
+        "beta": config.beta,
+    }
+
+
 def table_columns(rows: Sequence[dict]) -> list[str]:
-    """Base columns (those any row has, β always), then the metric columns any row has,
-    then timings and reason."""
+    """Base columns (those any row has, β always; the setting's only in a grid), then the
+    metric columns any row has (of one model, then over a setting's seeds), then timings
+    and reason."""
     present = {key for row in rows for key in row if row.get(key) is not None}
+    if is_beta_only(rows):
+        present -= set(SETTING_COLUMNS)
     base = [c for c in BASE_COLUMNS if c in present or c in ("beta", "seed", "status")]
-    metric_cols = [c for c in registry.columns() if c in present]
+    metric_cols = [c for c in registry.columns(kind=None) if c in present]
     return [*base, *metric_cols, *TAIL_COLUMNS]
 
 
@@ -138,7 +161,7 @@ def write_results(sweep_dir: str, rows: Sequence[dict]) -> None:
 
 
 def summary_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
-    """The per-β table (the study's Table 1) with n and what the cells show."""
+    """The per-setting table (the study's Table 1: per β) with n and what the cells show."""
     columns = score_columns(columns or table_columns(rows))
     label = seed_count_label(rows)
     cells_say = (
@@ -146,18 +169,19 @@ def summary_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None)
         if label == "one seed"
         else f"{label}: mean ± sd [95 % t interval of the mean]"
     )
+    by_beta = is_beta_only(rows)
+    key = "β" if by_beta else "setting"
     lines = [
-        f"## Summary per β ({cells_say})",
+        f"## Summary per {key} ({cells_say})",
         "",
-        "| β | n | " + " | ".join(columns) + " |",
+        f"| {key} | n | " + " | ".join(columns) + " |",
         "|---|---|" + "---|" * len(columns),
     ]
     for summary in summarise(rows, columns):
         cells = [summary[c].text() if c in summary else "—" for c in columns]
+        label = f"{summary['beta']:g}" if by_beta else summary["setting"]
         lines.append(
-            f"| {summary['beta']:g} | {summary['done']}/{summary['runs']} | "
-            + " | ".join(cells)
-            + " |"
+            f"| {label} | {summary['done']}/{summary['runs']} | " + " | ".join(cells) + " |"
         )
     return "\n".join(lines) + "\n"
 
@@ -167,13 +191,25 @@ def runs_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None) ->
     columns = list(columns or table_columns(rows))
     lines = ["## Runs", "", *table_head(columns)]
     for row in rows:
-        cells = [f"{row['beta']:g}", *(_cell(row.get(c)) for c in columns[1:])]
+        cells = [
+            f"{row[c]:g}" if c in _AS_WRITTEN and row.get(c) is not None else _cell(row.get(c))
+            for c in columns
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def results_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
-    return summary_markdown(rows, columns) + "\n" + runs_markdown(rows, columns)
+    """The summary and the runs; a grid's methods section (:mod:`kbetavae.study.methods`)
+    between them."""
+    columns = columns or table_columns(rows)
+    parts = [summary_markdown(rows, columns)]
+    if not is_beta_only(rows):
+        scores = score_columns(columns)
+        supervised = [c for c in scores if c in registry.columns()]
+        udr = [c for c in scores if c in registry.columns(kind=registry.SEVERAL_MODELS)]
+        parts.append(methods_markdown(rows, supervised, udr))
+    return "\n".join([*parts, runs_markdown(rows, columns)])
 
 
 def read_results(sweep_dir: str) -> list[dict]:
@@ -196,7 +232,7 @@ def read_results(sweep_dir: str) -> list[dict]:
             )
         row: dict[str, Any] = {}
         for key, value in raw.items():
-            if key in ("status", "reason"):
+            if key in ("status", "reason", "setting", "objective"):
                 row[key] = value or None
             elif value == "":
                 row[key] = None

@@ -1,4 +1,5 @@
-"""Statistics over seeds: per β, n, mean, sd and a 95 % interval; the tests behind them.
+"""Statistics over seeds: per setting (a β of a β sweep), n, mean, sd and a 95 % interval;
+the tests behind them.
 
 With n seeds per β a column gets the mean, the sample sd and a 95 % Student-t interval of
 the mean (the percentile bootstrap is kept beside it: with n < 10 it is too narrow, see
@@ -24,6 +25,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from kbetavae.study.formatting import format_fixed, format_interval, format_signed
+from kbetavae.study.grid import objective_of, setting_of, setting_order, weight_of
 
 BOOTSTRAP_RESAMPLES = 10_000
 CONFIDENCE = 0.95
@@ -162,13 +164,24 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> Difference:
 
 
 def summarise(rows: Sequence[dict], columns: Sequence[str]) -> list[dict[str, Any]]:
-    """Per β: ``{"beta", "runs", "done", column: Estimate, ...}`` over the seeds that
-    finished (a column no finished seed has is left out)."""
+    """Per setting (:mod:`kbetavae.study.grid`; a β sweep's are its βs), in objective then
+    weight order: ``{"beta", "setting", "objective", "weight", "runs", "done", column:
+    Estimate, ...}`` over the seeds that finished (a column no finished seed has is left
+    out)."""
+    groups: dict[str, list[dict]] = {}
+    for row in sorted(rows, key=setting_order):
+        groups.setdefault(setting_of(row), []).append(row)
     out = []
-    for beta in sorted({row["beta"] for row in rows}):
-        group = [r for r in rows if r["beta"] == beta]
+    for setting, group in groups.items():
         done = [r for r in group if r.get("status") == "done"]
-        summary: dict[str, Any] = {"beta": beta, "runs": len(group), "done": len(done)}
+        summary: dict[str, Any] = {
+            "beta": group[0]["beta"],
+            "setting": setting,
+            "objective": objective_of(group[0]),
+            "weight": weight_of(group[0]),
+            "runs": len(group),
+            "done": len(done),
+        }
         for column in columns:
             value = estimate([as_number(r.get(column)) for r in done])
             if value is not None:

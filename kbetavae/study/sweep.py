@@ -316,6 +316,23 @@ class _Sweep:
             if self.write_table:
                 write_results(self.sweep_dir, self.ordered_rows())
             self.progress.run_finished(row)
+        self._score_settings()
+
+    def _score_settings(self) -> None:
+        """UDR for every setting whose last seed just settled, into its runs' rows."""
+        from kbetavae.study.setting_scores import UDR_POINTS, ready_settings, score_setting
+
+        configs = {rundir.run_name(c): c for c in self.plan.configs()}
+        for run_dirs in ready_settings(list(configs.values()), self.run_dir):
+            self.progress.stage(f"UDR over {len(run_dirs)} seeds")
+            score_setting(run_dirs, self.data, min(UDR_POINTS, self.plan.eval_points))
+            for run_dir in run_dirs:
+                index = self.index[rundir.dir_name(run_dir)]
+                if index in self.rows:
+                    config = configs[rundir.dir_name(run_dir)]
+                    self.rows[index] = run_row(config, rundir.read_result(run_dir))
+            if self.write_table:
+                write_results(self.sweep_dir, self.ordered_rows())
 
     def _evaluate(self, configs: list, results: dict) -> dict[int, InputError]:
         """Write ``metrics.json`` of every trained member that lacks one; the members are

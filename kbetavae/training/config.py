@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from kbetavae.errors import InputError
+from kbetavae.model import catalog
 from kbetavae.model.scale import RECONSTRUCTIONS, normalised_beta
 from kbetavae.training.precision import resolve_precision
 from kbetavae.validation import (
@@ -88,6 +89,7 @@ class TrainConfig:
         object.__setattr__(self, "precision", resolve_precision(self.precision))
         if not isinstance(self.source, str) or not self.source:
             raise InputError(f"source must be a source name or path, got {self.source!r}")
+        catalog.facts(self.objective)  # a known objective, named in the error otherwise
         if not isinstance(self.objective_args, dict):
             raise InputError(f"objective_args must be a dict, got {self.objective_args!r}")
         # The objective validates its own parameters (names the bad one).
@@ -122,7 +124,7 @@ class TrainConfig:
     def normalised_beta(self) -> float | None:
         """β on Higgins et al.'s (2017) scale, β·z/pixels for a summed reconstruction (see
         :func:`kbetavae.model.scale.normalised_beta`); None for objectives without β."""
-        if self.objective not in ("beta", "btcvae"):
+        if not catalog.facts(self.objective).has_beta:
             return None
         return normalised_beta(self.beta, self.latent_dim, self.pixels, self.reconstruction)
 
@@ -145,27 +147,14 @@ def _objective_args(config: TrainConfig) -> dict:
         # The default needs no check that imports Keras: β itself is checked above, and
         # `kbetavae --help` (whose defaults are a TrainConfig) stays instant.
         return {}
-    from kbetavae.model.objectives import OBJECTIVES, make_objective, parameters
+    from kbetavae.model.objectives import make_objective, parameters
 
-    if config.objective not in OBJECTIVES:
-        raise InputError(
-            f"objective must be one of {', '.join(OBJECTIVES)}, got {config.objective!r}"
-        )
     given = {k: v for k, v in config.objective_args.items() if k not in _MODEL_PROVIDED}
-    names = parameters(OBJECTIVES[config.objective])
     if "beta" in given:
         raise InputError("give β as `beta` (`betas` in a sweep), not in `objective_args`")
-    if "beta" not in names and config.beta != 1.0:
-        raise InputError(
-            f"objective {config.objective} has no β; vary its main weight "
-            f"{OBJECTIVES[config.objective].main_weight} in objective_args instead"
-        )
-    objective = make_objective(
-        config.objective,
-        **given,
-        **({"beta": config.beta} if "beta" in names else {}),
-        **_dataset_args(config),
-    )
+    names = parameters(catalog.facts(config.objective).objective_class())
+    args = catalog.resolve_beta(config.objective, config.beta, given)
+    objective = make_objective(config.objective, **args, **_dataset_args(config))
     stored = objective.get_config()
     return {k: stored[k] for k in names if k not in ("beta", *_MODEL_PROVIDED) and k in stored}
 
@@ -176,7 +165,7 @@ _MODEL_PROVIDED = ("dataset_size", "seed")
 
 def _dataset_args(config: TrainConfig) -> dict:
     """What an objective learns from the data rather than the user (β-TCVAE's N)."""
-    from kbetavae.model.objectives import OBJECTIVES, parameters
+    from kbetavae.model.objectives import parameters
 
-    names = parameters(OBJECTIVES[config.objective])
+    names = parameters(catalog.facts(config.objective).objective_class())
     return {"dataset_size": config.subset} if "dataset_size" in names else {}

@@ -31,7 +31,8 @@ import keras
 
 from kbetavae import io
 from kbetavae.errors import InputError
-from kbetavae.model.fused import FusedVAE, is_fusable, member_logs
+from kbetavae.model import catalog
+from kbetavae.model.fused import FusedVAE, member_logs
 from kbetavae.model.vae import BetaVAE
 from kbetavae.training import rundir
 from kbetavae.training.callbacks import (
@@ -48,16 +49,15 @@ MEMBERS_FILE = "members.txt"
 
 
 def can_fuse(configs: Sequence[TrainConfig]) -> bool:
-    """True if ``configs`` may share one fused step: same settings but β, and an objective
-    without an adversary. TensorBoard logs (one writer per model) need separate runs."""
+    """True if ``configs`` may share one fused step: same settings but the objective's (name,
+    β, arguments), each objective fusable (:mod:`kbetavae.model.catalog`: none with an
+    adversary). TensorBoard logs (one writer per model) need separate runs."""
     if len(configs) < 2:
         return False
-    shared = [_without_beta(c) for c in configs]
+    shared = [_without_objective(c) for c in configs]
     if any(s != shared[0] for s in shared) or configs[0].tensorboard:
         return False
-    with dtype_policy(configs[0].precision):
-        probe = BetaVAE(**configs[0].model_kwargs())
-    return is_fusable(probe)
+    return all(catalog.facts(c.objective).fusable for c in configs)
 
 
 def train_group(
@@ -72,7 +72,7 @@ def train_group(
     """Train (or resume, or return the finished) runs of ``configs`` in ``run_dirs`` together.
 
     Args:
-        configs: the members' configs; equal except for β (see :func:`can_fuse`).
+        configs: the members' configs; equal except for their objectives (:func:`can_fuse`).
         run_dirs: one run directory per config.
         source: the ``GroundTruthData`` to train on (default: open ``configs[0].source``).
         member_callbacks: per member, Keras callbacks that see that member as
@@ -89,8 +89,8 @@ def train_group(
         raise InputError("configs and run_dirs must be non-empty and of the same length")
     if not all(isinstance(c, TrainConfig) for c in configs):
         raise InputError("configs must be TrainConfigs")
-    if any(_without_beta(c) != _without_beta(configs[0]) for c in configs):
-        raise InputError("configs of a fused group must differ in beta only")
+    if any(_without_objective(c) != _without_objective(configs[0]) for c in configs):
+        raise InputError("configs of a fused group must differ in their objective only")
     member_callbacks = list(member_callbacks or [[] for _ in configs])
     backup = os.fspath(backup_dir or group_backup_dir(run_dirs))
     for run_dir in run_dirs:
@@ -263,7 +263,9 @@ def _backups_root(run_dir: str) -> str:
     return os.path.join(os.path.dirname(run_dir), ".fused-backup")
 
 
-def _without_beta(config: TrainConfig) -> dict:
+def _without_objective(config: TrainConfig) -> dict:
+    """The settings fused members share: all but the objective's (name, β, arguments)."""
     record = config.to_dict()
-    record.pop("beta")
+    for key in ("objective", "beta", "objective_args"):
+        record.pop(key)
     return record

@@ -44,6 +44,7 @@ from typing import Any
 
 from kbetavae import io
 from kbetavae.errors import DamagedFile, InputError
+from kbetavae.model import catalog
 from kbetavae.provenance import provenance
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.interrupts import deferred_interrupt
@@ -105,25 +106,18 @@ def dir_name(run_dir: str) -> str:
 def run_name(config: TrainConfig) -> str:
     """The run's directory name: ``beta=4_seed=0`` for the β-VAE; other objectives lead with
     their name and main weight (``btcvae_beta=6_seed=0``, ``factorvae_gamma=10_seed=0``,
-    and ``capacity=25_gamma=1000_seed=0`` as Burgess et al. name their runs)."""
-    args, seed = config.objective_args, config.seed
-    if config.objective == "beta":
-        return f"beta={config.beta:g}_seed={seed}"
-    if config.objective == "capacity":
-        return f"capacity={args['capacity_max']:g}_gamma={args['gamma']:g}_seed={seed}"
-    weight = _MAIN_WEIGHTS.get(config.objective, "beta")
-    value = config.beta if weight == "beta" else args[weight]
-    return f"{config.objective}_{weight}={value:g}_seed={seed}"
+    and ``capacity=25_gamma=1000_seed=0`` as Burgess et al. name their runs), then any
+    argument away from its default (``btcvae_beta=6_estimator=mss_seed=0``): one name per
+    (objective, arguments, seed), :func:`kbetavae.model.catalog.run_label`."""
+    return f"{setting_name(config)}_seed={config.seed}"
 
 
-# Each objective's main weight (kbetavae.model.objectives' classes say the same; read
-# here without importing TensorFlow). tests/training/test_rundir.py keeps the two equal.
-_MAIN_WEIGHTS = {
-    "btcvae": "beta",
-    "dipvae_i": "lambda_od",
-    "dipvae_ii": "lambda_od",
-    "factorvae": "gamma",
-}
+def setting_name(config: TrainConfig) -> str:
+    """The run's name without its seed: the same for every seed of one setting."""
+    # Completed with the objective's defaults, as config.objective_args is.
+    defaults = config.replace(objective_args={}).objective_args if config.objective_args else {}
+    values = {"beta": config.beta, **config.objective_args}
+    return catalog.run_label(config.objective, values, defaults)
 
 
 def is_finished(run_dir: str) -> bool:

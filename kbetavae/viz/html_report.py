@@ -23,6 +23,7 @@ from typing import Any
 from kbetavae import io as kio
 from kbetavae.metrics import registry
 from kbetavae.metrics.latent_kl import kl_table
+from kbetavae.model import catalog
 from kbetavae.model.loss_text import loss_sentence
 from kbetavae.model.scale import normalised_beta
 from kbetavae.study.findings import read_findings
@@ -41,6 +42,7 @@ from kbetavae.study.results import (
 )
 from kbetavae.training.rundir import dir_name
 from kbetavae.viz.axes import significant
+from kbetavae.viz.methods_report import keyed_by_beta, methods_context
 from kbetavae.viz.report import KL_FIGURE, LOSS_FIGURES, traversal_gif_name
 from kbetavae.viz.summary import summary_rows
 
@@ -125,6 +127,8 @@ def report_context(sweep_dir: str) -> dict[str, Any]:
             "rows": [(beta, list(values)) for beta, values in sorted(kl.values.items())],
         },
         "figures": _figures(figures, runs, done),
+        "grid": not keyed_by_beta(rows),
+        "methods": methods_context(rows, lambda name: _image(figures, name)),
     }
 
 
@@ -151,9 +155,16 @@ def _summary(rows: Sequence[dict], columns: Mapping[str, str], plan: SweepPlan) 
     for objectives without β), runs finished, and a Stat per column."""
     base = plan.base
     out = []
+    beta_sweep = keyed_by_beta(rows)
     for entry in summary_rows(rows, list(columns)):
         normalised = None
-        if base.normalised_beta is not None:
+        # A β sweep's rows may predate their objective column; a grid's rows name theirs.
+        has_beta = (
+            base.normalised_beta is not None
+            if beta_sweep
+            else catalog.facts(entry["objective"]).has_beta
+        )
+        if has_beta:
             normalised = normalised_beta(
                 entry["beta"], base.latent_dim, base.pixels, base.reconstruction
             )

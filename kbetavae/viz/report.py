@@ -7,7 +7,10 @@ Files under ``<sweep>/figures/``:
 - ``kl_per_latent.png``: β × latent mean KL (metrics.json ``kl_per_latent``);
 - ``matrices_beta=<β>.png``: latent × factor matrices of every β (its first finished seed);
 - ``traversals_beta=<β>.png`` and ``traversals/<run>.gif`` for every model;
-- ``reconstructions.png``: inputs over reconstructions, one row per β."""
+- ``reconstructions.png``: inputs over reconstructions, one row per β.
+
+A grid of several methods draws instead ``metrics_vs_weight.png`` (each metric against each
+method's weight) and ``udr_vs_metrics.png`` (UDR against each supervised metric)."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from kbetavae.errors import InputError
 from kbetavae.metrics import registry
 from kbetavae.metrics.latent_kl import kl_caption, kl_table, recorded_kl
 from kbetavae.metrics.traversal_motion import figure_image_index
+from kbetavae.study.methods import keyed_by_beta
 from kbetavae.study.results import (
     FIGURES_DIR,
     check_has_runs,
@@ -34,12 +38,16 @@ from kbetavae.viz.curves import loss_curves
 from kbetavae.viz.figures import save_figure
 from kbetavae.viz.kl_heatmap import kl_heatmap
 from kbetavae.viz.matrices import metric_matrices
+from kbetavae.viz.method_plots import metrics_vs_weight, udr_vs_metrics
 from kbetavae.viz.metric_plots import metrics_vs_beta
 from kbetavae.viz.palette import BASELINE_BETA, beta_colors
 from kbetavae.viz.reconstructions import reconstruction_grid
 from kbetavae.viz.traversals import traversal_figure, traversal_gif, traversal_grid
 
 KL_FIGURE = "kl_per_latent.png"
+# A grid of methods (kbetavae.viz.method_plots).
+WEIGHT_FIGURE = "metrics_vs_weight.png"
+UDR_FIGURE = "udr_vs_metrics.png"
 # The study's traversal figure is of β = 5 (or the finished β nearest it) unless asked.
 DEFAULT_TRAVERSE_BETA = 5.0
 TRAVERSALS_DIR = "traversals"
@@ -70,6 +78,8 @@ def render_sweep_figures(
     figures = os.path.join(sweep_dir, FIGURES_DIR)
     rows = read_results(sweep_dir)
     check_has_runs(sweep_dir, rows)
+    if not keyed_by_beta(rows):
+        return _grid_figures(figures, rows)
     runs = sweep_run_dirs(sweep_dir)
     traverse_beta = traversal_beta(rows, traverse_beta)
     colors = beta_colors(beta for beta, _, _ in runs)
@@ -116,6 +126,24 @@ def render_sweep_figures(
     if first_ok and models:
         data = data if data is not None else open_source(_plan_source(sweep_dir))
         written += _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index)
+    return written
+
+
+def _grid_figures(figures: str, rows: Sequence[dict]) -> list[str]:
+    """A grid of several objectives (or settings sharing a β): the methods' figures."""
+    done = [r for r in rows if r.get("status") == "done"]
+    present = [k for k in registry.columns(kind=None) if any(r.get(k) is not None for r in done)]
+    supervised = [k for k in present if k in registry.columns()]
+    written = []
+    if supervised:
+        path = os.path.join(figures, WEIGHT_FIGURE)
+        save_figure(metrics_vs_weight(done, supervised), path)
+        written.append(path)
+    udr = [k for k in present if k in registry.columns(kind=registry.SEVERAL_MODELS)]
+    if udr and supervised:
+        path = os.path.join(figures, UDR_FIGURE)
+        save_figure(udr_vs_metrics(done, udr[0], supervised), path)
+        written.append(path)
     return written
 
 

@@ -15,7 +15,8 @@ from kbetavae.study.results import summarise
 
 
 def summary_rows(rows: Sequence[Mapping], columns: Sequence[str] | None = None) -> list[dict]:
-    """Per β (ascending): ``{"beta", "runs", "done", "stats": {column: Estimate}}``.
+    """Per setting (a β sweep: per β, ascending): ``{"beta", "setting", "objective",
+    "weight", "runs", "done", "stats": {column: Estimate}}``.
 
     Only rows with ``status == "done"`` and a finite value count; a column without any
     such value is absent from ``stats``. ``columns`` defaults to every numeric column.
@@ -24,7 +25,7 @@ def summary_rows(rows: Sequence[Mapping], columns: Sequence[str] | None = None) 
     rows = [{**r, "beta": float(r["beta"])} for r in rows]
     return [
         {
-            **{k: s[k] for k in ("beta", "runs", "done")},
+            **{k: s[k] for k in ("beta", "setting", "objective", "weight", "runs", "done")},
             "stats": {c: s[c] for c in columns if c in s},
         }
         for s in summarise(rows, columns)

@@ -323,6 +323,12 @@ def test_a_killed_sweep_resumes_without_retraining_finished_runs(tmp_path):
         (["--epochs", "0"], "epochs"),
         (["--subset", "10000000"], "larger than the dataset"),
         (["--source", "mnist"], "unknown source 'mnist'"),
+        # a study grid (tests/cli/test_sweep_grid_cli.py trains one)
+        (["--objective", "beta:1,x"], "--objective 'beta:1,x': 'x' is not a number"),
+        (["--objective", "btcvae", "--objective", "beta:1"], "give one --objective NAME"),
+        (["--objective", "nope:1"], "objective must be one of beta, capacity"),
+        (["--objective", "beta:4,4"], "names setting beta=4 more than once"),
+        (["--objective", "capacity", "--betas", "1,4"], "sweep its capacity_max as"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):

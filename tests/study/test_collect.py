@@ -119,19 +119,20 @@ def copy_run(source: str, target: str, **config_changes) -> None:
     kio.write_json_atomic(f"{target}/config.json", record)
 
 
-def test_runs_of_other_studies_or_twice_the_same_beta_and_seed_are_refused(swept):
+def test_other_studies_and_one_run_twice_are_refused_other_objectives_form_a_grid(swept):
     root, sweep = swept["root"], swept["sweep"]
     copy_run(f"{sweep}/beta=4_seed=0", f"{root}/other/lr", lr=0.01, beta=8.0)
     with pytest.raises(InputError, match=r"the runs differ in lr \(0\.001 in .*, 0\.01 in"):
         collect([sweep, f"{root}/other/lr"], f"{root}/never")
     copy_run(f"{sweep}/beta=4_seed=0", f"{root}/other/twin")
-    with pytest.raises(InputError, match=r"two runs of beta=4 seed=0 \(objective beta\): "):
+    with pytest.raises(InputError, match=r"two runs of beta=4_seed=0: .*; collect one of them"):
         collect([sweep, f"{root}/other/twin"], f"{root}/never")
-    # A btcvae run of the same β and seed: the message says the objectives differ.
-    copy_run(f"{sweep}/beta=4_seed=0", f"{root}/other/tc", objective="btcvae")
-    with pytest.raises(InputError, match=r"\(objectives beta and btcvae\): .*one objective at"):
-        collect([sweep, f"{root}/other/tc"], f"{root}/never")
     assert not kio.exists(f"{root}/never")
+    # A btcvae run of the same β and seed is another setting: the runs collect as a grid.
+    copy_run(f"{sweep}/beta=4_seed=0", f"{root}/other/tc", objective="btcvae")
+    merged = collect([sweep, f"{root}/other/tc"], f"{root}/grid")
+    assert merged.plan.grid_text() == "settings beta=1, beta=4, btcvae_beta=4"
+    assert [r["setting"] for r in merged.rows] == ["beta=1", "beta=4", "btcvae_beta=4"]
 
 
 def test_unfinished_runs_are_left_out_and_reported(swept):

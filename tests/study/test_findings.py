@@ -114,3 +114,32 @@ def test_the_warning_names_the_untrained_runs_and_the_flag_that_fixes_them():
 def test_the_quick_preset_trains_more_steps_than_the_one_epoch_sweep_it_replaces():
     quick = TrainConfig(epochs=PRESETS["quick"]["epochs"], subset=PRESETS["quick"]["subset"])
     assert optimizer_steps(quick) > 10 * optimizer_steps(TrainConfig(epochs=1, subset=2000))
+
+
+def test_a_grid_names_each_setting_not_only_its_beta():
+    from kbetavae.study.grid import settings_of
+
+    plan = SweepPlan.of(settings=settings_of(["beta:4", "dipvae-i:10"]), seeds=(0, 1))
+    rows = [
+        {
+            "setting": s,
+            "objective": o,
+            "weight": w,
+            "beta": b,
+            "seed": seed,
+            "status": "done",
+            "active_latents": a,
+            "reconstruction": 100.0,
+            "epochs": 1,
+        }
+        for s, o, w, b, a in (
+            ("beta=4", "beta", 4.0, 4.0, 3),
+            ("dipvae_i_lambda_od=10", "dipvae_i", 10.0, 1.0, 0),
+        )
+        for seed in (0, 1)
+    ]
+    findings = sweep_findings(plan, rows)
+    assert findings.sentence.startswith(
+        "β = 4 uses 3 latents (2 seeds); dipvae_i_lambda_od=10 uses no latent (2 seeds)."
+    )
+    assert "dipvae_i_lambda_od=10 seed 1" in findings.warning

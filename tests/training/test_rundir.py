@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from kbetavae.errors import InputError
-from kbetavae.model.objectives import OBJECTIVES
 from kbetavae.training import TrainConfig, rundir
 
 
@@ -29,10 +28,18 @@ def test_a_run_is_named_by_its_objective_and_main_weight(config, name):
     assert rundir.run_name(config) == name
 
 
-def test_the_names_main_weights_are_the_objectives_own():
-    for key, cls in OBJECTIVES.items():
-        if key not in ("beta", "capacity"):
-            assert rundir._MAIN_WEIGHTS[key] == cls.main_weight, key
+def test_an_argument_away_from_its_default_joins_the_name_and_defaults_keep_old_names():
+    mss = TrainConfig(objective="btcvae", beta=6.0, objective_args={"estimator": "mss"})
+    assert rundir.run_name(mss) == "btcvae_beta=6_estimator=mss_seed=0"
+    # Given at their defaults, arguments leave the name as it was before grids.
+    assert (
+        rundir.run_name(TrainConfig(objective="btcvae", beta=6.0, objective_args={"alpha": 1}))
+        == "btcvae_beta=6_seed=0"
+    )
+    assert rundir.run_name(TrainConfig(objective="dipvae_i")) == "dipvae_i_lambda_od=1_seed=0"
+    capacity = TrainConfig(objective="capacity", objective_args={"capacity_steps": 5})
+    assert rundir.run_name(capacity) == "capacity=25_gamma=1000_capacity_steps=5_seed=0"
+    assert rundir.setting_name(capacity.replace(seed=3)) == rundir.setting_name(capacity)
 
 
 def test_a_config_round_trips_and_a_different_one_is_refused(tmp_path):

@@ -15,6 +15,7 @@ from PIL import Image
 
 from kbetavae.viz.html_report import REPORT_FILE
 
+from ..grid_sweep import SETTINGS as GRID_SETTINGS
 from ..synthetic_sweep import BETAS
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
@@ -61,8 +62,9 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def test_the_browser_loads_every_image_and_shows_every_beta(synthetic_sweep, tmp_path):
-    html = (synthetic_sweep / REPORT_FILE).read_text()
+def _loaded_dom(report: Path, tmp_path: Path) -> str:
+    """The DOM of ``report`` after Chromium loaded it; asserts every image decoded."""
+    html = report.read_text()
     page = tmp_path / "checked.html"
     page.write_text(html.replace("</body>", IMAGE_CHECK + "</body>"))
     dom = _chromium(tmp_path, "--virtual-time-budget=20000", "--dump-dom", page.as_uri()).stdout
@@ -70,6 +72,11 @@ def test_the_browser_loads_every_image_and_shows_every_beta(synthetic_sweep, tmp
     assert marker, dom[-2000:]
     assert int(marker.group(1)) == html.count("<img ") > 0
     assert marker.group(2) == "", f"images that did not load: {marker.group(2)}"
+    return dom
+
+
+def test_the_browser_loads_every_image_and_shows_every_beta(synthetic_sweep, tmp_path):
+    dom = _loaded_dom(synthetic_sweep / REPORT_FILE, tmp_path)
     for table in ("summary", "kl-table"):
         section = dom[dom.index(f'id="{table}"') :]
         section = section[: section.index("</table>")]
@@ -91,3 +98,17 @@ def test_the_screenshot_is_not_blank(synthetic_sweep, tmp_path):
     # A white page has no variance; text, tables and figures give plenty.
     assert pixels.std() > 20
     assert (pixels < 128).mean() > 0.01
+
+
+def test_a_grid_of_two_methods_shows_each_setting_and_the_methods_section(grid_sweep, tmp_path):
+    dom = _loaded_dom(grid_sweep / REPORT_FILE, tmp_path)
+    summary = dom[dom.index('id="summary"') :]
+    summary = summary[: summary.index("</table>")]
+    assert re.findall(r'data-setting="([^"]+)"', summary) == list(GRID_SETTINGS)
+    methods = dom[dom.index('id="methods"') :]
+    assert 'data-figure="metrics_vs_weight"' in methods
+    assert 'data-figure="udr_vs_metrics"' in methods
+    best = methods[methods.index('class="best"') :]
+    best = best[: best.index("</table>")]
+    assert re.findall(r'<tr data-objective="([^"]+)"', best) == ["beta", "dipvae_i"]
+    assert 'id="agreement"' in methods and 'class="picks"' in methods

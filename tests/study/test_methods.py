@@ -1,0 +1,89 @@
+"""A grid's answers: best setting per method, methods compared at matched seeds, UDR's
+agreement with the supervised metrics, and the run each score picks."""
+
+from __future__ import annotations
+
+import pytest
+
+from kbetavae.study.methods import (
+    agreement,
+    best_settings,
+    compare_methods,
+    methods_markdown,
+    picks,
+)
+from kbetavae.study.results import results_markdown
+
+
+def grid_rows(shift: float = 0.3) -> list[dict]:
+    """β-VAE at β = 1, 4 and β-TCVAE at β = 4, three seeds; β-TCVAE's MIG is ``shift``
+    above β = 4's at every seed, and UDR rises with MIG."""
+    rows = []
+    for objective, weight, name, base in (
+        ("beta", 1.0, "beta=1", 0.1),
+        ("beta", 4.0, "beta=4", 0.2),
+        ("btcvae", 4.0, "btcvae_beta=4", 0.2 + shift),
+    ):
+        for seed in range(3):
+            mig = base + 0.01 * seed * (1 + seed)
+            rows.append(
+                {
+                    "setting": name,
+                    "objective": objective,
+                    "weight": weight,
+                    "beta": weight,
+                    "seed": seed,
+                    "status": "done",
+                    "mig": mig,
+                    "udr_lasso": mig / 2,
+                }
+            )
+    return rows
+
+
+def test_each_method_gets_its_best_setting_with_an_interval():
+    best = best_settings(grid_rows(), "mig")
+    assert [(b.objective, b.setting, b.estimate.n) for b in best] == [
+        ("beta", "beta=4", 3),
+        ("btcvae", "btcvae_beta=4", 3),
+    ]
+    assert best[0].estimate.low < best[0].estimate.mean < best[0].estimate.high
+
+
+def test_methods_are_compared_at_matched_seeds():
+    (comparison,) = compare_methods(grid_rows(), "mig")
+    assert (comparison.a, comparison.b) == ("beta=4", "btcvae_beta=4")
+    # the same seed shift in both: the paired difference is exact, Welch's is not
+    assert comparison.paired.delta == pytest.approx(0.3)
+    assert comparison.paired_differ is True
+    assert "btcvae_beta=4 higher" in comparison.text()
+    (same,) = compare_methods(grid_rows(shift=0.0), "mig")
+    assert same.differ is False
+
+
+def test_a_score_that_ranks_runs_as_mig_does_agrees_with_it():
+    found = agreement(grid_rows(), "udr_lasso", "mig")
+    assert found.n == 9 and found.rho == pytest.approx(1.0)
+    assert found.low == pytest.approx(1.0) and found.high == pytest.approx(1.0)
+    flipped = [{**r, "udr_lasso": -r["udr_lasso"]} for r in grid_rows()]
+    assert agreement(flipped, "udr_lasso", "mig").rho == pytest.approx(-1.0)
+    assert agreement(grid_rows()[:2], "udr_lasso", "mig") is None  # fewer than 3 runs
+
+
+def test_each_score_picks_one_run_per_method():
+    chosen = {p.objective: (p.row["setting"], p.row["seed"]) for p in picks(grid_rows(), "mig")}
+    assert chosen == {"beta": ("beta=4", 2), "btcvae": ("btcvae_beta=4", 2)}
+
+
+def test_the_methods_section_is_a_grids_only():
+    text = methods_markdown(grid_rows(), ["mig"], ["udr_lasso"])
+    assert "### Best setting per method: mig" in text
+    assert "| udr_lasso picks | mig picks |" in text
+    assert "## Methods" in results_markdown(grid_rows())
+    beta_only = [
+        {k: v for k, v in r.items() if k not in ("setting", "objective", "weight")}
+        for r in grid_rows()
+        if r["objective"] == "beta"
+    ]
+    markdown = results_markdown(beta_only)
+    assert "## Methods" not in markdown and "## Summary per β" in markdown
