@@ -23,7 +23,7 @@ from kbetavae.training.rundir import METRICS_FILE, check_run, read_config
 
 
 def run_settings(path: str) -> dict:
-    """The training config of a run directory (source, seed), or {} if there is none."""
+    """The training config of a run directory (source, data, seed), or {} if there is none."""
     from kbetavae import io as kio
 
     directory = path if kio.is_dir(path) else os.path.dirname(path)
@@ -58,6 +58,12 @@ def evaluate(
     ),
     source: str = typer.Option(
         None, "--source", help="replica, dsprites or a file (default: the run's, else replica)"
+    ),
+    data: str = typer.Option(
+        None, "--data", help="dsprites or a variant (default: the run's, else dsprites)"
+    ),
+    painting: str = typer.Option(
+        None, "--painting", help="scream-dsprites' image (default: the run's, else offline)"
     ),
     seed: int = typer.Option(
         None, "--seed", help="seed of every draw (default: the run's, else 0)"
@@ -96,13 +102,15 @@ def evaluate(
     kind, model_path = resolve_model(path)
     settings = run_settings(model_path) if kind == "keras" else {}
     source = source or settings.get("source") or "replica"
+    data = data or settings.get("data") or "dsprites"
+    painting = painting or settings.get("painting")
     seed = seed if seed is not None else int(settings.get("seed", 0))
     names = tuple(m.strip() for m in metrics.split(",") if m.strip())
     sizes = protocol_sizes(eval_points)
     encode, _ = load_encoder_decoder(model_path)
     report = evaluate_metrics(
         encode,
-        open_source(source),
+        open_source(source, data=data, painting=painting),
         metrics=names,
         seed=seed,
         **sizes,

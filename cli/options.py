@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from cli.common import whole_number
+from kbetavae.data.variants import DATA_NAMES
 from kbetavae.errors import InputError
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.precision import precision_warning
@@ -62,6 +63,23 @@ Subset = Annotated[
     typer.Option("--subset", parser=whole_number, help="training images (seeded random subset)"),
 ]
 Source = Annotated[str, typer.Option("--source", help="replica, dsprites, or a .npz/.hdf5 path")]
+Data = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="dsprites (binary) or a variant drawn over --source: "
+        + ", ".join(DATA_NAMES[1:])
+        + " (3-channel, random per observation as in disentanglement_lib)",
+    ),
+]
+Painting = Annotated[
+    str | None,
+    typer.Option(
+        "--painting",
+        help="scream-dsprites' background image (disentanglement_lib: Munch's The Scream; "
+        "default: matplotlib's sample photo of Grace Hopper, offline)",
+    ),
+]
 ZdiffClassifier = Annotated[
     str,
     typer.Option(
