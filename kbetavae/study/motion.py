@@ -82,13 +82,11 @@ def run_motion(run_dir: str, image: np.ndarray) -> list[LatentMotion]:
 
 def sweep_motion(sweep_dir: str, data=None, image_index: int | None = None) -> list[dict]:
     """Rows of :data:`MOTION_COLUMNS` for every finished run of the sweep in ``sweep_dir``."""
-    from kbetavae.data import open_source
-
     done = {(r["beta"], r["seed"]) for r in read_results(sweep_dir) if r.get("status") == "done"}
     runs = [(b, s, d) for b, s, d in sweep_run_dirs(sweep_dir) if (b, s) in done]
     if not runs:
         raise InputError(f"{sweep_dir} has no finished runs to measure")
-    data = data if data is not None else open_source(read_plan(sweep_dir).base.source)
+    data = data if data is not None else read_plan(sweep_dir).base.open_data()
     _, image = reference_image(data, image_index)
     rows = []
     for beta, seed, run_dir in runs:
