@@ -36,9 +36,9 @@ def show(
     from kbetavae.viz.samples import sample_grid
 
     figure_format(out, "out")
-    data = open_source(source, data=data, painting=painting)
-    factors, images = data.sample(n, rng=seed)
-    save_figure(sample_grid(images, factors), out)
+    ground_truth = open_source(source, data=data, painting=painting)
+    factors, images = ground_truth.sample(n, rng=seed)
+    save_figure(sample_grid(images, factors, name=data), out)
     typer.echo(f"wrote {out}")
 
 
