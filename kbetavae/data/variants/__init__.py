@@ -47,8 +47,9 @@ DATA_NAMES: tuple[str, ...] = (PLAIN, *VARIANTS)
 def check_data(name: str, **options) -> str:
     """``name`` if it names a dataset of the family and ``options`` (None = unset) are ones
     it takes, else InputError naming the choices."""
-    if not isinstance(name, str) or name not in DATA_NAMES:
-        raise InputError(f"data must be one of {', '.join(DATA_NAMES)}, got {name!r}")
+    names = (PLAIN, *VARIANTS)  # read now: an entry added at run time counts
+    if not isinstance(name, str) or name not in names:
+        raise InputError(f"data must be one of {', '.join(names)}, got {name!r}")
     accepted = VARIANTS[name].options if name in VARIANTS else ()
     for option, value in options.items():
         if value is not None and option not in accepted:
