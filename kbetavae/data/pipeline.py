@@ -52,7 +52,8 @@ def images_dataset(
 
     ``observe``: a variant's transformation of each uint8 batch into float32
     observations of ``observed_shape`` (see the module docstring); without it a batch is
-    the images cast to float32.
+    the images cast to float32. Without ``epoch`` every pass counts as epoch 0, so it
+    repeats the first pass's observations.
 
     ``epoch``: a ``tf.Variable`` holding the epoch about to run (kept by
     :class:`kbetavae.callbacks.PipelineEpoch`). Each pass then comes in an order drawn
