@@ -48,6 +48,12 @@ def evaluate(
     source: str = typer.Option(
         None, "--source", help="replica, dsprites or a file (default: the run's, else replica)"
     ),
+    data: str = typer.Option(
+        None, "--data", help="dsprites or a variant (default: the run's, else dsprites)"
+    ),
+    painting: str = typer.Option(
+        None, "--painting", help="scream-dsprites' image (default: the run's, else offline)"
+    ),
     seed: int = typer.Option(
         None, "--seed", help="seed of every draw (default: the run's, else 0)"
     ),
@@ -77,18 +83,21 @@ def evaluate(
     protocol = Protocol.scaled(eval_points, zdiff_classifier)
     check_reachable(path, "model")
     if is_dir(path):  # a run directory's files are checked before its model is trusted
-        check_run(path, need_model=False)  # a missing model: models_io says what to do
+        check_run(path, need_model=False)  # a missing model: trained.load says what to do
     kind, model_path = resolve_model(path)
     config = config_of_model(model_path) if kind == "keras" else None
     source = source or (config.source if config else "replica")
+    data = data or (config.data if config else "dsprites")
+    painting = painting or (config.painting if config else None)
     seed = seed if seed is not None else (config.seed if config else 0)
     names = registry.check_names(m.strip() for m in metrics.split(",") if m.strip())
-    data = open_source(source)
+    images = open_source(source, data=data, painting=painting)
     # The held-out ELBO needs the images the run trained on: those of its own source.
-    trained_on = train_indices(data, config) if config and source == config.source else None
+    same = config is not None and (source, data) == (config.source, config.data)
+    trained_on = train_indices(images, config) if same else None
     (report,) = evaluate_encoders(
         [load_encoder_decoder(model_path)],
-        data,
+        images,
         names,
         protocol,
         seed,

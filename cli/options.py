@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from cli.common import whole_number
+from kbetavae.data.variants import DATA_NAMES
 from kbetavae.errors import InputError
 from kbetavae.metrics.protocol import FULL_POINTS, MIN_EVAL_POINTS
 from kbetavae.model import catalog
@@ -84,6 +85,23 @@ EvalPoints = Annotated[
         help="metric sample size: points of MIG/Modularity and Z-diff/FactorVAE training votes; "
         "test points, evaluation votes and held-out ELBO images are half (at most 5,000) "
         f"(protocol: {FULL_POINTS:,}; at least {MIN_EVAL_POINTS}); less is faster",
+    ),
+]
+Data = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="dsprites (binary) or a variant drawn over --source: "
+        + ", ".join(DATA_NAMES[1:])
+        + " (3-channel, random per observation as in disentanglement_lib)",
+    ),
+]
+Painting = Annotated[
+    str | None,
+    typer.Option(
+        "--painting",
+        help="scream-dsprites' background image (disentanglement_lib: Munch's The Scream; "
+        "default: matplotlib's sample photo of Grace Hopper, offline)",
     ),
 ]
 ZdiffClassifier = Annotated[

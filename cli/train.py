@@ -36,6 +36,8 @@ def train(
     reconstruction: options.Reconstruction = DEFAULTS.reconstruction,
     subset: options.Subset = DEFAULTS.subset,
     source: options.Source = DEFAULTS.source,
+    data: options.Data = DEFAULTS.data,
+    painting: options.Painting = DEFAULTS.painting,
     out: str = typer.Option(
         None, "--out", help="root of run directories (default: $AIP_MODEL_DIR or runs/)"
     ),
@@ -100,6 +102,8 @@ def train(
         reconstruction=reconstruction,
         subset=subset,
         source=source,
+        data=data,
+        painting=painting,
         jit_compile=jit,
         precision=precision,
         tensorboard=tensorboard,

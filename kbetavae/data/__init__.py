@@ -8,12 +8,14 @@ use the ground truth without it.
 from kbetavae.data.factors import FACTOR_NAMES, FACTOR_SIZES, NUM_IMAGES, SHAPE_NAMES
 from kbetavae.data.ground_truth import GroundTruthData
 from kbetavae.data.sources import SOURCE_NAMES, open_source
+from kbetavae.data.variants import DATA_NAMES
 
 __all__ = [
     "FACTOR_NAMES",
     "FACTOR_SIZES",
     "NUM_IMAGES",
     "SHAPE_NAMES",
+    "DATA_NAMES",
     "SOURCE_NAMES",
     "GroundTruthData",
     "open_source",

@@ -1,7 +1,8 @@
-"""Ground truth held in memory: bit-packed images looked up by factor index.
+"""Ground truth held in memory: images looked up by factor index.
 
-File and tfds sources load every image once; ``np.packbits`` along the image width keeps
-the whole dSprites grid in 377 MB (8 pixels a byte) with random access by index.
+File and tfds sources load every image once. Binary images (dSprites) are stored with
+``np.packbits`` along the image width, which keeps the whole grid in 377 MB (8 pixels a
+byte) with random access by index; other images are kept as given.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from kbetavae.validation import RngLike, as_rng
 
 
 class ArrayData(GroundTruthData):
-    """Images and their factor classes, stored bit-packed.
+    """Images and their factor classes.
 
-    ``factors`` (N, K) are class indices, ``images`` (N, 64, 64[, 1]) are binary (any
-    non-zero pixel counts as on). A source that holds only part of the grid (a mock, a
-    partial file) still works: sampling draws from what is present, and asking for an
-    absent image is an error that names it.
+    ``factors`` (N, K) are class indices. With ``binary`` (the default), ``images``
+    (N, H, W[, 1]) are binary (any non-zero pixel counts as on) and stored bit-packed;
+    otherwise ``images`` (N, H, W, C) are float values in [0, 1], kept as float32. A source
+    that holds only part of the grid (a mock, a partial file) still works: sampling draws
+    from what is present, and asking for an absent image is an error that names it.
     """
 
     def __init__(
@@ -29,21 +31,27 @@ class ArrayData(GroundTruthData):
         images: np.ndarray,
         factor_sizes: tuple[int, ...] = grid.FACTOR_SIZES,
         name: str = "arrays",
+        *,
+        binary: bool = True,
     ) -> None:
         self.factor_sizes = tuple(int(s) for s in factor_sizes)
         self.factor_names = grid.FACTOR_NAMES[: len(self.factor_sizes)]
         self.name = name
+        self.binary = bool(binary)
         f = grid.check_factors(factors, self.factor_sizes)
         imgs = np.asarray(images)
-        if imgs.ndim == 4 and imgs.shape[-1] == 1:
-            imgs = imgs[..., 0]
-        if imgs.ndim != 3 or imgs.shape[1:] != self.image_shape[:2]:
-            raise InputError(
-                f"images must have shape (N, 64, 64) or (N, 64, 64, 1), got {np.shape(images)}"
-            )
+        if imgs.ndim == 3:
+            imgs = imgs[..., None]
+        if imgs.ndim != 4 or (self.binary and imgs.shape[-1] != 1):
+            expected = "(N, H, W) or (N, H, W, 1)" if self.binary else "(N, H, W, C)"
+            raise InputError(f"images must have shape {expected}, got {np.shape(images)}")
         if imgs.shape[0] != f.shape[0]:
             raise InputError(f"{imgs.shape[0]} images but {f.shape[0]} factor rows")
-        self._packed = np.packbits(imgs > 0, axis=-1)
+        self.image_shape = tuple(int(d) for d in imgs.shape[1:])
+        if self.binary:
+            self._stored = np.packbits(imgs[..., 0] > 0, axis=-1)
+        else:
+            self._stored = imgs.astype(np.float32)
         self._row_of = np.full(self.num_images, -1, dtype=np.int64)
         self._row_of[grid.index_of(f, self.factor_sizes)] = np.arange(f.shape[0])
         self._present = np.flatnonzero(self._row_of >= 0)
@@ -63,7 +71,10 @@ class ArrayData(GroundTruthData):
                 f"the {self.name} source has no image for factors "
                 f"{self.factors(np.array([missing]))[0].tolist()}"
             )
-        return np.unpackbits(self._packed[rows], axis=-1)[..., None]
+        if not self.binary:
+            return self._stored[rows]
+        width = self.image_shape[1]
+        return np.unpackbits(self._stored[rows], axis=-1, count=width)[..., None]
 
     def sample_factors(self, n: int, rng: RngLike) -> np.ndarray:
         if self.is_complete:

@@ -63,6 +63,12 @@ def load_file(path: str | os.PathLike) -> ArrayData:
         if isinstance(exc, InputError):
             raise
         raise InputError(f"{path}: not a readable dSprites file ({exc})") from exc
+    height, width = grid.IMAGE_SHAPE[:2]
+    if np.ndim(images) not in (3, 4) or np.shape(images)[1:3] != (height, width):
+        raise InputError(
+            f"{path}: images must have shape (N, {height}, {width}) or "
+            f"(N, {height}, {width}, 1), got {np.shape(images)}"
+        )
     factors = _factor_columns(np.asarray(classes), path)
     if factors.size and factors.min() < 0:
         raise InputError(f"{path}: negative latent class")

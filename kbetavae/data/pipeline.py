@@ -1,6 +1,15 @@
-"""tf.data pipelines for training: a seeded subset, uint8 until batched, float32 batches."""
+"""tf.data pipelines for training: a seeded subset, uint8 until batched, float32 batches.
+
+A variant (color-, noisy-, scream-dSprites) keeps its base source's uint8 images in
+memory; each batch is observed through the variant as it is read, with a generator seeded
+by (seed, epoch, batch), so an image shows a new colour (noise, crop) each epoch, as
+disentanglement_lib draws a new observation each step, and a resumed or multi-worker run
+sees the observations of an uninterrupted single process.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -36,8 +45,15 @@ def images_dataset(
     shuffle: bool = True,
     replicas: int = 1,
     epoch: tf.Variable | None = None,
+    observe: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    observed_shape: tuple[int, ...] | None = None,
 ) -> tf.data.Dataset:
-    """Batches of float32 {0, 1} images from a uint8 array; shuffled anew each epoch.
+    """Batches of float32 images from an image array; shuffled anew each epoch.
+
+    ``observe``: a variant's transformation of each uint8 batch into float32
+    observations of ``observed_shape`` (see the module docstring); without it a batch is
+    the images cast to float32. Without ``epoch`` every pass counts as epoch 0, so it
+    repeats the first pass's observations.
 
     ``epoch``: a ``tf.Variable`` holding the epoch about to run (kept by
     :class:`kbetavae.callbacks.PipelineEpoch`). Each pass then comes in an order drawn
@@ -61,14 +77,19 @@ def images_dataset(
         dataset = tf.data.Dataset.from_tensor_slices(images)
         if shuffle:
             dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        dataset = dataset.take(used).batch(batch_size)
+        dataset = dataset.take(used).batch(batch_size).enumerate()
+        dataset = dataset.map(lambda number, batch: (tf.constant(0, tf.int64), number, batch))
     else:
         pixels = tf.constant(images)
         dataset = _epoch_pass(len(images), used, batch_size, seed, shuffle, epoch)
-        dataset = dataset.map(lambda indices: tf.gather(pixels, indices))
-    dataset = dataset.map(
-        lambda batch: tf.cast(batch, tf.float32), num_parallel_calls=tf.data.AUTOTUNE
-    )
+        dataset = dataset.map(lambda e, number, indices: (e, number, tf.gather(pixels, indices)))
+    if observe is None:
+        dataset = dataset.map(
+            lambda e, number, batch: tf.cast(batch, tf.float32),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    else:
+        dataset = dataset.map(_observed(observe, seed, observed_shape))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
@@ -80,17 +101,37 @@ def images_per_epoch(num_images: int, batch_size: int, replicas: int = 1) -> int
     return num_images - remainder if 0 < remainder < replicas else num_images
 
 
+def _observed(observe, seed: int | None, shape: tuple[int, ...] | None):
+    """The map from (epoch, batch number, uint8 batch) to the batch's observations, drawn
+    with a generator seeded by (seed, epoch, batch number)."""
+    seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
+
+    def draw(epoch, number, batch):
+        rng = np.random.default_rng([seed, int(epoch), int(number)])
+        return np.asarray(observe(batch, rng), dtype=np.float32)
+
+    def observed(epoch, number, batch):
+        images = tf.numpy_function(draw, [epoch, number, batch], tf.float32, stateful=False)
+        images.set_shape([None, *shape])
+        return images
+
+    return observed
+
+
 def _epoch_pass(num_images, used, batch_size, seed, shuffle, epoch) -> tf.data.Dataset:
-    """Batches of image indices: one pass in the order of (seed, the epoch read on start)."""
+    """(epoch, batch number, image indices) of one pass in the order of (seed, the epoch
+    read on start)."""
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))
 
     def one_pass(_):
         order = tf.range(num_images, dtype=tf.int64)
+        current = tf.cast(epoch.read_value(), tf.int64)
         if shuffle:
-            key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch.read_value(), tf.int64)])
+            key = tf.stack([tf.constant(seed, tf.int64), current])
             order = tf.random.experimental.stateless_shuffle(order, seed=key)
-        return tf.data.Dataset.from_tensor_slices(order[:used]).batch(batch_size)
+        batches = tf.data.Dataset.from_tensor_slices(order[:used]).batch(batch_size)
+        return batches.enumerate().map(lambda number, indices: (current, number, indices))
 
     batches = -(-used // batch_size)
     # Read the epoch when an iteration starts (flat_map runs then), not when this is built.
@@ -119,8 +160,15 @@ def training_dataset(
         TensorShape([32, 64, 64, 1])
     """
     train, _ = subset_indices(source, subset, seed, validation)
+    variant = source.base is not source
     return images_dataset(
-        load_images(source, train), batch_size, seed=seed, replicas=replicas, epoch=epoch
+        load_images(source.base, train),
+        batch_size,
+        seed=seed,
+        replicas=replicas,
+        epoch=epoch,
+        observe=source.observe if variant else None,
+        observed_shape=source.image_shape,
     )
 
 
@@ -132,7 +180,8 @@ def validation_dataset(
     validation: int = 5_000,
     replicas: int = 1,
 ) -> tf.data.Dataset:
-    """The held-out images that ``training_dataset`` with the same arguments leaves out."""
+    """The held-out images that ``training_dataset`` with the same arguments leaves out
+    (a variant's: the fixed observations of ``images_at``)."""
     if validation < 1:
         raise InputError(f"validation must be at least 1, got {validation}")
     _, held_out = subset_indices(source, subset, seed, validation)

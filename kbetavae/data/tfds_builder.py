@@ -5,6 +5,12 @@ works offline by changing the name::
 
     import kbetavae.data.tfds_builder  # registers the builder
     ds = tfds.load("dsprites_replica/every_64", split="train")
+
+Each variant of :mod:`kbetavae.data.variants` has configs too (``color_dsprites``,
+``color_dsprites_every_64``, ...): float32 (64, 64, 3) images, each grid image's fixed
+observation (``images_at``: the one the metrics and figures see). A tfds dataset is a
+fixed set of examples; training draws a new observation each epoch instead
+(:mod:`kbetavae.data.pipeline`).
 """
 
 from __future__ import annotations
@@ -15,16 +21,32 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from kbetavae.data import factors as grid
-from kbetavae.data.replica import render
+from kbetavae.data.replica import ReplicaData
+from kbetavae.data.variants import PLAIN, VARIANTS, image_shape, make_variant
 
 _CHUNK = 4096
 
 
 @dataclasses.dataclass
 class DspritesReplicaConfig(tfds.core.BuilderConfig):
-    """``stride``: keep every stride-th image of the grid (1 = the whole set)."""
+    """``stride``: keep every stride-th image of the grid (1 = the whole set); ``data``:
+    the dataset of the family (``dsprites``, or a variant)."""
 
     stride: int = 1
+    data: str = PLAIN
+
+
+def _variant_configs() -> list[DspritesReplicaConfig]:
+    configs = []
+    for name in VARIANTS:
+        key = name.replace("-", "_")
+        configs += [
+            DspritesReplicaConfig(name=key, data=name, description=f"{name}, the whole grid"),
+            DspritesReplicaConfig(
+                name=f"{key}_every_64", stride=64, data=name, description=f"{name}, 1/64"
+            ),
+        ]
+    return configs
 
 
 class DspritesReplica(tfds.core.GeneratorBasedBuilder):
@@ -36,6 +58,7 @@ class DspritesReplica(tfds.core.GeneratorBasedBuilder):
         DspritesReplicaConfig(
             name="every_64", stride=64, description="every 64th image (11,520), for tests"
         ),
+        *_variant_configs(),
     ]
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -44,10 +67,13 @@ class DspritesReplica(tfds.core.GeneratorBasedBuilder):
             for key, size in zip(_KEYS, grid.FACTOR_SIZES, strict=True)
         }
         values = {f"value_{key}": tfds.features.Tensor(shape=[], dtype=np.float32) for key in _KEYS}
+        data = self.builder_config.data
+        if data == PLAIN:
+            image = tfds.features.Image(shape=image_shape(data))
+        else:
+            image = tfds.features.Tensor(shape=image_shape(data), dtype=np.float32)
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {"image": tfds.features.Image(shape=(64, 64, 1)), **labels, **values}
-            ),
+            features=tfds.features.FeaturesDict({"image": image, **labels, **values}),
             homepage="https://github.com/deepmind/dsprites-dataset",
         )
 
@@ -56,11 +82,12 @@ class DspritesReplica(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self):
         values = grid.factor_values()
+        data = make_variant(self.builder_config.data, ReplicaData())
         indices = np.arange(0, grid.NUM_IMAGES, self.builder_config.stride)
         for start in range(0, indices.size, _CHUNK):
             chunk = indices[start : start + _CHUNK]
             classes = grid.factors_of(chunk)
-            for index, factors, image in zip(chunk, classes, render(classes), strict=True):
+            for index, factors, image in zip(chunk, classes, data.images_at(chunk), strict=True):
                 record = {"image": image}
                 for k, key in enumerate(_KEYS):
                     record[f"label_{key}"] = int(factors[k])

@@ -107,12 +107,17 @@ def traversal_codes(mu: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def sprite_moments(images: np.ndarray) -> SpriteMoments:
-    """Moments of images (N, H, W) or (N, H, W, 1) of probabilities or binary pixels."""
+    """Moments of images (N, H, W) or (N, H, W, C) of probabilities or binary pixels.
+
+    Several channels are averaged: for color-dSprites (a sprite on black) that is the
+    sprite's mass; over noisy- or scream-dSprites' backgrounds the moments are the whole
+    image's, not the sprite's.
+    """
     images = np.asarray(images, dtype=np.float64)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
+    if images.ndim == 4:
+        images = images.mean(axis=-1)
     if images.ndim != 3:
-        raise InputError(f"images must have shape (N, H, W[, 1]), got {images.shape}")
+        raise InputError(f"images must have shape (N, H, W[, C]), got {images.shape}")
     height, width = images.shape[1:]
     x = np.arange(width, dtype=np.float64)
     y = (height - 1) - np.arange(height, dtype=np.float64)  # row 0 is the top: y up

@@ -6,7 +6,8 @@ Dense 2·z (μ and log σ²); the decoder is its transpose and outputs Bernoulli
 
 Any pair of Keras models with the same contract can replace them in :class:`BetaVAE`:
 the encoder maps images (N, H, W, C) to (N, 2·z) — μ then log σ² — and the decoder maps
-codes (N, z) to logits of the image shape.
+codes (N, z) to logits of the image shape. The image shape is the data's (a source's
+``image_shape``); dSprites' (64, 64, 1) is the default.
 
 Example:
     >>> encoder = build_encoder(latent_dim=10)
@@ -23,10 +24,9 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from kbetavae.data.factors import IMAGE_SHAPE
 from kbetavae.errors import InputError
 from kbetavae.validation import check_latent_dim
-
-IMAGE_SHAPE: tuple[int, int, int] = (64, 64, 1)
 
 
 def build_encoder(

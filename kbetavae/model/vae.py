@@ -5,11 +5,14 @@ regulariser (:mod:`kbetavae.model.objectives`: ``beta``, ``capacity``, ``btcvae`
 ``dipvae_i``, ``dipvae_ii``, ``factorvae``).
 
 ``reconstruction`` is the Bernoulli negative log-likelihood (sigmoid cross-entropy on the
-decoder's logits) summed over pixels (``reconstruction="sum"``, the likelihood of the
-papers) or averaged over them (``"mean"``, what some tools do: it divides the reconstruction
-term by the number of pixels, so the same β weighs the KL term 4096× more on 64×64
-images; :func:`normalised_beta` puts both on one scale). ``kl`` is KL(q(z|x) ‖ N(0, I))
-summed over latents.
+decoder's logits) summed over pixel values, all channels (``reconstruction="sum"``, the
+likelihood of the papers) or averaged over them (``"mean"``, what some tools do: it
+divides the reconstruction term by the number of pixels, so the same β weighs the KL term
+4096× more on 64×64 images; :func:`normalised_beta` puts both on one scale). ``kl`` is
+KL(q(z|x) ‖ N(0, I)) summed over latents. For images that are not binary (the colour
+variants of dSprites) the same cross-entropy takes their values in [0, 1] as targets, as
+disentanglement_lib's ``bernoulli_loss`` does: not a normalised likelihood, and its
+minimum, the targets' entropy, is above 0.
 
 The module is long because a Keras model's contract is: besides the dozen-line train
 step, ``fit``/``evaluate`` input checks with one-line errors, ``get_config`` and legacy
@@ -32,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from kbetavae.data.factors import IMAGE_SHAPE
 from kbetavae.errors import InputError
 from kbetavae.model import catalog
 from kbetavae.model.distributed import reducible_across_workers, replica_rows
@@ -95,6 +99,9 @@ class BetaVAE(keras.Model):
         objective_args: parameters of an objective given by name, e.g.
             ``{"capacity_max": 25.0}`` or ``{"dataset_size": 50_000}`` for ``"btcvae"``.
         reconstruction: ``"sum"`` (default) or ``"mean"`` of the per-pixel Bernoulli NLL.
+        image_shape: (H, W, C) of the data, for the default networks (default dSprites').
+        binary: whether the data's pixels are 0/1 (dSprites); otherwise any value in
+            [0, 1] (the colour variants). Checked on the images ``fit`` gets.
         encoder: images → (N, 2·z) (μ then log σ²); default :func:`build_encoder`.
         decoder: z → logits of the image shape; default :func:`build_decoder`.
         seed: seed of the reparameterisation noise and of an objective's own noise (weight
@@ -124,6 +131,8 @@ class BetaVAE(keras.Model):
         objective: str | Objective = "beta",
         objective_args: dict | None = None,
         reconstruction: str = "sum",
+        image_shape: tuple[int, int, int] = IMAGE_SHAPE,
+        binary: bool = True,
         encoder: keras.Model | None = None,
         decoder: keras.Model | None = None,
         seed: int | None = None,
@@ -136,9 +145,15 @@ class BetaVAE(keras.Model):
         self.latent_dim = check_latent_dim(latent_dim)
         self.reconstruction = check_choice("reconstruction", reconstruction, RECONSTRUCTIONS)
         self.seed = seed
+        self.binary = bool(binary)
         self.objective = build_objective(objective, objective_args, beta=beta, seed=seed)
-        self.encoder = encoder if encoder is not None else build_encoder(latent_dim)
-        self.decoder = decoder if decoder is not None else build_decoder(latent_dim)
+        shape = tuple(int(d) for d in image_shape)
+        self.encoder = (
+            encoder if encoder is not None else build_encoder(latent_dim, image_shape=shape)
+        )
+        self.decoder = (
+            decoder if decoder is not None else build_decoder(latent_dim, image_shape=shape)
+        )
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -303,7 +318,8 @@ class BetaVAE(keras.Model):
         return super().evaluate(x, y, *args, **kwargs)
 
     def check_images(self, data, name: str = "x") -> None:
-        """Raise InputError unless ``data`` holds binary images of the model's shape.
+        """Raise InputError unless ``data`` holds images of the model's shape and values
+        (0/1 for a binary model, else in [0, 1]).
 
         Arrays are checked whole; for a ``tf.data.Dataset`` the element shape is checked
         statically and the values of its first batch.
@@ -316,7 +332,7 @@ class BetaVAE(keras.Model):
                     f"got {tuple(spec.shape)}"
                 )
             for batch in data.take(1):
-                _check_binary(np.asarray(_images_of(batch)), name)
+                _check_values(np.asarray(_images_of(batch)), name, self.binary)
             return
         if isinstance(data, tuple | list) and data:
             data = data[0]
@@ -327,7 +343,7 @@ class BetaVAE(keras.Model):
             raise InputError(
                 f"{name} must be images of shape (N, {_dims(self.image_shape)}), got {images.shape}"
             )
-        _check_binary(images, name)
+        _check_values(images, name, self.binary)
 
     def _check_shape(self, images):
         shape = tuple(images.shape[1:])
@@ -347,6 +363,7 @@ class BetaVAE(keras.Model):
             latent_dim=self.latent_dim,
             objective=keras.saving.serialize_keras_object(self.objective),
             reconstruction=self.reconstruction,
+            binary=self.binary,
             seed=self.seed,
             encoder=keras.saving.serialize_keras_object(self.encoder),
             decoder=keras.saving.serialize_keras_object(self.decoder),
@@ -362,12 +379,23 @@ class BetaVAE(keras.Model):
         return cls(**config)
 
 
-def _check_binary(images: np.ndarray, name: str) -> None:
-    if images.size and not np.all((images == 0) | (images == 1)):
+def _check_values(images: np.ndarray, name: str, binary: bool) -> None:
+    """InputError unless the pixels are 0/1 (``binary``) or within [0, 1]: the targets the
+    Bernoulli cross-entropy takes. Binary data is held to 0/1 because dSprites scaled by
+    1/255 would still lie in [0, 1]."""
+    if not images.size:
+        return
+    if binary and not np.all((images == 0) | (images == 1)):
         lo, hi = np.nanmin(images), np.nanmax(images)
         raise InputError(
             f"{name} must hold binary images (pixel values 0 and 1), got values in "
             f"[{lo}, {hi}]; binarise with `images > 0`, do not divide by 255"
+        )
+    if not binary and not np.all((images >= 0) & (images <= 1)):
+        lo, hi = np.nanmin(images), np.nanmax(images)
+        raise InputError(
+            f"{name} must hold pixel values in [0, 1], got values in [{lo}, {hi}]; "
+            "divide uint8 images by 255"
         )
 
 

@@ -71,7 +71,7 @@ def run_motion(run_dir: str, image: np.ndarray) -> list[LatentMotion]:
     record = read_metrics(run_dir) or {}
     kl = record.get("kl_per_latent")
 
-    # One image, encoded eagerly as the figure encodes it: models_io.graph_encoder's fast
+    # One image, encoded eagerly as the figure encodes it: trained.load.graph_encoder's fast
     # path compiles per model (about 7 s here), for a single forward pass.
     def encode(images: np.ndarray):
         mu, logvar = model.encode(images)
@@ -82,13 +82,11 @@ def run_motion(run_dir: str, image: np.ndarray) -> list[LatentMotion]:
 
 def sweep_motion(sweep_dir: str, data=None, image_index: int | None = None) -> list[dict]:
     """Rows of :data:`MOTION_COLUMNS` for every finished run of the sweep in ``sweep_dir``."""
-    from kbetavae.data import open_source
-
     done = {(r["beta"], r["seed"]) for r in read_results(sweep_dir) if r.get("status") == "done"}
     runs = [(b, s, d) for b, s, d in sweep_run_dirs(sweep_dir) if (b, s) in done]
     if not runs:
         raise InputError(f"{sweep_dir} has no finished runs to measure")
-    data = data if data is not None else open_source(read_plan(sweep_dir).base.source)
+    data = data if data is not None else read_plan(sweep_dir).base.open_data()
     _, image = reference_image(data, image_index)
     rows = []
     for beta, seed, run_dir in runs:

@@ -41,7 +41,7 @@ def missing_scores(run_dirs: Sequence[str]) -> list[str]:
 
 def model_encoder(run_dir: str) -> Callable:
     """``encode(images) -> (mu, logvar)`` of a run's trained model."""
-    from kbetavae.models_io import graph_encoder, load_model
+    from kbetavae.trained.load import graph_encoder, load_model
 
     return graph_encoder(load_model(os.path.join(run_dir, rundir.MODEL_FILE)))
 

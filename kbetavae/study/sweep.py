@@ -175,8 +175,6 @@ def prepare_sweep(
     """Check everything about a sweep's input before anything is trained (its runs' files
     too: DamagedFile for a damaged one not in ``redo``), record its plan in ``sweep.json``
     and discard the runs to ``redo``; return the sweep directory and the data."""
-    from kbetavae.data import open_source
-
     if max_group is not None:
         check_int("max_group", max_group, minimum=1)
     sweep_dir = os.path.join(os.fspath(out), plan.name)
@@ -186,7 +184,7 @@ def prepare_sweep(
             "kbetavae sweep runs in one process; with TF_CONFIG naming several workers, run "
             "`kbetavae train` on each worker per (β, seed), then `kbetavae collect` the runs"
         )
-    data = open_source(plan.base.source)
+    data = plan.base.open_data()
     if plan.base.subset > data.num_images:
         raise InputError(
             f"subset {plan.base.subset} is larger than the dataset ({data.num_images} images)"

@@ -58,14 +58,12 @@ def evaluate_run(result, plan: SweepPlan, source=None) -> dict[str, Any]:
     Args:
         result: the ``TrainResult`` of a run that finished (``result.ok``).
         plan: from :func:`evaluation_plan`.
-        source: the ``GroundTruthData`` to evaluate on (default: open ``plan.base.source``).
+        source: the ``GroundTruthData`` to evaluate on (default: open the plan's data).
     """
     recorded = read_metrics(result.run_dir)
     if recorded is not None:  # a restarted trial does not evaluate twice
         return recorded
-    from kbetavae.data import open_source
-
-    data = source if source is not None else open_source(plan.base.source)
+    data = source if source is not None else plan.base.open_data()
     model = result.model or load_model(result.model_path)
     record = evaluate_model(model, data, plan, plan.configs()[0])
     write_metrics(result.run_dir, record)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from kbetavae.data.factors import IMAGE_SHAPE
 from kbetavae.errors import InputError
 
 
@@ -44,7 +45,6 @@ class Signature:
     unit_interval: bool = False  # inputs are images in [0, 1]
 
 
-IMAGE_SHAPE = (64, 64, 1)
 # kbetavae.trained.export's signatures (docs/DESIGN.md "SavedModel signatures"); a test checks these
 # against an exported SavedModel.
 SIGNATURES: dict[str, Signature] = {
@@ -68,7 +68,11 @@ def signature(name: str) -> Signature:
 
 
 def predict_request(
-    signature_name: str, values: np.ndarray, *, columnar: bool = False
+    signature_name: str,
+    values: np.ndarray,
+    *,
+    columnar: bool = False,
+    image_shape: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """The JSON body (a dict; ``json.dumps`` it) of a ``predict`` call.
 
@@ -78,8 +82,12 @@ def predict_request(
             z (N, latent_dim); sent as float32.
         columnar: ``{"inputs": {name: batch}}`` instead of the row format
             ``{"instances": [{name: example}, ...]}``.
+        image_shape: the model's image shape, if not dSprites' (64, 64, 1): (64, 64, 3)
+            for a model of a colour variant.
     """
     spec = signature(signature_name)
+    if image_shape is not None and spec.example_shape is not None:
+        spec = dataclasses.replace(spec, example_shape=tuple(image_shape))
     batch = _check_batch(spec, values)
     # float32 -> Python float is exact, so the server rebuilds the very same float32 values.
     if columnar:
@@ -143,7 +151,7 @@ def _check_batch(spec: Signature, values) -> np.ndarray:
         raise InputError(f"{spec.input_name} holds NaN or infinite values")
     if spec.unit_interval and (batch.min() < 0 or batch.max() > 1):
         raise InputError(
-            f"{spec.input_name} must be in [0, 1] (binary dSprites pixels), "
+            f"{spec.input_name} must be in [0, 1] (pixel values), "
             f"got values in [{batch.min():g}, {batch.max():g}]"
         )
     return batch

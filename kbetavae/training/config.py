@@ -10,8 +10,10 @@ class in :mod:`kbetavae.model.objectives`, never a field here.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
+from kbetavae.data.variants import check_data, image_shape, is_binary
 from kbetavae.errors import InputError
 from kbetavae.model import catalog
 from kbetavae.model.scale import RECONSTRUCTIONS, normalised_beta
@@ -59,6 +61,8 @@ class TrainConfig:
     subset: int = 50_000
     validation: int = 0
     source: str = "replica"
+    data: str = "dsprites"
+    painting: str | None = None
     steps_per_epoch: int | None = None
     steps_per_execution: int = 8
     jit_compile: bool = False
@@ -90,6 +94,9 @@ class TrainConfig:
         if not isinstance(self.source, str) or not self.source:
             raise InputError(f"source must be a source name or path, got {self.source!r}")
         catalog.facts(self.objective)  # a known objective, named in the error otherwise
+        if self.painting is not None and (not isinstance(self.painting, str) or not self.painting):
+            raise InputError(f"painting must be an image path, got {self.painting!r}")
+        check_data(self.data, painting=self.painting)
         if not isinstance(self.objective_args, dict):
             raise InputError(f"objective_args must be a dict, got {self.objective_args!r}")
         # The objective validates its own parameters (names the bad one).
@@ -116,9 +123,22 @@ class TrainConfig:
         return cls(**values)
 
     @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """The shape of the data's images: (64, 64, 1) for dSprites, 3 channels for its
+        colour variants."""
+        return image_shape(self.data)
+
+    @property
     def pixels(self) -> int:
-        """Pixels per image (dSprites: 64 × 64)."""
-        return 64 * 64
+        """Values the reconstruction sums over per image: 64 × 64 for dSprites,
+        64 × 64 × 3 for its colour variants."""
+        return math.prod(self.image_shape)
+
+    def open_data(self):
+        """The ``GroundTruthData`` this run trains on: ``data`` over ``source``."""
+        from kbetavae.data import open_source
+
+        return open_source(self.source, data=self.data, painting=self.painting)
 
     @property
     def normalised_beta(self) -> float | None:
@@ -136,6 +156,8 @@ class TrainConfig:
             "objective": self.objective,
             "objective_args": {**self.objective_args, **_dataset_args(self)},
             "reconstruction": self.reconstruction,
+            "image_shape": self.image_shape,
+            "binary": is_binary(self.data),
             "seed": self.seed,
         }
 

@@ -74,7 +74,7 @@ def train_group(
     Args:
         configs: the members' configs; equal except for their objectives (:func:`can_fuse`).
         run_dirs: one run directory per config.
-        source: the ``GroundTruthData`` to train on (default: open ``configs[0].source``).
+        source: the ``GroundTruthData`` to train on (default: open ``configs[0]``'s data).
         member_callbacks: per member, Keras callbacks that see that member as
             ``self.model`` and its own logs (``loss``, ``kl`` …), as under ``train``.
         verbose: passed to ``fit``.

@@ -52,7 +52,7 @@ def train(
     Args:
         config: the run's hyperparameters.
         run_dir: its directory (created; local path or ``gs://``).
-        source: a ``GroundTruthData`` to train on instead of opening ``config.source``
+        source: a ``GroundTruthData`` to train on instead of opening the config's data
             (lets a sweep open the data once).
         callbacks: extra Keras callbacks.
         verbose: passed to ``fit``.
@@ -128,9 +128,9 @@ def train(
 def datasets(config: TrainConfig, source, replicas: int, epoch: tf.Variable):
     """(training data, validation data or None); each training epoch's order is fixed by
     (seed, epoch), so a run's batches do not depend on the strategy or on resumes."""
-    from kbetavae.data import open_source, training_dataset, validation_dataset
+    from kbetavae.data import training_dataset, validation_dataset
 
-    source = source if source is not None else open_source(config.source)
+    source = source if source is not None else config.open_data()
     common = {
         "subset": config.subset,
         "batch_size": config.batch_size,

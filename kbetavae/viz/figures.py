@@ -1,4 +1,4 @@
-"""Saving matplotlib figures atomically with a headless backend."""
+"""Saving matplotlib figures atomically with a headless backend; drawing an image."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import io
 import os
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display on servers and CI
 
@@ -28,6 +29,17 @@ def figure_format(path: str | os.PathLike, name: str = "path") -> str:
             f", got {os.fspath(path)}"
         )
     return suffix
+
+
+def show_image(ax, image, **kwargs):
+    """Draw an image with values in [0, 1] on ``ax``: (H, W) or (H, W, 1) in grey,
+    (H, W, 3) in colour (the dSprites variants). ``kwargs`` go to ``imshow``."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:
+        return ax.imshow(image, cmap="gray", vmin=0, vmax=1, **kwargs)
+    return ax.imshow(np.clip(image, 0.0, 1.0), **kwargs)
 
 
 def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 120) -> None:

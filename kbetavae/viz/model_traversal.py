@@ -58,6 +58,8 @@ def render_model_traversal(
     out: str,
     *,
     source: str = "replica",
+    data: str = "dsprites",
+    painting: str | None = None,
     image_index: int | None = None,
     limit: float = FIGURE_LIMIT,
     steps: int = FIGURE_STEPS,
@@ -85,7 +87,7 @@ def render_model_traversal(
     encode, decode = load_encoder_decoder(resolved)
     if decode is None:
         raise InputError(f"{model_path} has no decode signature, so it cannot be traversed")
-    data = open_source(source)
+    data = open_source(source, data=data, painting=painting)
     if image_index is None:
         image_index = figure_image_index(data)
     if not 0 <= image_index < data.num_images:
@@ -93,7 +95,7 @@ def render_model_traversal(
     seed = seed if seed is not None else (run_seed(resolved) or 0)
     image = data.images_at(np.array([image_index])).astype(np.float32)
     mu, _ = encode(image)
-    grid, values = traversal_grid(lambda z: decode(z)[..., 0], mu[0], limit=limit, steps=steps)
+    grid, values = traversal_grid(decode, mu[0], limit=limit, steps=steps)
     kl = sample_kl(encode, data, kl_points, seed)
     name, caption = model_title(resolved), kl_caption(kl_points, seed)
     title = f"Latent traversals of {name}, image {image_index}"

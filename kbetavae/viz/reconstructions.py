@@ -6,14 +6,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from kbetavae.viz.figures import plt
+from kbetavae.viz.figures import plt, show_image
 from kbetavae.viz.palette import beta_label
 
 
 def reconstruction_grid(
     inputs: np.ndarray, reconstructions: Mapping[float, np.ndarray]
 ) -> plt.Figure:
-    """Top row: inputs (N, 64, 64, 1); one row of reconstruction probabilities per β."""
+    """Top row: inputs (N, H, W, C); one row of reconstruction probabilities per β."""
     n = len(inputs)
     betas = sorted(reconstructions)
     fig, axes = plt.subplots(
@@ -23,13 +23,7 @@ def reconstruction_grid(
     for r, (label, images) in enumerate(rows):
         for c in range(n):
             ax = axes[r, c]
-            ax.imshow(
-                np.asarray(images[c]).squeeze(),
-                cmap="gray",
-                vmin=0,
-                vmax=1,
-                interpolation="nearest",
-            )
+            show_image(ax, images[c], interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)

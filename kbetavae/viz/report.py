@@ -73,8 +73,6 @@ def render_sweep_figures(
     a published report's runs have no models, and its traversals and reconstructions stay
     as they were drawn from them (:func:`publish_figures`). The default draws the
     model figures too when every finished run has its model."""
-    from kbetavae.data import open_source
-
     figures = os.path.join(sweep_dir, FIGURES_DIR)
     rows = read_results(sweep_dir)
     check_has_runs(sweep_dir, rows)
@@ -124,7 +122,7 @@ def render_sweep_figures(
         ok = {(r["beta"], r["seed"]) for r in done}
         models = all(has_model(d) for b, s, d in runs if (b, s) in ok)
     if first_ok and models:
-        data = data if data is not None else open_source(_plan_source(sweep_dir))
+        data = data if data is not None else read_plan(sweep_dir).base.open_data()
         written += _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_index)
     return written
 
@@ -172,7 +170,7 @@ def _model_figures(figures, runs, first_ok, done, data, traverse_beta, image_ind
             return np.asarray(m.decode(z))
 
         mu = encode(image)[0]
-        grid, values = traversal_grid(lambda z, d=decode: d(z)[..., 0], mu)
+        grid, values = traversal_grid(decode, mu)
         path = os.path.join(figures, traversal_gif_name(run_dir))
         kio.write_bytes_atomic(path, traversal_gif(grid))
         written.append(path)
@@ -251,7 +249,3 @@ def first_done_runs(runs, done) -> dict[float, str]:
         if (beta, seed) in ok and beta not in first:
             first[beta] = run_dir
     return first
-
-
-def _plan_source(sweep_dir: str) -> str:
-    return read_plan(sweep_dir).base.source

@@ -14,7 +14,7 @@ from kbetavae.metrics.traversal_motion import (
     traversal_codes,
 )
 from kbetavae.viz.axes import significant
-from kbetavae.viz.figures import plt
+from kbetavae.viz.figures import plt, show_image
 
 DecodeFn = Callable[[np.ndarray], np.ndarray]
 
@@ -22,14 +22,14 @@ DecodeFn = Callable[[np.ndarray], np.ndarray]
 def traversal_grid(
     decode: DecodeFn, mu: np.ndarray, limit: float = FIGURE_LIMIT, steps: int = FIGURE_STEPS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded images (z, steps, 64, 64) of the traversal and the swept values.
+    """Decoded images (z, steps, H, W[, C]) of the traversal and the swept values.
 
     :mod:`kbetavae.metrics.traversal_motion` measures the same traversal.
     """
     values = figure_values(limit, steps)
     codes = traversal_codes(mu, values)
     images = np.asarray(decode(codes.reshape(-1, codes.shape[-1])))
-    return images.reshape(codes.shape[0], steps, *images.shape[1:3]), values
+    return images.reshape(codes.shape[0], steps, *images.shape[1:]), values
 
 
 def traversal_figure(
@@ -57,7 +57,7 @@ def traversal_figure(
     for r in range(rows):
         for c in range(cols):
             ax = axes[r + top, c]
-            ax.imshow(images[r, c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            show_image(ax, images[r, c], interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if r == rows - 1:
@@ -69,7 +69,7 @@ def traversal_figure(
     if top:
         for ax in axes[0]:
             ax.axis("off")
-        axes[0, 0].imshow(original.squeeze(), cmap="gray", vmin=0, vmax=1)
+        show_image(axes[0, 0], original)
         axes[0, 0].set_title("input", fontsize=7)
     if kl_per_latent is not None and kl_caption:
         title += f"\nrow labels: {kl_caption}"
@@ -80,16 +80,19 @@ def traversal_figure(
 def traversal_gif(images: np.ndarray, frame_ms: int = 120) -> bytes:
     """An animated GIF: each frame shows every latent (side by side) at one swept value.
 
-    The sweep plays forwards then backwards so the loop has no jump.
+    The sweep plays forwards then backwards so the loop has no jump. ``images``
+    (rows, steps, H, W[, C]): grey for one channel or none, colour for three.
     """
     from PIL import Image
 
-    rows, steps, height, width = images.shape
+    if images.ndim == 5 and images.shape[-1] == 1:
+        images = images[..., 0]
+    rows, steps, height, width = images.shape[:4]
     tiles = (np.clip(images, 0, 1) * 255).astype(np.uint8)
     pad = 2
     frames = []
     for step in list(range(steps)) + list(range(steps - 2, 0, -1)):
-        canvas = np.full((height, rows * (width + pad) - pad), 128, dtype=np.uint8)
+        canvas = np.full((height, rows * (width + pad) - pad, *images.shape[4:]), 128, np.uint8)
         for r in range(rows):
             canvas[:, r * (width + pad) : r * (width + pad) + width] = tiles[r, step]
         frames.append(

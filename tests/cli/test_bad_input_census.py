@@ -135,6 +135,25 @@ CASES = [
     Case("unknown precision", fixed("train", "--precision", "fp16"), 2, "--precision must be"),
     Case("unknown objective", fixed("train", "--objective", "elbo"), 2, "--objective must be"),
     Case("unknown source", fixed("data", "stats", "--source", "mnist"), 2, "'mnist'"),
+    Case(
+        "unknown dataset",
+        fixed("train", "--data", "colour-dsprites"),
+        2,
+        "--data must be one of dsprites, color-dsprites, noisy-dsprites, scream-dsprites, "
+        "got 'colour-dsprites'",
+    ),
+    Case(
+        "missing painting",
+        fixed("data", "show", "--data", "scream-dsprites", "--painting", "no/scream.jpg"),
+        2,
+        "--painting: no such image file: no/scream.jpg",
+    ),
+    Case(
+        "painting without scream",
+        fixed("sweep", "--data", "color-dsprites", "--painting", "x.jpg"),
+        2,
+        "painting applies to scream-dsprites only, not color-dsprites",
+    ),
     Case("repeated seeds", fixed("sweep", "--seeds", "0,0"), 2, "--seeds has repeated values"),
     Case("unknown metric", fixed("sweep", "--metrics", "nosuch"), 2, "nosuch"),
     Case(

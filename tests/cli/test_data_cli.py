@@ -38,3 +38,32 @@ def test_data_export_writes_the_official_layout(tmp_path, monkeypatch):
     with np.load(path) as archive:
         assert archive["imgs"].shape == (64, 64, 64)
         assert archive["latents_classes"][:, 0].max() == 0  # the colour column
+
+
+def test_data_show_of_a_variant_writes_a_colour_picture(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "noisy.png"
+    result = runner.invoke(
+        app, ["data", "show", "--data", "noisy-dsprites", "--out", str(out), "--n", "8"]
+    )
+    assert result.exit_code == 0, result.output
+    pixels = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    spread = pixels.max(axis=2) - pixels.min(axis=2)  # 0 wherever a pixel is grey
+    assert (spread > 40).mean() > 0.05
+
+
+def test_data_stats_of_a_variant_names_its_shape():
+    result = runner.invoke(app, ["data", "stats", "--data", "color-dsprites", "--sample", "200"])
+    assert result.exit_code == 0, result.output
+    assert "images: 737280 of shape (64, 64, 3)" in result.output
+    mean = float(result.output.split("mean pixel: ")[1].split()[0])
+    assert 0.02 < mean < 0.04  # the binary mean 0.0425 times a colour in [0.5, 1]
+
+
+def test_data_export_of_a_variant_is_refused_in_one_line(tmp_path):
+    result = runner.invoke(
+        app, ["data", "export", str(tmp_path / "c.npz"), "--data", "color-dsprites"]
+    )
+    assert result.exit_code == 2 and result.output.strip().count("\n") == 0
+    assert "--data color-dsprites is drawn per observation from the binary grid" in result.output

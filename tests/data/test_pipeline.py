@@ -117,3 +117,24 @@ def test_global_batch_is_split_across_replicas_under_mirrored_strategy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[16, 16]"
+
+
+def test_a_variant_is_observed_anew_each_epoch_and_alike_for_the_same_seed_and_epoch():
+    import tensorflow as tf
+
+    colour = open_source("color-dsprites")
+    epoch = tf.Variable(0, dtype=tf.int64)
+    ds = training_dataset(colour, subset=40, batch_size=16, seed=0, epoch=epoch)
+    assert ds.element_spec.shape.as_list() == [None, 64, 64, 3]
+    first = np.concatenate([b.numpy() for b in ds])
+    assert first.dtype == np.float32 and first.shape == (40, 64, 64, 3)
+    assert first.max() <= 1.0 and first.reshape(40, -1).max(axis=1).min() >= 0.5
+    np.testing.assert_array_equal(np.concatenate([b.numpy() for b in ds]), first)
+    epoch.assign(1)
+    second = np.concatenate([b.numpy() for b in ds])
+    # The same 40 sprites (masks), in another order and in other colours.
+    masks = lambda images: sorted(map(bytes, (images.max(axis=3) > 0).astype(np.uint8)))  # noqa: E731
+    assert masks(first) == masks(second)
+    assert not np.array_equal(
+        np.sort(first.max(axis=(1, 2)), axis=0), np.sort(second.max(axis=(1, 2)), axis=0)
+    )

@@ -43,3 +43,22 @@ def test_replica_builder_has_tfds_dsprites_schema_and_images(tmp_path):
         )
         assert np.array_equal(example["image"], render(factors)[0])
         assert example["value_shape"] == factors[0, 0] + 1.0
+
+
+def test_a_variant_config_holds_the_variants_fixed_observations(tmp_path):
+    from itertools import islice
+
+    from kbetavae.data import open_source
+
+    # Its examples straight from the generator: preparing 11,520 float images takes long.
+    builder = tfds.builder("dsprites_replica/noisy_dsprites_every_64", data_dir=str(tmp_path))
+    image = builder.info.features["image"]
+    assert image.shape == (64, 64, 3) and image.dtype == np.float32
+    noisy = open_source("noisy-dsprites")
+    for index, example in islice(builder._generate_examples(), 3):
+        factors = np.array([[example[f"label_{k}"] for k in _KEYS]])
+        assert grid.index_of(factors)[0] == index
+        np.testing.assert_array_equal(example["image"], noisy.images(factors)[0])
+
+
+_KEYS = ("shape", "scale", "orientation", "x_position", "y_position")

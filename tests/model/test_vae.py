@@ -341,3 +341,22 @@ def test_readme_fit_example_runs(tmp_path, monkeypatch, capsys):
     readme = REPO / "README.md"
     if readme.exists() and "## Use it in your own script" in readme.read_text():
         assert source.strip() in readme.read_text(), "README snippet differs from " + str(SNIPPET)
+
+
+def test_a_colour_model_takes_unit_interval_pixels_and_keeps_its_shape_when_saved(tmp_path):
+    model = BetaVAE(seed=0, image_shape=(64, 64, 3), binary=False)
+    model.compile(keras.optimizers.Adam(1e-3))
+    colour = (np.repeat(squares(8), 3, axis=3) * [0.5, 0.75, 1.0]).astype("float32")
+    history = model.fit(colour, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert tuple(model.decode(np.zeros((1, 10), "float32")).shape) == (1, 64, 64, 3)
+    with pytest.raises(
+        InputError, match=r"x must hold pixel values in \[0, 1\], got .*\[0.0, 2.0\]"
+    ):
+        model.fit(colour * 2.0, epochs=1, verbose=0)
+    with pytest.raises(InputError, match=r"x must be images of shape \(N, 64, 64, 3\)"):
+        model.fit(squares(4), epochs=1, verbose=0)
+    model.save(tmp_path / "colour.keras")
+    loaded = keras.models.load_model(tmp_path / "colour.keras")
+    assert loaded.binary is False and loaded.image_shape == (64, 64, 3)
+    np.testing.assert_allclose(loaded(colour), model(colour), atol=1e-6)

@@ -98,7 +98,7 @@ def test_the_cli_writes_one_row_per_latent_of_every_finished_run(written):
 
 
 def test_the_rows_measure_the_traversal_the_report_draws(sweep, written):
-    """kbetavae.viz.report decodes the figure eagerly; the CSV through models_io's graph
+    """kbetavae.viz.report decodes the figure eagerly; the CSV through trained.load's graph
     decoder: the same images to float rounding, so the same numbers."""
     from kbetavae.trained.load import load_model
 

@@ -155,3 +155,11 @@ def test_predict_url_names_model_and_optional_version():
     assert predict_url("m", host="srv", port=9000, version=2) == (
         "http://srv:9000/v1/models/m/versions/2:predict"
     )
+
+
+def test_a_colour_models_request_gives_its_image_shape():
+    colour = open_source("color-dsprites").sample(2, rng=0)[1]
+    body = predict_request("encode", colour, image_shape=(64, 64, 3))
+    assert sent_batch(body, "images").shape == (2, 64, 64, 3)
+    with pytest.raises(InputError, match=r"images must have shape \(N, 64, 64, 1\)"):
+        predict_request("encode", colour)  # a binary model's request
