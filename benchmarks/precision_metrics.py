@@ -6,12 +6,12 @@ Usage::
 
 REFERENCE and CANDIDATE are directories holding a ``results.csv`` (a sweep, or a published
 ``docs/results``); the comparison uses the βs and seeds the candidate has, and the
-reference's runs of those βs and seeds. OUT_DIR receives a copy of the candidate's
-``results.csv`` (``<candidate label>_results.csv``) and ``<candidate label>_metrics.md``:
-per β and column, each side's mean with its Student-t interval, the candidate-minus-
-reference difference with Welch's interval and p (Holm-adjusted over the table), the
-paired difference over the shared seeds, and whether every candidate value lies within the
-range of all the reference's seeds of that β (its seed spread).
+reference's runs of those βs and seeds. OUT_DIR receives ``<candidate label>_metrics.md``
+(and a copy of the candidate's ``results.csv`` as ``<candidate label>_results.csv``, unless
+OUT_DIR is CANDIDATE): per β and column, each side's mean with its Student-t interval, the
+candidate-minus-reference difference with Welch's interval and p (Holm-adjusted over the
+table), the paired difference over the shared seeds, and whether every candidate value
+lies within the range of all the reference's seeds of that β (its seed spread).
 
 Precision changes each run's trajectory (rounding differs from the first step), so a run
 and its fp32 twin are not expected to agree; the question is whether the *distribution*
@@ -150,9 +150,10 @@ def main(argv: list[str]) -> int:
     reference_dir, candidate_dir, out = argv
     reference, candidate = read_results(reference_dir), read_results(candidate_dir)
     table = comparison_rows(reference, candidate)
-    kio.copy_atomic(
-        os.path.join(candidate_dir, RESULTS_CSV), os.path.join(out, f"{labels[1]}_results.csv")
-    )
+    if os.path.realpath(out) != os.path.realpath(candidate_dir):  # else it is beside already
+        kio.copy_atomic(
+            os.path.join(candidate_dir, RESULTS_CSV), os.path.join(out, f"{labels[1]}_results.csv")
+        )
     text = markdown(table, *labels)
     kio.write_text_atomic(os.path.join(out, f"{labels[1]}_metrics.md"), text)
     print(text)
