@@ -111,7 +111,7 @@ def read_study_file(path: str) -> tuple[Setting, ...]:
     try:
         import tomllib  # Python 3.11+; the package supports 3.10 without study files
     except ImportError:
-        raise InputError("a --study file needs Python 3.11 or later (tomllib)") from None
+        raise InputError("a `study` file needs Python 3.11 or later (tomllib)") from None
     try:
         record = tomllib.loads(kio.read_text(path))
     except tomllib.TOMLDecodeError as exc:

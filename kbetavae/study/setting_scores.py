@@ -14,12 +14,10 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from kbetavae import io as kio
 from kbetavae.metrics import registry
 from kbetavae.metrics.inputs import kl_per_latent
 from kbetavae.training import rundir
@@ -43,7 +41,7 @@ def model_encoder(run_dir: str) -> Callable:
     """``encode(images) -> (mu, logvar)`` of a run's trained model."""
     from kbetavae.trained.load import graph_encoder, load_model
 
-    return graph_encoder(load_model(os.path.join(run_dir, rundir.MODEL_FILE)))
+    return graph_encoder(load_model(rundir.model_path(run_dir)))
 
 
 def score_setting(
@@ -71,7 +69,7 @@ def score_setting(
     for m, run_dir in enumerate(run_dirs):
         record = rundir.read_metrics(run_dir)
         record.update({n: result.model_entry(m) for n, result in results.items()})
-        kio.write_json_atomic(os.path.join(run_dir, rundir.METRICS_FILE), record)
+        rundir.write_metrics(run_dir, record)
     return names
 
 
@@ -80,7 +78,7 @@ def scorable(run_dirs: Sequence[str]) -> bool:
     at least 2, each with its model (a published run has none), some score missing."""
     return (
         len(run_dirs) >= MIN_SEEDS
-        and all(kio.exists(os.path.join(d, rundir.MODEL_FILE)) for d in run_dirs)
+        and all(rundir.has_model(d) for d in run_dirs)
         and bool(missing_scores(run_dirs))
     )
 

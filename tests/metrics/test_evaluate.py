@@ -142,8 +142,8 @@ def test_nan_codes_are_an_input_error_that_says_so(fakes):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"metrics": ["mig", "irs"]}, "--metrics: unknown irs"),
-        ({"metrics": []}, "--metrics: unknown \\(none given\\)"),
+        ({"metrics": ["mig", "irs"]}, "^metrics: unknown irs"),
+        ({"metrics": []}, "^metrics: unknown \\(none given\\)"),
         ({"code_table": "disk"}, "code_table"),
         ({"protocol": {"num_points": 100}}, "protocol must be a Protocol, got dict"),
         ({"batch_size": 0}, "batch_size"),

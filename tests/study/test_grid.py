@@ -90,7 +90,7 @@ def test_a_beta_sweep_keeps_its_record_and_its_run_names():
 
 
 def test_objectives_without_beta_sweep_their_main_weight():
-    with pytest.raises(InputError, match="sweep its capacity_max as --objective capacity:W1,W2"):
+    with pytest.raises(InputError, match="sweep its capacity_max as `objective` capacity:W1,W2"):
         SweepPlan.of(betas=(1.0, 4.0), objective="capacity")
     plan = SweepPlan.of(settings=settings_of(["capacity:5,25"]))
     assert [c.objective_args["capacity_max"] for c in plan.configs()] == [5.0, 25.0]
