@@ -20,6 +20,8 @@ import pytest
 
 from cli import ctrl_c
 
+from .terminal import sigint_as_from_a_terminal
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
@@ -51,8 +53,7 @@ def _run_probe(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
         env=env,
         cwd=tmp_path,
         timeout=300,
-        # As from a terminal: a test run in the background inherits SIGINT ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=sigint_as_from_a_terminal,
     )
 
 

@@ -79,6 +79,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 
+from .terminal import sigint_as_from_a_terminal
+
 KBETAVAE = [sys.executable, "-m", "cli.main"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 ENV.pop("KBETAVAE_FAULT", None)
@@ -167,8 +169,7 @@ def run_round(cwd: Path, fault: str = "", signal_after: float | None = None, sig
         text=True,
         env=env,
         cwd=cwd,
-        # As from a terminal: a test run in the background inherits SIGINT ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=sigint_as_from_a_terminal,
     )
     result = Round(fault or "none")
     lines: list[str] = []

@@ -13,6 +13,8 @@ from cli.progress import TerminalProgress
 from kbetavae.study.plan import SweepPlan
 from kbetavae.training.config import TrainConfig
 
+from .terminal import sigint_as_from_a_terminal
+
 KBETAVAE = [sys.executable, "-m", "cli.main"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 SWEEP = ["sweep", "--out", "runs", "--saved-models", "sm", "--name", "t", "--betas", "1"]
@@ -28,8 +30,7 @@ def test_ctrl_c_keeps_the_run_says_how_to_resume_and_the_resume_skips_training(t
         text=True,
         env=ENV,
         cwd=tmp_path,
-        # As from a terminal: a test run in the background inherits SIGINT ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=sigint_as_from_a_terminal,
     )
     trained = tmp_path / "runs" / "t" / "beta=1_seed=0" / "done.json"
     deadline = time.monotonic() + 600

@@ -21,6 +21,8 @@ from kbetavae.study.jobs import threads_per_job
 from kbetavae.study.plan import SweepPlan
 from kbetavae.study.sweep import run_sweep
 
+from .terminal import sigint_as_from_a_terminal
+
 KBETAVAE = [sys.executable, "-m", "cli.main"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 BETAS = (1.0, 2.0, 4.0, 8.0)
@@ -148,8 +150,7 @@ def test_ctrl_c_in_the_lead_ends_its_workers(tmp_path):
         text=True,
         env={**ENV, "PYTHONFAULTHANDLER": "1"},
         cwd=tmp_path,
-        # As from a terminal: a test run in the background inherits SIGINT ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=sigint_as_from_a_terminal,
     )
     try:
         deadline = time.monotonic() + 600

@@ -10,13 +10,7 @@ from scipy import stats
 from kbetavae.study.comparisons import compare, compare_pairs
 from kbetavae.study.statistics import estimate, holm
 
-
-def rows(values_by_beta: dict[float, list[float]]) -> list[dict]:
-    return [
-        {"beta": beta, "seed": seed, "status": "done", "mig": value}
-        for beta, values in values_by_beta.items()
-        for seed, value in enumerate(values)
-    ]
+from .metric_rows import rows
 
 
 def test_compare_pairs_runs_by_seed_and_holm_adjusts_the_paired_tests_apart():

@@ -22,13 +22,7 @@ from kbetavae.study.statistics import (
     welch_p,
 )
 
-
-def rows(values_by_beta: dict[float, list[float]]) -> list[dict]:
-    return [
-        {"beta": beta, "seed": seed, "status": "done", "mig": value}
-        for beta, values in values_by_beta.items()
-        for seed, value in enumerate(values)
-    ]
+from .metric_rows import rows
 
 
 def test_one_seed_has_a_value_and_no_spread_or_interval():
