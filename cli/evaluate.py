@@ -24,6 +24,7 @@ from kbetavae.trained.load import load_encoder_decoder, resolve_model
 from kbetavae.training.rundir import (
     check_run,
     config_of_model,
+    data_choice,
     exported_metrics_path,
     metrics_path,
 )
@@ -45,15 +46,9 @@ def evaluate(
     metrics: str = typer.Option(
         ",".join(registry.default_names()), "--metrics", help=registry.help_text()
     ),
-    source: str = typer.Option(
-        None, "--source", help="replica, dsprites or a file (default: the run's, else replica)"
-    ),
-    data: str = typer.Option(
-        None, "--data", help="dsprites or a variant (default: the run's, else dsprites)"
-    ),
-    painting: str = typer.Option(
-        None, "--painting", help="scream-dsprites' image (default: the run's, else offline)"
-    ),
+    source: options.RunSource = None,
+    data: options.RunData = None,
+    painting: options.RunPainting = None,
     seed: int = typer.Option(
         None, "--seed", help="seed of every draw (default: the run's, else 0)"
     ),
@@ -86,9 +81,7 @@ def evaluate(
         check_run(path, need_model=False)  # a missing model: trained.load says what to do
     kind, model_path = resolve_model(path)
     config = config_of_model(model_path) if kind == "keras" else None
-    source = source or (config.source if config else "replica")
-    data = data or (config.data if config else "dsprites")
-    painting = painting or (config.painting if config else None)
+    source, data, painting = data_choice(config, source, data, painting)
     seed = seed if seed is not None else (config.seed if config else 0)
     names = registry.check_names(m.strip() for m in metrics.split(",") if m.strip())
     images = open_source(source, data=data, painting=painting)

@@ -104,6 +104,21 @@ Painting = Annotated[
         "default: matplotlib's sample photo of Grace Hopper, offline)",
     ),
 ]
+# A trained model's data, for evaluate and traverse: none given means the run's own.
+RunSource = Annotated[
+    str | None,
+    typer.Option(
+        "--source", help="replica, dsprites or a .npz/.hdf5 file (default: the run's, else replica)"
+    ),
+]
+RunData = Annotated[
+    str | None,
+    typer.Option("--data", help="dsprites or a variant (default: the run's, else dsprites)"),
+]
+RunPainting = Annotated[
+    str | None,
+    typer.Option("--painting", help="scream-dsprites' image (default: the run's, else offline)"),
+]
 ZdiffClassifier = Annotated[
     str,
     typer.Option(

@@ -267,9 +267,9 @@ def motion(
 def traverse(
     model_path: str = typer.Argument(..., help="a run dir, a .keras file or a SavedModel dir"),
     image_index: int = typer.Option(None, help="dataset index of the input image"),
-    source: str = typer.Option(DEFAULTS.source, help="replica, dsprites, or a .npz/.hdf5 path"),
-    data: options.Data = DEFAULTS.data,
-    painting: options.Painting = None,
+    source: options.RunSource = None,
+    data: options.RunData = None,
+    painting: options.RunPainting = None,
     out: str = typer.Option("traversal.png", help="PNG to write (a .gif beside it)"),
     limit: float = typer.Option(FIGURE_LIMIT, help="sweep each latent over [-limit, limit]"),
     steps: int = typer.Option(FIGURE_STEPS, min=2, max=50, help="columns per row"),

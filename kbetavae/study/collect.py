@@ -236,7 +236,6 @@ def _order(runs: Sequence[Run]):
 def score_settings(runs: Sequence[Run], plan: SweepPlan) -> None:
     """UDR for every setting with at least two evaluated seeds that lacks it (the models of
     the runs must be there)."""
-    from kbetavae.data import open_source
     from kbetavae.study.setting_scores import UDR_POINTS, scorable, score_setting
 
     by_setting: dict[str, list[str]] = {}
@@ -245,7 +244,7 @@ def score_settings(runs: Sequence[Run], plan: SweepPlan) -> None:
             by_setting.setdefault(rundir.setting_name(run.config), []).append(run.run_dir)
     ready = [dirs for dirs in by_setting.values() if scorable(dirs)]
     if ready:
-        data = open_source(plan.base.source)
+        data = plan.base.open_data()
         for run_dirs in ready:
             score_setting(run_dirs, data, min(UDR_POINTS, plan.eval_points))
 

@@ -337,6 +337,19 @@ def config_of_model(model_file_or_dir: str) -> TrainConfig | None:
     return read_config(path if io.is_dir(path) else os.path.dirname(path))
 
 
+def data_choice(
+    config: TrainConfig | None,
+    source: str | None = None,
+    data: str | None = None,
+    painting: str | None = None,
+) -> tuple[str, str, str | None]:
+    """The ``(source, data, painting)`` to open for a model: each one given, else its run's
+    (``config``, from :func:`config_of_model`), else ``TrainConfig``'s (plain dSprites on
+    the replica): a colour run is evaluated and traversed on colour images by default."""
+    base = config or TrainConfig()
+    return source or base.source, data or base.data, painting or base.painting
+
+
 def write_config(run_dir: str, config: TrainConfig) -> None:
     """Record ``config`` (with provenance) unless the run has it already; InputError if the
     directory holds a run of another config."""

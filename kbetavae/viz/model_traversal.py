@@ -15,7 +15,7 @@ from kbetavae.errors import InputError
 from kbetavae.metrics.latent_kl import kl_caption, sample_kl
 from kbetavae.metrics.protocol import FULL_POINTS
 from kbetavae.metrics.traversal_motion import FIGURE_LIMIT, FIGURE_STEPS
-from kbetavae.training.rundir import config_of_model
+from kbetavae.training.rundir import config_of_model, data_choice
 
 DEFAULT_KL_POINTS = FULL_POINTS  # the evaluation protocol's sample
 
@@ -47,18 +47,12 @@ def model_title(model_path: str) -> str:
     return name
 
 
-def run_seed(model_path: str) -> int | None:
-    """The training seed in the run directory holding ``model_path`` (None elsewhere)."""
-    config = config_of_model(model_path)
-    return None if config is None else config.seed
-
-
 def render_model_traversal(
     model_path: str,
     out: str,
     *,
-    source: str = "replica",
-    data: str = "dsprites",
+    source: str | None = None,
+    data: str | None = None,
     painting: str | None = None,
     image_index: int | None = None,
     limit: float = FIGURE_LIMIT,
@@ -71,7 +65,8 @@ def render_model_traversal(
     Rows are labelled with the mean KL per latent over ``kl_points`` images of the grid
     drawn with ``seed`` (default: the run's training seed, else 0) — the sample
     ``kbetavae evaluate`` draws, so with the same points and seed the labels equal
-    ``metrics.json``'s ``kl_per_latent``.
+    ``metrics.json``'s ``kl_per_latent``. ``source``, ``data`` and ``painting`` default
+    to the run's (:func:`~kbetavae.training.rundir.data_choice`).
     """
     from kbetavae.data import open_source
     from kbetavae.metrics.traversal_motion import figure_image_index
@@ -87,12 +82,14 @@ def render_model_traversal(
     encode, decode = load_encoder_decoder(resolved)
     if decode is None:
         raise InputError(f"{model_path} has no decode signature, so it cannot be traversed")
-    data = open_source(source, data=data, painting=painting)
+    config = config_of_model(resolved)
+    source, variant, painting = data_choice(config, source, data, painting)
+    data = open_source(source, data=variant, painting=painting)
     if image_index is None:
         image_index = figure_image_index(data)
     if not 0 <= image_index < data.num_images:
         raise InputError(f"image_index must be in [0, {data.num_images}), got {image_index}")
-    seed = seed if seed is not None else (run_seed(resolved) or 0)
+    seed = seed if seed is not None else (config.seed if config else 0)
     image = data.images_at(np.array([image_index])).astype(np.float32)
     mu, _ = encode(image)
     grid, values = traversal_grid(decode, mu[0], limit=limit, steps=steps)

@@ -151,3 +151,27 @@ def test_a_directory_without_runs_is_refused(swept):
     kio.write_text_atomic(f"{swept['root']}/empty/readme.txt", "no runs here")
     with pytest.raises(InputError, match=r"holds no runs \(a run directory has config.json"):
         collect([f"{swept['root']}/empty"], f"{swept['root']}/never")
+
+
+def test_udr_of_collected_runs_encodes_their_data_variant(tmp_path, monkeypatch):
+    # a colour study's models take 3-channel images: UDR must draw them through the variant
+    from kbetavae.study import collect as collect_module
+    from kbetavae.study import setting_scores
+    from kbetavae.study.plan import SweepPlan
+    from kbetavae.training import TrainConfig, rundir
+
+    config = TrainConfig(data="color-dsprites")
+    runs = []
+    for seed in (0, 1):
+        run_dir = str(tmp_path / f"beta=1_seed={seed}")
+        os.makedirs(run_dir)
+        rundir.write_metrics(run_dir, {})
+        result = rundir.TrainResult(run_dir, "done", 1, 1, {})
+        runs.append(collect_module.Run(run_dir, config.replace(seed=seed), result))
+    drawn = []
+    monkeypatch.setattr(setting_scores, "scorable", lambda run_dirs: True)
+    monkeypatch.setattr(
+        setting_scores, "score_setting", lambda run_dirs, data, points: drawn.append(data)
+    )
+    collect_module.score_settings(runs, SweepPlan(base=config, seeds=(0, 1), betas=(1.0,)))
+    assert [data.image_shape for data in drawn] == [(64, 64, 3)]

@@ -51,6 +51,18 @@ def test_a_config_round_trips_and_a_different_one_is_refused(tmp_path):
         rundir.check_same_config(str(tmp_path), config.replace(objective_args={"gamma": 11}))
 
 
+def test_a_model_opens_its_runs_data_unless_told_otherwise(tmp_path):
+    colour = TrainConfig(seed=7, data="color-dsprites")
+    rundir.write_config(str(tmp_path), colour)
+    config = rundir.config_of_model(str(tmp_path / rundir.MODEL_FILE))
+    assert config.seed == 7
+    assert rundir.data_choice(config) == ("replica", "color-dsprites", None)
+    assert rundir.data_choice(config, data="dsprites") == ("replica", "dsprites", None)
+    # a model outside a run directory (a SavedModel version): plain dSprites on the replica
+    assert rundir.config_of_model(str(tmp_path / "exported" / "1")) is None
+    assert rundir.data_choice(None) == ("replica", "dsprites", None)
+
+
 def test_a_config_written_before_objective_args_reads_the_same(tmp_path):
     legacy = {
         **{k: v for k, v in TrainConfig().to_dict().items() if k != "objective_args"},

@@ -44,9 +44,9 @@ def colour_sweep(tmp_path_factory) -> Path:
 
 
 def test_the_sweep_trains_a_three_channel_model_and_says_its_pixel_count(colour_sweep):
-    import keras
+    from kbetavae.trained.load import load_model
 
-    model = keras.models.load_model(colour_sweep / "beta=1_seed=0" / "model.keras")
+    model = load_model(colour_sweep / "beta=1_seed=0")
     assert model.image_shape == (64, 64, 3) and model.binary is False
     html = (colour_sweep / REPORT_FILE).read_text()
     assert "summed over 12288 pixels" in html
@@ -55,6 +55,19 @@ def test_the_sweep_trains_a_three_channel_model_and_says_its_pixel_count(colour_
 def test_the_reconstructions_figure_shows_the_coloured_inputs(colour_sweep):
     figure = np.asarray(Image.open(colour_sweep / "figures" / "reconstructions.png").convert("RGB"))
     assert colourful(figure) > 0.002
+
+
+def test_traverse_draws_a_colour_run_on_its_own_data(colour_sweep, tmp_path):
+    # No --data: the run's. Plain dSprites, the default before, does not fit the model.
+    command = [sys.executable, "-m", "cli.main", "traverse", str(colour_sweep / "beta=1_seed=0")]
+    command += ["--kl-points", "100", "--steps", "3"]
+    done = subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "traversal.png").stat().st_size > 0
+    told = subprocess.run(command + ["--data", "dsprites"], capture_output=True, text=True, env=ENV)
+    assert told.returncode == 2
+    wrong = "images must have shape (N, 64, 64, 3), got (1, 64, 64, 1)"
+    assert told.stderr == f"kbetavae: error: {wrong}\n"
 
 
 @pytest.mark.skipif(BROWSER is None, reason="no headless Chromium on PATH")

@@ -1,10 +1,8 @@
 """What ``kbetavae traverse`` calls a model: its run, never a version directory."""
 
-import json
-
 import pytest
 
-from kbetavae.viz.model_traversal import model_title, run_seed
+from kbetavae.viz.model_traversal import model_title
 
 
 @pytest.mark.parametrize(
@@ -19,9 +17,3 @@ from kbetavae.viz.model_traversal import model_title, run_seed
 )
 def test_model_title_names_the_run(path, title):
     assert model_title(path) == title
-
-
-def test_run_seed_reads_the_run_config_and_is_none_elsewhere(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"config": {"seed": 7}}))
-    assert run_seed(str(tmp_path / "model.keras")) == 7
-    assert run_seed(str(tmp_path / "nowhere" / "1")) is None
