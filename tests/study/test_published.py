@@ -22,8 +22,10 @@ REPORTS = [
 ]
 
 
-def test_the_loss_scaling_test_is_published_beside_the_study():
-    assert [d.relative_to(RESULTS).as_posix() for d in REPORTS] == [".", "loss-mean"]
+def test_the_checks_are_published_beside_the_study():
+    # the loss-scaling test and the bf16 check: every report is found, so every one is checked
+    found = [d.relative_to(RESULTS).as_posix() for d in REPORTS]
+    assert found == [".", "bf16-check", "loss-mean"]
 
 
 @pytest.mark.parametrize("report", REPORTS, ids=lambda d: d.name)
