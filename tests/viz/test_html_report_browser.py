@@ -112,3 +112,31 @@ def test_a_grid_of_two_methods_shows_each_setting_and_the_methods_section(grid_s
     best = best[: best.index("</table>")]
     assert re.findall(r'<tr data-objective="([^"]+)"', best) == ["beta", "dipvae_i"]
     assert 'id="agreement"' in methods and 'class="picks"' in methods
+
+
+@pytest.mark.parametrize(
+    ("published", "reduced", "scale"),
+    [("", "summed over", 10 / 4096), ("loss-mean", "averaged over", 10.0)],
+    ids=["sum", "mean"],
+)
+def test_the_published_reports_show_beta_norm_and_their_loss_sentence(
+    published, reduced, scale, tmp_path
+):
+    # What the browser shows of docs/results and docs/results/loss-mean (β_norm was "—" and
+    # the sentence always "summed" when the report read the plan's keys at the top level).
+    from kbetavae.study.results import read_plan
+    from kbetavae.viz.html_report import _number
+
+    from .test_html_report import PUBLISHED, _published_page, _summary_cells
+
+    sweep = PUBLISHED / published
+    page = tmp_path / "published.html"
+    page.write_text(_published_page(sweep, tmp_path))
+    dom = _chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()).stdout
+    shown = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
+    assert f"Bernoulli reconstruction {reduced} 4096 pixels" in shown
+    cells = _summary_cells(dom)
+    betas = read_plan(str(sweep)).betas
+    assert sorted(cells) == sorted(betas)
+    # β_norm = β·z/pixels summed, β·z averaged (z = 10, 4096 pixels): a number per β
+    assert [cells[beta][1] for beta in betas] == [_number(beta * scale, 3) for beta in betas]
