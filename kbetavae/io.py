@@ -311,8 +311,11 @@ def _check_local_writable(directory: str, option: str) -> None:
         raise InputError(f"{option} {directory} is a file, not a directory")
     try:
         os.makedirs(directory, exist_ok=True)
-        write_bytes_atomic(os.path.join(directory, ".write-test"), b"")
-        os.unlink(os.path.join(directory, ".write-test"))
+        # A probe of its own: two sweeps starting at once on one --out shared a fixed
+        # name, and one removed the probe the other was about to remove (ENOENT).
+        handle, probe = tempfile.mkstemp(prefix=".write-test-", dir=directory)
+        os.close(handle)
+        os.unlink(probe)
     except OSError as exc:
         raise InputError(f"{option} {directory} is not writable ({exc.strerror})") from None
 

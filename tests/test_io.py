@@ -159,3 +159,27 @@ def test_a_fault_fires_at_the_nth_matching_point_only(monkeypatch):
     with pytest.raises(OSError):
         faults.checkpoint("write/b.png")
     faults.checkpoint("write/c.png")  # once only
+
+
+def test_writable_checks_at_once_on_one_directory_all_pass(tmp_path):
+    """Two sweeps starting together check one --out; with one fixed probe name, one
+    check removed the probe of the other and refused with "not writable (No such file or
+    directory)" (seen in CI). Eight threads × 200 checks each gave that error within a
+    few rounds before the fix."""
+    out = str(tmp_path / "runs")
+    errors: list[str] = []
+
+    def check() -> None:
+        for _ in range(200):
+            try:
+                kio.check_writable(out, "--out")
+            except InputError as exc:
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=check) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert os.listdir(out) == []
