@@ -29,6 +29,9 @@ from datetime import datetime, timezone
 from kbetavae import io as kio
 
 CLAIM_FILE = ".claim"
+# The sweep directory's lock for its tables and report: one writer of results.csv and
+# report.html at a time, however many sweeps and `report` commands share the directory.
+REPORT_CLAIM_FILE = ".report.claim"
 
 
 class Claim:

@@ -18,15 +18,12 @@ import os
 from collections.abc import Sequence
 
 from kbetavae.errors import InputError
-from kbetavae.study.claims import wait_for_claim
+from kbetavae.study.claims import REPORT_CLAIM_FILE, wait_for_claim
 from kbetavae.study.grid import keyed_by_beta
 from kbetavae.study.motion import write_sweep_motion
 from kbetavae.study.results import read_results
 from kbetavae.viz.html_report import write_report
 from kbetavae.viz.report import render_sweep_figures, traversal_beta
-
-# The lock file in a sweep directory that report builders take in turn.
-REPORT_CLAIM_FILE = ".report.claim"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,7 +22,13 @@ from kbetavae import io as kio
 from kbetavae.cloud import SAVED_MODELS_DIR
 from kbetavae.errors import DamagedFile, InputError
 from kbetavae.provenance import provenance
-from kbetavae.study.claims import CLAIM_FILE, holder, try_claim, wait_for_claim
+from kbetavae.study.claims import (
+    CLAIM_FILE,
+    REPORT_CLAIM_FILE,
+    holder,
+    try_claim,
+    wait_for_claim,
+)
 from kbetavae.study.evaluation import evaluate_models
 from kbetavae.study.plan import SweepPlan, group_label, run_groups
 from kbetavae.study.results import (
@@ -238,6 +244,7 @@ class _Sweep:
     def __init__(self, plan, sweep_dir, saved_models, data, progress, force, configs):
         self.plan, self.sweep_dir, self.saved_models = plan, sweep_dir, saved_models
         self.data, self.progress, self.force = data, progress, force
+        self.configs = list(configs)
         self.index = {rundir.run_name(c): i for i, c in enumerate(configs)}
         self.rows: dict[int, dict] = {}
         self.write_table = True
@@ -311,26 +318,33 @@ class _Sweep:
             self.progress.focus(f"[{index + 1}/{total}] {rundir.run_name(config)}")
             row = self._export(config, results[k], records.get(k))
             self.rows[index] = row
-            if self.write_table:
-                write_results(self.sweep_dir, self.ordered_rows())
+            self._write_table()
             self.progress.run_finished(row)
         self._score_settings()
 
     def _score_settings(self) -> None:
-        """UDR for every setting whose last seed just settled, into its runs' rows."""
+        """UDR for every setting whose last seed just settled, into its runs' files; the
+        table then reads them (:meth:`_write_table`)."""
         from kbetavae.study.setting_scores import UDR_POINTS, ready_settings, score_setting
 
-        configs = {rundir.run_name(c): c for c in self.plan.configs()}
-        for run_dirs in ready_settings(list(configs.values()), self.run_dir):
+        for run_dirs in ready_settings(self.plan.configs(), self.run_dir):
             self.progress.stage(f"UDR over {len(run_dirs)} seeds")
             score_setting(run_dirs, self.data, min(UDR_POINTS, self.plan.eval_points))
-            for run_dir in run_dirs:
-                index = self.index[rundir.dir_name(run_dir)]
-                if index in self.rows:
-                    config = configs[rundir.dir_name(run_dir)]
-                    self.rows[index] = run_row(config, rundir.read_result(run_dir))
-            if self.write_table:
-                write_results(self.sweep_dir, self.ordered_rows())
+            self._write_table()
+
+    def _write_table(self) -> None:
+        """results.csv from this sweep's rows, each evaluated run's read again from its files
+        under the sweep's report claim: a second sweep on the same directory may have scored
+        a setting (UDR) since this one kept the row, and the last table written must have it
+        (a stale in-memory row once undid it, seen in test_faults_cli's two sweeps at once)."""
+        if not self.write_table:
+            return
+        with wait_for_claim(self.sweep_dir, poll_seconds=0.2, file=REPORT_CLAIM_FILE):
+            for index, row in self.rows.items():
+                if row["status"] == "done":
+                    config = self.configs[index]
+                    self.rows[index] = run_row(config, rundir.read_result(self.run_dir(config)))
+            write_results(self.sweep_dir, self.ordered_rows())
 
     def _evaluate(self, configs: list, results: dict) -> dict[int, InputError]:
         """Write ``metrics.json`` of every trained member that lacks one; the members are

@@ -138,3 +138,33 @@ def test_redo_of_a_member_of_an_interrupted_group_trains_it_afresh(tmp_path):
     for name in ("beta=1_seed=0", "beta=4_seed=0"):
         history = [tmp_path / d / "r" / name / rundir.HISTORY_FILE for d in ("whole", "runs")]
         assert history[1].read_text() == history[0].read_text()
+
+
+class _OtherSweepScores(Progress):
+    """When the second run starts, rewrites the first run's ``metrics.json`` as a second
+    sweep on the same directory does when it scores a setting (UDR) after this sweep kept
+    the first run's row."""
+
+    def __init__(self, first_run):
+        self.first_run = first_run
+
+    def run_started(self, index, total, config, status):
+        if index == 1:
+            record = rundir.read_metrics(str(self.first_run))
+            rundir.write_metrics(
+                str(self.first_run), {**record, "mig": {**record["mig"], "score": 0.123}}
+            )
+        return []
+
+
+def test_the_table_reads_what_another_sweep_wrote_since_the_row_was_kept(tmp_path):
+    """Two sweeps at once: the last results.csv once kept a run's row from before the other
+    sweep added its setting's UDR (seen in tests/cli/test_faults_cli.py). Each table is now
+    read again from the runs' files, so the first run's metric changed on disk while the
+    second run trained reaches the final table."""
+    plan = SweepPlan.of(name="two", betas=(1.0, 4.0), epochs=1, subset=256, eval_points=100)
+    first = tmp_path / "runs" / "two" / "beta=1_seed=0"
+    run_sweep(
+        plan, tmp_path / "runs", tmp_path / "sm", progress=_OtherSweepScores(first), fuse=False
+    )
+    assert [r["mig"] for r in read_results(str(tmp_path / "runs" / "two"))][0] == 0.123
