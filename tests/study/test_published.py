@@ -23,9 +23,9 @@ REPORTS = [
 
 
 def test_the_checks_are_published_beside_the_study():
-    # the loss-scaling test and the bf16 check: every report is found, so every one is checked
+    # the loss-scaling test, the bf16 and colour checks: every report is found, so every one is checked
     found = [d.relative_to(RESULTS).as_posix() for d in REPORTS]
-    assert found == [".", "bf16-check", "loss-mean"]
+    assert found == [".", "bf16-check", "color-dsprites", "loss-mean"]
 
 
 @pytest.mark.parametrize("report", REPORTS, ids=lambda d: d.name)
