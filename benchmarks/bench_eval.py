@@ -2,9 +2,11 @@
 
 Targets (issue 10, part 2), on the 2-core CPU:
 
-- ``inference``: the fast encoder (kbetavae.model.inference) at >= 0.5 of the fp32
-  GFLOP/s of a 2048² ``tf.matmul`` measured in the same run. The encoder, the old path
-  (``tf.function(model.encode)`` at 1,024 images a call) and the matmul are timed in turn,
+- ``inference``: the fast encoder (kbetavae.model.inference, in the formulation
+  trained/encoder_choice picked for this machine; every formulation is timed beside it) at
+  >= 0.5 of the fp32 GFLOP/s of a 2048² ``tf.matmul`` measured in the same run. The
+  encoders, the old path (``tf.function(model.encode)`` at 1,024 images a call) and the
+  matmul are timed in turn,
   ``ROUNDS`` times, so a burst of load from other processes hits all three alike; ratios
   are per round, then the median. ``layers`` is the per-layer profile of the fast path
   (each layer alone on its real input, XLA as in the encoder; ``conv1 (tf conv2d)`` is the
@@ -145,14 +147,15 @@ def _bound(function, argument):
 def bench_inference(rounds: int = ROUNDS) -> dict:
     import tensorflow as tf
 
-    from kbetavae.model.inference import BATCH_SIZE, fast_encoder
+    from kbetavae.model.inference import BATCH_SIZE, FORMULATIONS, fast_encoder
     from kbetavae.trained.load import graph_encoder
 
     model = _model(0)
     rng = np.random.default_rng(0)
     images = (rng.random((IMAGES, 64, 64, 1)) < 0.1).astype(np.uint8)
     floats = images.astype(np.float32)
-    fast = fast_encoder(model)
+    fast = graph_encoder(model)  # the formulation this machine chose (trained/encoder_choice)
+    formulations = {name: fast_encoder(model, formulation=name) for name in FORMULATIONS}
     old = tf.function(model.encode, reduce_retracing=True)
     matrix = tf.random.normal((MATMUL_SIZE, MATMUL_SIZE))
     matmul = tf.function(lambda a: tf.matmul(a, a))
@@ -163,6 +166,7 @@ def bench_inference(rounds: int = ROUNDS) -> dict:
             "matmul": lambda: matmul(matrix).numpy(),
             "fast": lambda: fast(images),
             "old": lambda: old(tf.constant(floats))[0].numpy(),
+            **{f"formulation {name}": _bound(e, images) for name, e in formulations.items()},
             **{f"layer {name}": function for name, function in layers.items()},
         },
         rounds,
@@ -198,6 +202,8 @@ def bench_inference(rounds: int = ROUNDS) -> dict:
         "matmul_gflops": round(statistics.median(matmul_gflops), 1),
         "mflop_per_image": round(per_image / 1e6, 2),
         "fast": summary("fast"),
+        "chosen_formulation": fast.formulation.name,
+        "formulations": {name: summary(f"formulation {name}") for name in formulations},
         "old_tf_function_batch_1024": summary("old"),
         "speedup": round(
             statistics.median(o / f for o, f in zip(times["old"], times["fast"], strict=True)), 2

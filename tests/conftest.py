@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# One encoder formulation for every test and CLI subprocess, whichever is fastest on the
+# machine running them: codes (and the values tests compare) then do not depend on the CPU
+# the suite lands on. tests/trained/test_encoder_choice.py tests the choice itself.
+os.environ.setdefault("KBETAVAE_ENCODER", "xla-taps-64")
 
 import pytest  # noqa: E402
 

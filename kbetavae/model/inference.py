@@ -13,9 +13,14 @@ traced, XLA-compiled graph with a fixed input signature, in float32:
   never materialises a patch matrix (a block-Toeplitz GEMM, TF conv2d, space-to-depth and
   extract_patches were all slower; numbers in benchmarks/bench_eval.py's docstring).
 - uint8 images are cast to float inside the graph (4× less data through numpy).
-- Batches of ``BATCH_SIZE`` images, always full (a short batch is zero-padded). Small
-  batches keep the first layer's output (128 KB an image) in cache: 64 and 128 ran
-  equally, 256 ran 0.72× and 1,024 0.51× as fast.
+- Batches of a fixed size, always full (a short batch is zero-padded).
+- Which of these runs fastest depends on the CPU, so there are several
+  :data:`FORMULATIONS` of the same arithmetic: the tap sum under XLA at 64 images a batch
+  (on the AVX2 EPYC 64 and 128 ran equally, 256 ran 0.72× and 1,024 0.51× as fast: small
+  batches keep the first layer's output, 128 KB an image, in cache), the same at 1,024,
+  and TF's own conv2d kernels without XLA at 1,024 (on the Zen 4 EPYC with AVX512-BF16 the
+  fastest: Keras' ``tf.function`` at 1,024 encoded 1.28× the XLA path at 64, issue 21).
+  :mod:`kbetavae.trained.encoder_choice` times them once per machine and picks one.
 - The weights are arguments of the graph, not constants in it: every model of one
   architecture runs the same compiled graph, so tracing and XLA compilation (seconds,
   more than the encoding itself at a quick sweep's sample sizes, issue 21) are paid once
@@ -27,6 +32,7 @@ differs); the tests pin codes to 1e-5.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +40,36 @@ import numpy as np
 from kbetavae.errors import InputError
 
 BATCH_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Formulation:
+    """One way to run the encoder's arithmetic: the batch size, XLA or not, and whether a
+    one-channel first convolution is the sum of its taps (fast under XLA only) or TF's
+    conv2d."""
+
+    name: str
+    batch_size: int
+    jit: bool
+    taps: bool
+
+
+FORMULATIONS: dict[str, Formulation] = {
+    f.name: f
+    for f in (
+        Formulation("xla-taps-64", BATCH_SIZE, jit=True, taps=True),
+        Formulation("xla-taps-1024", 1024, jit=True, taps=True),
+        Formulation("tf-conv-1024", 1024, jit=False, taps=False),
+    )
+}
+DEFAULT_FORMULATION = "xla-taps-64"
+
+
+def formulation(name: str) -> Formulation:
+    """The formulation called ``name``, or InputError listing the known names."""
+    if name not in FORMULATIONS:
+        raise InputError(f"unknown encoder formulation {name!r}; known: {', '.join(FORMULATIONS)}")
+    return FORMULATIONS[name]
 
 
 @dataclass(frozen=True)
@@ -129,13 +165,13 @@ class _Architecture:
         )
 
 
-# (architecture, batch size, jit, image dtype) -> the traced function. Kept for the
+# (architecture, batch size, jit, taps, image dtype) -> the traced function. Kept for the
 # process: a sweep's models then pay tracing and XLA compilation once, not once each.
 _GRAPHS: dict[tuple, object] = {}
 
 
-def _graph(architecture: _Architecture, batch_size: int, jit: bool, dtype: str):
-    key = (architecture, batch_size, jit, dtype)
+def _graph(architecture: _Architecture, batch_size: int, jit: bool, taps: bool, dtype: str):
+    key = (architecture, batch_size, jit, taps, dtype)
     if key not in _GRAPHS:
         import tensorflow as tf
 
@@ -146,7 +182,7 @@ def _graph(architecture: _Architecture, batch_size: int, jit: bool, dtype: str):
         ]
         images = tf.TensorSpec((batch_size, *architecture.image_shape), tf.as_dtype(dtype))
         _GRAPHS[key] = tf.function(
-            lambda x, w: _encode(architecture, x, w),
+            lambda x, w: _encode(architecture, x, w, taps),
             input_signature=[images, weights],
             jit_compile=jit,
         )
@@ -159,15 +195,16 @@ def _activate(x, relu: bool):
     return tf.nn.relu(x) if relu else x
 
 
-def _first_layer(x, kernel, bias, stride: int, relu: bool):
-    """The first convolution, ``same`` padding; one input channel as a sum of taps."""
+def _first_layer(x, kernel, bias, stride: int, relu: bool, taps: bool = True):
+    """The first convolution, ``same`` padding; one input channel as a sum of taps if
+    ``taps``, else (or with several channels) TF's conv2d."""
     import tensorflow as tf
 
     kh, kw, cin = kernel.shape[:3]
     pad_h = _same_padding(x.shape[1], kh, stride)
     pad_w = _same_padding(x.shape[2], kw, stride)
     x = tf.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
-    if cin != 1:
+    if cin != 1 or not taps:
         return _activate(tf.nn.conv2d(x, kernel, stride, "VALID") + bias, relu)
     rows = (x.shape[1] - kh) // stride + 1
     cols = (x.shape[2] - kw) // stride + 1
@@ -187,13 +224,13 @@ def _first_layer(x, kernel, bias, stride: int, relu: bool):
     return _activate(out + bias, relu)
 
 
-def _encode(architecture: _Architecture, images, weights):
+def _encode(architecture: _Architecture, images, weights, taps: bool):
     """(mu, logvar) of a batch: the encoder's arithmetic with its weights as arguments."""
     import tensorflow as tf
 
     kernels, biases = weights[0::2], weights[1::2]
     (_, stride, relu), *convs = architecture.convs
-    h = _first_layer(tf.cast(images, tf.float32), kernels[0], biases[0], stride, relu)
+    h = _first_layer(tf.cast(images, tf.float32), kernels[0], biases[0], stride, relu, taps)
     for k, (_, stride, relu) in enumerate(convs, 1):
         h = _activate(tf.nn.conv2d(h, kernels[k], stride, "SAME") + biases[k], relu)
     h = tf.reshape(h, (-1, int(np.prod(h.shape[1:]))))
@@ -208,26 +245,45 @@ class FastEncoder:
     architecture shares with every other model of it (weights are arguments).
 
     ``images`` are uint8 in {0, 1} or float32 in [0, 1], shape (N, H, W, C), fed in
-    batches of ``batch_size``.
+    batches of ``batch_size`` (the formulation's unless given).
 
     Example:
         >>> encode = FastEncoder(model)  # doctest: +SKIP
         >>> mu, logvar = encode(images)  # doctest: +SKIP
+        >>> mu, logvar = encode.with_formulation("tf-conv-1024")(images)  # doctest: +SKIP
     """
 
     accepts_uint8 = True
 
-    def __init__(self, model, *, batch_size: int = BATCH_SIZE, jit: bool = True) -> None:
+    def __init__(
+        self,
+        model,
+        *,
+        formulation: str | Formulation = DEFAULT_FORMULATION,
+        batch_size: int | None = None,
+    ) -> None:
         import tensorflow as tf
 
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         convs, denses, shape = encoder_layers(model)
         self.architecture = _Architecture.of(convs, denses, shape)
         self.image_shape = tuple(shape)
-        self.batch_size, self.jit = batch_size, jit
         layers = (*convs, *denses)
         self.weights = [tf.constant(a) for layer in layers for a in (layer.kernel, layer.bias)]
+        self._set_formulation(formulation, batch_size)
+
+    def _set_formulation(self, chosen: str | Formulation, batch_size: int | None) -> None:
+        self.formulation = formulation(chosen) if isinstance(chosen, str) else chosen
+        if batch_size is None:
+            batch_size = self.formulation.batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        self.batch_size = batch_size
+
+    def with_formulation(self, chosen: str | Formulation) -> FastEncoder:
+        """The same weights run through another formulation (at its batch size)."""
+        other = copy.copy(self)
+        other._set_formulation(chosen, None)
+        return other
 
     def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         images = np.asarray(images)
@@ -238,7 +294,8 @@ class FastEncoder:
                 f"images must have shape (N, {', '.join(map(str, self.image_shape))}), "
                 f"got {images.shape}"
             )
-        graph = _graph(self.architecture, self.batch_size, self.jit, images.dtype.name)
+        form = self.formulation
+        graph = _graph(self.architecture, self.batch_size, form.jit, form.taps, images.dtype.name)
         parts = [
             self._batch(graph, images[start : start + self.batch_size])
             for start in range(0, max(len(images), 1), self.batch_size)

@@ -93,18 +93,23 @@ def graph_encoder(model) -> EncodeFn:
 
     A float32 encoder of convolutions and dense layers (every ``build_encoder``) runs
     through :func:`kbetavae.model.inference.fast_encoder` (same numbers to float rounding,
-    faster, takes uint8 images too); any other model through ``tf.function(model.encode)``.
+    faster, takes uint8 images too) in the formulation this machine runs fastest
+    (:mod:`kbetavae.trained.encoder_choice`); any other model through
+    ``tf.function(model.encode)``.
     """
     import tensorflow as tf
 
     from kbetavae.model.inference import fast_encoder
+    from kbetavae.trained.encoder_choice import fastest
 
     encoder = getattr(model, "encoder", None)
     if encoder is not None and getattr(model, "compute_dtype", None) == "float32":
         try:
-            return fast_encoder(model)
+            fast = fast_encoder(model)
         except InputError:
-            pass  # layers the fast path does not know: the Keras graph below is exact
+            fast = None  # layers the fast path does not know: the Keras graph below is exact
+        if fast is not None:
+            return fastest(fast)
     graph = tf.function(model.encode, reduce_retracing=True)
 
     def encode(images: np.ndarray):

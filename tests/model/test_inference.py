@@ -53,6 +53,24 @@ def test_fast_encoder_gives_the_keras_codes_for_uint8_and_float_images(models, i
         assert_codes_close(fast_logvar, logvar)
 
 
+@pytest.mark.parametrize("name", list(inference.FORMULATIONS))
+def test_every_formulation_gives_the_keras_codes_of_several_models(models, images, name):
+    # Whichever formulation a machine picks (trained/encoder_choice), the codes are the
+    # Keras model's to float rounding, for each model, in a short last batch too.
+    for model in models:
+        encode = FastEncoder(model).with_formulation(name)
+        assert encode.batch_size == inference.FORMULATIONS[name].batch_size
+        mu, logvar = encode(images)
+        want_mu, want_logvar = (t.numpy() for t in model.encode(images.astype(np.float32)))
+        assert_codes_close(mu, want_mu)
+        assert_codes_close(logvar, want_logvar)
+
+
+def test_an_unknown_formulation_is_an_input_error_listing_the_known_ones(models):
+    with pytest.raises(InputError, match="xla-taps-64, xla-taps-1024, tf-conv-1024"):
+        FastEncoder(models[0], formulation="xla-taps-32")
+
+
 def test_models_of_one_architecture_share_one_compiled_graph_and_keep_their_codes(models, images):
     # Weights are arguments: several models run one traced function (compiled once), and
     # each still gets its own Keras codes, whichever ran before it.
@@ -60,7 +78,8 @@ def test_models_of_one_architecture_share_one_compiled_graph_and_keep_their_code
     graphs = len(inference._GRAPHS)
     outputs = [encode(images) for encode in encoders]
     assert len(inference._GRAPHS) <= graphs + 1
-    assert len({id(inference._graph(e.architecture, 100, True, "uint8")) for e in encoders}) == 1
+    graph_ids = {id(inference._graph(e.architecture, 100, True, True, "uint8")) for e in encoders}
+    assert len(graph_ids) == 1
     for model, (mu, logvar) in zip(models, outputs, strict=True):
         want_mu, want_logvar = (t.numpy() for t in model.encode(images.astype(np.float32)))
         assert_codes_close(mu, want_mu)

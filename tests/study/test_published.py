@@ -23,7 +23,7 @@ REPORTS = [
 
 
 def test_the_checks_are_published_beside_the_study():
-    # the loss-scaling test, the bf16 and colour checks: every report is found, so every one is checked
+    # the loss-scaling test, the bf16 and colour checks: every report found is checked
     found = [d.relative_to(RESULTS).as_posix() for d in REPORTS]
     assert found == [".", "bf16-check", "color-dsprites", "loss-mean"]
 
