@@ -47,6 +47,11 @@ ALLOWED = {
     # A non-chief worker saves (collective ops need every worker to) into its private
     # scratch directory, which is deleted unread.
     ("kbetavae/training/loop.py", "_finish_worker", "save"),
+    # The encoder formulation a machine chose: written under a temporary name, then
+    # os.link'ed to its name, which fails if another process linked first (first writer
+    # wins, so all processes encode alike); a rename would let the last writer win.
+    ("kbetavae/trained/encoder_choice.py", "_remember", "fdopen"),
+    ("kbetavae/trained/encoder_choice.py", "_remember", "dump"),
     # Not a file: the process's stderr, reopened as a stream to filter TensorFlow's lines.
     ("kbetavae/native_log.py", "filter_native_stderr", "fdopen"),
 }

@@ -27,7 +27,8 @@ traced, XLA-compiled graph with a fixed input signature, in float32:
   per process, and an image's code is the same whichever models are evaluated beside it.
 
 Numbers equal the Keras model's ``encode`` up to float rounding (the order of the sums
-differs); the tests pin codes to 1e-5.
+differs); the tests pin codes to 1e-5. (Long because the layer reader, the graph and its
+formulations describe one computation and must change together.)
 """
 
 from __future__ import annotations
