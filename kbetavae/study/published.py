@@ -12,7 +12,8 @@ says which differ, so a test keeps the report and its data in step. Tables per Î
 :func:`kbetavae.study.comparisons.compare_pairs`); run by run
 (:mod:`kbetavae.study.run_tables`): ``motion``, ``axes``, ``kl`` and ``convergence``;
 across thresholds (:mod:`kbetavae.study.sensitivity`): ``activity``, ``activity_counts`` and
-``axes_sensitivity``. Run
+``axes_sensitivity``; and the analysis registered before seeds 4â€“7
+(:mod:`kbetavae.study.preregistered`): ``preregistered``. Run
 ``python -m kbetavae.study.published DIR`` after a new sweep.
 """
 
@@ -29,6 +30,7 @@ from kbetavae import io as kio
 from kbetavae import marked_tables
 from kbetavae.study.comparisons import MIN_SEEDS_TO_ORDER, Comparison, compare_pairs
 from kbetavae.study.formatting import format_interval, format_p, table_head
+from kbetavae.study.preregistered import preregistered_markdown
 from kbetavae.study.results import read_results, summary_markdown
 from kbetavae.study.run_tables import (
     axes_markdown,
@@ -232,6 +234,7 @@ def generators(results_dir: str) -> dict[str, Callable[[], str]]:
         "activity": lambda: activity_markdown(results_dir),
         "activity_counts": lambda: activity_counts_markdown(results_dir),
         "axes_sensitivity": lambda: axes_sensitivity_markdown(results_dir),
+        "preregistered": lambda: preregistered_markdown(results_dir),
     }
 
 
