@@ -45,14 +45,17 @@ BATCH_SIZE = 64
 
 @dataclass(frozen=True)
 class Formulation:
-    """One way to run the encoder's arithmetic: the batch size, XLA or not, and whether a
+    """One way to run the encoder's arithmetic: the batch size, XLA or not, whether a
     one-channel first convolution is the sum of its taps (fast under XLA only) or TF's
-    conv2d."""
+    conv2d, the dtype it computes in, and whether a machine's automatic choice
+    (:mod:`kbetavae.trained.encoder_choice`) considers it."""
 
     name: str
     batch_size: int
     jit: bool
     taps: bool
+    compute_dtype: str = "float32"
+    automatic: bool = True
 
 
 FORMULATIONS: dict[str, Formulation] = {
@@ -61,6 +64,16 @@ FORMULATIONS: dict[str, Formulation] = {
         Formulation("xla-taps-64", BATCH_SIZE, jit=True, taps=True),
         Formulation("xla-taps-1024", 1024, jit=True, taps=True),
         Formulation("tf-conv-1024", 1024, jit=False, taps=False),
+        # bfloat16 codes differ from float32 ones by bf16 rounding (0.6 % of their scale),
+        # which moves metrics by up to a few 1e-3: by name only, never chosen for a user.
+        Formulation(
+            "tf-conv-1024-bf16",
+            1024,
+            jit=False,
+            taps=False,
+            compute_dtype="bfloat16",
+            automatic=False,
+        ),
     )
 }
 DEFAULT_FORMULATION = "xla-taps-64"
@@ -166,13 +179,13 @@ class _Architecture:
         )
 
 
-# (architecture, batch size, jit, taps, image dtype) -> the traced function. Kept for the
+# (architecture, batch size, formulation, image dtype) -> the traced function. Kept for the
 # process: a sweep's models then pay tracing and XLA compilation once, not once each.
 _GRAPHS: dict[tuple, object] = {}
 
 
-def _graph(architecture: _Architecture, batch_size: int, jit: bool, taps: bool, dtype: str):
-    key = (architecture, batch_size, jit, taps, dtype)
+def _graph(architecture: _Architecture, batch_size: int, form: Formulation, dtype: str):
+    key = (architecture, batch_size, form, dtype)
     if key not in _GRAPHS:
         import tensorflow as tf
 
@@ -183,9 +196,9 @@ def _graph(architecture: _Architecture, batch_size: int, jit: bool, taps: bool, 
         ]
         images = tf.TensorSpec((batch_size, *architecture.image_shape), tf.as_dtype(dtype))
         _GRAPHS[key] = tf.function(
-            lambda x, w: _encode(architecture, x, w, taps),
+            lambda x, w: _encode(architecture, x, w, form),
             input_signature=[images, weights],
-            jit_compile=jit,
+            jit_compile=form.jit,
         )
     return _GRAPHS[key]
 
@@ -225,19 +238,22 @@ def _first_layer(x, kernel, bias, stride: int, relu: bool, taps: bool = True):
     return _activate(out + bias, relu)
 
 
-def _encode(architecture: _Architecture, images, weights, taps: bool):
-    """(mu, logvar) of a batch: the encoder's arithmetic with its weights as arguments."""
+def _encode(architecture: _Architecture, images, weights, form: Formulation):
+    """(mu, logvar) of a batch, float32: the encoder's arithmetic with its weights as
+    arguments, in the formulation's compute dtype."""
     import tensorflow as tf
 
+    dtype = tf.as_dtype(form.compute_dtype)
+    weights = [tf.cast(w, dtype) for w in weights]
     kernels, biases = weights[0::2], weights[1::2]
     (_, stride, relu), *convs = architecture.convs
-    h = _first_layer(tf.cast(images, tf.float32), kernels[0], biases[0], stride, relu, taps)
+    h = _first_layer(tf.cast(images, dtype), kernels[0], biases[0], stride, relu, form.taps)
     for k, (_, stride, relu) in enumerate(convs, 1):
         h = _activate(tf.nn.conv2d(h, kernels[k], stride, "SAME") + biases[k], relu)
     h = tf.reshape(h, (-1, int(np.prod(h.shape[1:]))))
     for k, (_, relu) in enumerate(architecture.denses, len(architecture.convs)):
         h = _activate(h @ kernels[k] + biases[k], relu)
-    mu, logvar = tf.split(h, 2, axis=-1)
+    mu, logvar = tf.split(tf.cast(h, tf.float32), 2, axis=-1)
     return mu, logvar
 
 
@@ -295,8 +311,7 @@ class FastEncoder:
                 f"images must have shape (N, {', '.join(map(str, self.image_shape))}), "
                 f"got {images.shape}"
             )
-        form = self.formulation
-        graph = _graph(self.architecture, self.batch_size, form.jit, form.taps, images.dtype.name)
+        graph = _graph(self.architecture, self.batch_size, self.formulation, images.dtype.name)
         parts = [
             self._batch(graph, images[start : start + self.batch_size])
             for start in range(0, max(len(images), 1), self.batch_size)
