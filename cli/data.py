@@ -77,32 +77,31 @@ def stats(
 def export_npz(
     path: Path = typer.Argument(..., help="output .npz (official dSprites layout)"),
     data: options.Data = options.DEFAULTS.data,
+    painting: options.Painting = None,
+    every: int = typer.Option(
+        1,
+        "--every",
+        min=1,
+        help="keep every N-th image of the grid, as the tfds builder's every_64 configs do "
+        "(1 = all 737,280; a variant's whole grid is 36 GB of float32 before compression)",
+    ),
 ) -> None:
-    """Render the whole replica into an official-layout .npz file."""
+    """Render the replica into an official-layout .npz file: binary uint8 (N, 64, 64), or
+    for a variant each image's fixed observation (as the tfds builder's configs hold them),
+    float32 (N, 64, 64, 3) because its values are not multiples of 1/255. The file opens
+    with --source PATH as those images (to look at, or as a fixed dataset outside kbetavae);
+    a variant's export is not a base for --data and not a source to train on."""
     from cli.progress import chunked
-    from kbetavae.data.factors import NUM_IMAGES, factors_of
-    from kbetavae.data.files import save_npz
-    from kbetavae.data.ground_truth import load_images
-    from kbetavae.data.replica import ReplicaData
-    from kbetavae.data.variants import PLAIN, check_data
+    from kbetavae.data import factors as grid
+    from kbetavae.data.files import export_npz
 
-    # Rendering takes over a minute: every way the write could fail is checked first.
-    if check_data(data) != PLAIN:
-        # A variant's images are drawn per observation: its grid is the binary one.
-        raise InputError(
-            f"data {data} is drawn per observation from the binary grid, which is what "
-            f"export writes: export it, then open it with --source PATH --data {data}"
-        )
+    # Rendering takes minutes: every way the write could fail is checked first.
     if path.is_dir():
         raise InputError(f"PATH {path} is a directory; give the .npz file to write")
     if path.suffix != ".npz":
         raise InputError(f"PATH must end in .npz, got {path}")
     check_writable(str(path.parent), "PATH's directory")
-    indices = np.arange(NUM_IMAGES)
-    replica = ReplicaData()
-    images = np.empty((NUM_IMAGES, *replica.image_shape), np.uint8)
-    for start in chunked("rendering", NUM_IMAGES, 16_384):
-        images[start : start + 16_384] = load_images(replica, indices[start : start + 16_384])
-    typer.echo("compressing and writing ...", err=True)
-    save_npz(path, factors_of(indices), images)
-    typer.echo(f"wrote {path}")
+    source = open_source("replica", data=data, painting=painting)
+    indices = np.arange(0, grid.NUM_IMAGES, every)
+    export_npz(path, source, indices, lambda total, chunk: chunked("rendering", total, chunk))
+    typer.echo(f"wrote {path} ({count(indices.size, 'image')})")

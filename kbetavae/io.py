@@ -3,7 +3,7 @@
 writer and the fault points inside them.)
 
 Every file a later step reads is written by :func:`write_bytes_atomic` (or its text, JSON,
-copy and :func:`write_file_atomic` forms); ``tests/test_atomic_writes.py`` lists the
+copy, streamed and :func:`write_file_atomic` forms); ``tests/test_atomic_writes.py`` lists the
 writers and holds the few justified exceptions. Local paths use ``os`` (``os.replace`` is
 atomic on POSIX). Paths with a scheme (``gs://``, ``ram://``) go through ``tf.io.gfile`` so
 runs work on Vertex AI's buckets; TensorFlow is imported only for those.
@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from kbetavae import faults
 from kbetavae.errors import InputError
@@ -66,6 +66,12 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     An ``OSError`` (a full disk: ``ENOSPC``) names ``path``, not the temporary file, and
     leaves the previous file as it was.
     """
+    write_stream_atomic(path, lambda handle: handle.write(data))
+
+
+def write_stream_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
+    """:func:`write_bytes_atomic` for bytes too many to hold in memory: ``write(handle)``
+    writes them, in pieces, to the temporary file's binary handle."""
     path = os.fspath(path)
     point = f"write/{os.path.basename(path)}"
     if is_remote(path):
@@ -75,7 +81,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         tmp = f"{path}.tmp-{os.getpid()}"
         try:
             with gfile.GFile(tmp, "wb") as handle:
-                handle.write(data)
+                write(handle)
             faults.checkpoint(point)
             gfile.rename(tmp, path, overwrite=True)
         except BaseException as exc:
@@ -90,7 +96,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PATTERN.rstrip("*"), dir=directory)
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file normal modes
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             faults.checkpoint(point)
             os.fsync(handle.fileno())

@@ -6,7 +6,8 @@ writes a file: ``open``/``os.fdopen``/``GFile`` with a writing mode, ``savefig``
 ``write_text``/``write_bytes``, ``write_out`` (SavedModel). A write passes if it goes
 to memory (an ``io.BytesIO``/``StringIO`` whose bytes the helper then writes), happens
 inside a function handed to ``kio.write_file_atomic`` (which runs it in a private
-temporary directory and moves the bytes atomically), is in kbetavae/io.py (the helper),
+temporary directory and moves the bytes atomically) or ``kio.write_stream_atomic`` (which
+hands it a temporary file's handle and renames the file), is in kbetavae/io.py (the helper),
 or is on the allow-list below, each entry with the reason it is not atomic.
 """
 
@@ -35,6 +36,8 @@ WRITERS = {
 }
 OPENERS = {"open", "fdopen", "GFile"}
 IN_MEMORY = {"BytesIO", "StringIO"}
+# Helpers that run the function handed to them on a temporary file and move it atomically.
+HANDING_HELPERS = {"write_file_atomic", "write_stream_atomic"}
 # (file, function, call): why this write does not go through the helper.
 ALLOWED = {
     # The claim's lock file: it must stay one inode for flock to exclude (a rename would
@@ -87,7 +90,7 @@ class _Census(ast.NodeVisitor):
             if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
                 if _name(sub.value) in IN_MEMORY:
                     buffers.update(t.id for t in sub.targets if isinstance(t, ast.Name))
-            if isinstance(sub, ast.Call) and _name(sub) == "write_file_atomic":
+            if isinstance(sub, ast.Call) and _name(sub) in HANDING_HELPERS:
                 handed.update(a.id for a in sub.args if isinstance(a, ast.Name))
                 handed.update("<lambda>" for a in sub.args if isinstance(a, ast.Lambda))
         outer = self.scopes[-1][2] if self.scopes else set()
@@ -173,6 +176,11 @@ def test_the_census_finds_a_planted_bypass_and_passes_the_atomic_forms(tmp_path)
         "    def save(local):\n"
         "        model.save_weights(local)\n"
         "    kio.write_file_atomic(path, save)\n"
+        "    def stream(handle):\n"
+        "        with zipfile.ZipFile(handle, 'w') as archive:\n"
+        "            with archive.open('imgs.npy', 'w') as entry:\n"
+        "                entry.write(b'')\n"
+        "    kio.write_stream_atomic(path, stream)\n"
         "    with open(path) as handle:\n"
         "        return handle.read()\n"
     )
@@ -184,4 +192,5 @@ def test_the_census_finds_a_planted_bypass_and_passes_the_atomic_forms(tmp_path)
         ("good", "savefig", True),
         ("good", "save", True),
         ("save", "save_weights", True),
+        ("stream", "open", True),
     }

@@ -51,7 +51,7 @@ class ArrayData(GroundTruthData):
         if self.binary:
             self._stored = np.packbits(imgs[..., 0] > 0, axis=-1)
         else:
-            self._stored = imgs.astype(np.float32)
+            self._stored = imgs.astype(np.float32, copy=False)
         self._row_of = np.full(self.num_images, -1, dtype=np.int64)
         self._row_of[grid.index_of(f, self.factor_sizes)] = np.arange(f.shape[0])
         self._present = np.flatnonzero(self._row_of >= 0)

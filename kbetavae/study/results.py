@@ -61,7 +61,10 @@ BASE_COLUMNS = (
     "heldout_kl",
     "active_latents",
 )
-TAIL_COLUMNS = ("train_seconds", "eval_seconds", "reason")
+TAIL_COLUMNS = ("train_seconds", "train_cpu_seconds", "eval_seconds", "reason")
+# Tail columns that runs record only since they were added: a table of older runs (the
+# published ones among them) leaves them out rather than print an empty column.
+_RECORDED_SINCE = ("train_cpu_seconds",)
 # What repairs a damaged sweep-level file. Rerunning a sweep retrains nothing finished and
 # rewrites results.csv; --force also rewrites sweep.json, keeping the runs whose settings
 # match. A set merged by `kbetavae collect` is written whole by collecting again.
@@ -87,6 +90,7 @@ _NOT_SCORES = (
     "reason",
     "epochs",
     "train_seconds",
+    "train_cpu_seconds",
     "eval_seconds",
 )
 
@@ -107,6 +111,7 @@ def run_row(config, result) -> dict[str, Any]:
         "status": result.status,
         "epochs": len(rundir.read_history(result.run_dir)),
         "train_seconds": result.seconds,
+        "train_cpu_seconds": result.cpu_seconds,  # None for a run from before it was recorded
         "reason": result.reason,
     }
     for key in ("loss", "reconstruction", "kl"):
@@ -132,13 +137,14 @@ def setting_columns(config) -> dict[str, Any]:
 def table_columns(rows: Sequence[dict]) -> list[str]:
     """Base columns (those any row has, β always; the setting's only in a grid), then the
     metric columns any row has (of one model, then over a setting's seeds), then timings
-    and reason."""
+    and reason (CPU time only if a row has it)."""
     present = {key for row in rows for key in row if row.get(key) is not None}
     if is_beta_only(rows):
         present -= set(SETTING_COLUMNS)
     base = [c for c in BASE_COLUMNS if c in present or c in ("beta", "seed", "status")]
     metric_cols = [c for c in registry.columns(kind=None) if c in present]
-    return [*base, *metric_cols, *TAIL_COLUMNS]
+    tail = [c for c in TAIL_COLUMNS if c in present or c not in _RECORDED_SINCE]
+    return [*base, *metric_cols, *tail]
 
 
 def score_columns(columns: Sequence[str]) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
 
 import keras
 import tensorflow as tf
@@ -18,6 +17,7 @@ import tensorflow as tf
 from kbetavae import faults
 from kbetavae import io as kio
 from kbetavae.training import rundir
+from kbetavae.training.clock import Elapsed, Stopwatch
 from kbetavae.training.interrupts import deferred_interrupt
 
 
@@ -37,7 +37,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     The epoch marker also holds the random-seed states (``SeedGenerator``), which
     ``save_weights`` leaves out: a resumed run draws the noise an uninterrupted one would;
-    and the training seconds so far, which a resumed run adds (``seconds_before``).
+    and the training time so far (wall and CPU seconds), which a resumed run adds
+    (``before``).
 
     ``save_dir`` (default ``backup_dir``) is where this process writes its backups; the
     restore always reads ``backup_dir``. In a multi-worker job every worker restores the
@@ -49,14 +50,14 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         kwargs.setdefault("delete_checkpoint", False)
         super().__init__(backup_dir, double_checkpoint=False, **kwargs)
         self.save_dir = save_dir or backup_dir
-        # Training seconds of the processes before this one, up to the backup it resumes
+        # Training time of the processes before this one, up to the backup it resumes
         # from: a run stopped and resumed reports all its training time, not the last leg's.
-        self.seconds_before = 0.0
-        self._began = time.monotonic()
+        self.before = Elapsed()
+        self._clock = Stopwatch()
 
     def on_train_begin(self, logs=None):
-        self.seconds_before = 0.0
-        self._began = time.monotonic()
+        self.before = Elapsed()
+        self._clock = Stopwatch()
         super().on_train_begin(logs)
 
     def _save_model(self):
@@ -64,12 +65,14 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         name = f"epoch-{self._current_epoch}.weights.h5"
         weights = os.path.join(self.save_dir, name)
         metadata_path = os.path.join(self.save_dir, os.path.basename(self._training_metadata_path))
+        spent = self.before + self._clock.elapsed()
         metadata = {
             "weights": name,
             "epoch": self._current_epoch,
             "batch": self._last_batch_seen,
             "seed_states": [keras.ops.convert_to_numpy(v).tolist() for v in self._seeds()],
-            "train_seconds": self.seconds_before + time.monotonic() - self._began,
+            "train_seconds": spent.seconds,
+            "train_cpu_seconds": spent.cpu_seconds,
         }
         with deferred_interrupt():  # Ctrl-C inside h5py can deadlock the exit
             kio.write_file_atomic(weights, lambda local: self.model.save_weights(local))
@@ -98,7 +101,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             states = metadata.get("seed_states") or []
             for variable, state in zip(self._seeds(), states, strict=False):
                 variable.assign(state)
-            self.seconds_before = float(metadata.get("train_seconds", 0.0))
+            # A backup written before CPU time was recorded adds none.
+            self.before = Elapsed(
+                float(metadata.get("train_seconds", 0.0)),
+                float(metadata.get("train_cpu_seconds", 0.0)),
+            )
 
     def _seeds(self) -> list:
         """The model's SeedGenerator states: its variables that are not weights."""

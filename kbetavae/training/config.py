@@ -138,7 +138,15 @@ class TrainConfig:
         """The ``GroundTruthData`` this run trains on: ``data`` over ``source``."""
         from kbetavae.data import open_source
 
-        return open_source(self.source, data=self.data, painting=self.painting)
+        opened = open_source(self.source, data=self.data, painting=self.painting)
+        if opened.image_shape != self.image_shape:
+            # A variant's export (fixed observations) is a file source of 3-channel images.
+            raise InputError(
+                f"source {self.source} holds {opened.image_shape} images where data "
+                f"{self.data} has {self.image_shape}: runs train on binary dSprites sources "
+                "(a variant's export is for looking at; train with --data VARIANT instead)"
+            )
+        return opened
 
     @property
     def normalised_beta(self) -> float | None:

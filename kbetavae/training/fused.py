@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Sequence
 
 import keras
@@ -40,6 +39,7 @@ from kbetavae.training.callbacks import (
     PipelineEpoch,
     ResumableCSVLogger,
 )
+from kbetavae.training.clock import Stopwatch
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.loop import datasets, dtype_policy
 from kbetavae.training.rundir import TrainResult
@@ -125,7 +125,7 @@ def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup)
     # Which runs the backup holds, so that retraining one (sweep --redo) can drop it.
     members = "".join(os.path.basename(d.rstrip("/")) + "\n" for d in run_dirs)
     io.write_text_atomic(os.path.join(backup, MEMBERS_FILE), members)
-    started = time.monotonic()
+    clock = Stopwatch()
     members = []
     with dtype_policy(config.precision):
         for member_config in configs:
@@ -161,8 +161,8 @@ def _train_members(configs, run_dirs, source, member_callbacks, verbose, backup)
         verbose=verbose,
         shuffle=False,
     )
-    seconds = time.monotonic() - started + restore.seconds_before
-    results = rundir.finish_together(members, run_dirs, seconds)  # seconds: the group's
+    elapsed = restore.before + clock.elapsed()
+    results = rundir.finish_together(members, run_dirs, elapsed)  # the group's time
     io.remove_tree(backup)
     parent = os.path.dirname(backup)
     if not io.is_remote(parent) and os.path.isdir(parent) and not os.listdir(parent):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Sequence
 
 import keras
@@ -31,6 +30,7 @@ from kbetavae.training.callbacks import (
     PipelineEpoch,
     ResumableCSVLogger,
 )
+from kbetavae.training.clock import Elapsed, Stopwatch
 from kbetavae.training.cluster import is_chief, select_strategy, worker_scratch
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.interrupts import deferred_interrupt
@@ -91,7 +91,7 @@ def train(
     if chief:
         rundir.write_config(run_dir, config)
 
-    started = time.monotonic()
+    clock = Stopwatch()
     keras.utils.set_random_seed(config.seed)
     # Keras runs several steps per execution as a while loop around a cond, where the
     # multi-worker strategy's collective ops fail ("You must feed a value for placeholder"):
@@ -116,10 +116,10 @@ def train(
             shuffle=False,  # the pipeline shuffles; Keras would only warn that it cannot
         )
         restored = next(c for c in own if isinstance(c, AtomicBackupAndRestore))
-        seconds = time.monotonic() - started + restored.seconds_before
+        elapsed = restored.before + clock.elapsed()
         if scratch is not None:
-            return _finish_worker(model, history, run_dir, scratch, seconds)
-        return _finish(model, run_dir, seconds, backup)
+            return _finish_worker(model, history, run_dir, scratch, elapsed)
+        return _finish(model, run_dir, elapsed, backup)
 
 
 # -- the pieces of a run ------------------------------------------------------------------
@@ -166,21 +166,21 @@ def _callbacks(
     return callbacks
 
 
-def _finish(model: BetaVAE, run_dir: str, seconds: float, backup: str) -> TrainResult:
+def _finish(model: BetaVAE, run_dir: str, elapsed: Elapsed, backup: str) -> TrainResult:
     """The chief's end of a run: the model, ``done.json``, and the backup removed."""
-    result = rundir.finish(model, run_dir, seconds)
+    result = rundir.finish(model, run_dir, elapsed)
     io.remove_tree(backup)
     return result
 
 
-def _finish_worker(model: BetaVAE, history, run_dir: str, scratch: str, seconds: float):
+def _finish_worker(model: BetaVAE, history, run_dir: str, scratch: str, elapsed: Elapsed):
     """A non-chief worker's end of a run: it saves as the chief does (saving may need every
     worker's collective ops) but into its scratch directory, which is then deleted."""
     rows = [
         {"epoch": epoch, **{key: values[i] for key, values in history.history.items()}}
         for i, epoch in enumerate(history.epoch)
     ]
-    result = rundir.outcome(model, run_dir, rows, seconds)
+    result = rundir.outcome(model, run_dir, rows, elapsed)
     if result.ok or not rows:  # no rows: the chief's backup said every epoch was done
         result.status, result.reason = "done", None
         with deferred_interrupt():  # Ctrl-C inside h5py can deadlock the exit

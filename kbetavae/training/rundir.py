@@ -6,8 +6,9 @@
     <run>/history.csv   one row per epoch; a resumed run keeps exactly one row per epoch
     <run>/backup/       resume state while the run is unfinished
     <run>/model.keras   the trained model (runs that finished without NaN)
-    <run>/done.json     written last: status "done" or "failed", epochs, steps, final metrics;
-                        a run directory with done.json is finished and never trained again
+    <run>/done.json     written last: status "done" or "failed", epochs, steps, final metrics,
+                        seconds (wall) and cpu_seconds (CPU) of training; a run directory
+                        with done.json is finished and never trained again
     <run>/metrics.json  the evaluation (``kbetavae.metrics.evaluate``), once evaluated
     <run>/tensorboard/  with ``TrainConfig(tensorboard=True)``
 
@@ -46,6 +47,7 @@ from kbetavae import io
 from kbetavae.errors import DamagedFile, InputError
 from kbetavae.model import catalog
 from kbetavae.provenance import provenance
+from kbetavae.training.clock import Elapsed
 from kbetavae.training.config import TrainConfig
 from kbetavae.training.interrupts import deferred_interrupt
 
@@ -69,8 +71,14 @@ EXPORTED_METRICS_SUFFIX = "_" + METRICS_FILE
 class TrainResult:
     """The outcome of ``train``: the run's ``done.json``.
 
-    ``model`` is the trained model when this call trained it; for a run finished earlier
-    it is None (load ``model_path`` with ``keras.models.load_model``).
+    ``seconds`` is the wall time of training (from building the model to its last epoch,
+    summed over the legs of a resumed run); ``cpu_seconds`` the CPU time (user + system,
+    all threads) the training process spent over the same span
+    (:mod:`kbetavae.training.clock`). For a member of a fused group both are the group's:
+    its members trained together, in one step. ``cpu_seconds`` is None in a ``done.json``
+    written before it was recorded. ``model`` is the trained model when this call trained
+    it; for a run finished earlier it is None (load ``model_path`` with
+    ``keras.models.load_model``).
     """
 
     run_dir: str
@@ -80,6 +88,7 @@ class TrainResult:
     metrics: dict[str, float]
     reason: str | None = None
     seconds: float | None = None
+    cpu_seconds: float | None = None
     model: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
@@ -470,7 +479,7 @@ def write_result(result: TrainResult) -> None:
     io.write_json_atomic(os.path.join(result.run_dir, DONE_FILE), _json_safe(record))
 
 
-def outcome(model: Any, run_dir: str, rows: list[dict], seconds: float) -> TrainResult:
+def outcome(model: Any, run_dir: str, rows: list[dict], elapsed: Elapsed) -> TrainResult:
     """The ``TrainResult`` of a fit that logged ``rows`` (one per epoch): done, or failed
     in the first epoch whose loss is NaN or infinite."""
     bad = next((row for row in rows if not math.isfinite(row.get("loss", math.nan))), None)
@@ -487,26 +496,27 @@ def outcome(model: Any, run_dir: str, rows: list[dict], seconds: float) -> Train
         steps=int(model.optimizer.iterations.numpy()),
         metrics={k: v for k, v in rows[-1].items() if k != "epoch"} if rows else {},
         reason=reason,
-        seconds=round(seconds, 3),
+        seconds=round(elapsed.seconds, 3),
+        cpu_seconds=round(elapsed.cpu_seconds, 3),
         model=model,
     )
 
 
-def finish(model: Any, run_dir: str, seconds: float) -> TrainResult:
+def finish(model: Any, run_dir: str, elapsed: Elapsed) -> TrainResult:
     """The end of a run as its chief writes it: ``model.keras`` (if it did not fail), then
     ``done.json``."""
-    return finish_together([model], [run_dir], seconds)[0]
+    return finish_together([model], [run_dir], elapsed)[0]
 
 
 def finish_together(
-    models: Sequence[Any], run_dirs: Sequence[str], seconds: float
+    models: Sequence[Any], run_dirs: Sequence[str], elapsed: Elapsed
 ) -> list[TrainResult]:
     """:func:`finish` for runs trained together (a fused group): every model first, then
     every ``done.json``. A kill while the models are written leaves the whole group
     unfinished, so its rerun restores the group's backup; once one member has its
     ``done.json``, the others form a new group that this backup no longer fits."""
     results = [
-        outcome(model, run_dir, read_history(run_dir), seconds)
+        outcome(model, run_dir, read_history(run_dir), elapsed)
         for model, run_dir in zip(models, run_dirs, strict=True)
     ]
     for model, result in zip(models, results, strict=True):

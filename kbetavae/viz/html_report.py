@@ -54,7 +54,15 @@ TRAINING_COLUMNS = {
     "reconstruction": "reconstruction (nats)",
     "kl": "KL (nats)",
 }
-RUN_COLUMNS = ("loss", "reconstruction", "kl", "active_latents", "train_seconds", "eval_seconds")
+RUN_COLUMNS = (
+    "loss",
+    "reconstruction",
+    "kl",
+    "active_latents",
+    "train_seconds",
+    "train_cpu_seconds",
+    "eval_seconds",
+)
 
 
 def write_report(sweep_dir: str | os.PathLike) -> str:

@@ -189,6 +189,7 @@ CASES = [
     Case("no image suffix", fixed("data", "show", "--out", "samples"), 2, "--out must end in"),
     Case("no images", fixed("data", "show", "--n", "0"), 2, "Invalid value for '--n'"),
     Case("export to a text file", fixed("data", "export", "x.txt"), 2, "PATH must end in .npz"),
+    Case("export every 0th image", fixed("data", "export", "x.npz", "--every", "0"), 2, "--every"),
     Case("evaluate nothing", fixed("evaluate", "missing"), 2, "missing does not exist"),
     Case("evaluate a plain Keras model", plain_keras_model, 2, "holds a Keras Sequential, not"),
     Case(

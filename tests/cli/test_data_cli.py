@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from kbetavae.data import open_source
 
 runner = CliRunner()
 
@@ -61,9 +63,39 @@ def test_data_stats_of_a_variant_names_its_shape():
     assert 0.02 < mean < 0.04  # the binary mean 0.0425 times a colour in [0.5, 1]
 
 
-def test_data_export_of_a_variant_is_refused_in_one_line(tmp_path):
-    result = runner.invoke(
-        app, ["data", "export", str(tmp_path / "c.npz"), "--data", "color-dsprites"]
-    )
-    assert result.exit_code == 2 and result.output.strip().count("\n") == 0
-    assert "--data color-dsprites is drawn per observation from the binary grid" in result.output
+def test_data_export_of_a_variant_writes_its_fixed_observations(tmp_path):
+    from kbetavae.data import factors as grid
+
+    path = tmp_path / "color.npz"
+    command = ["data", "export", str(path), "--data", "color-dsprites", "--every", "4096"]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {path} (180 images)" in result.output
+    indices = np.arange(0, grid.NUM_IMAGES, 4096)
+    with np.load(path) as archive:
+        images, classes = archive["imgs"], archive["latents_classes"]
+    assert images.dtype == np.float32 and images.shape == (180, 64, 64, 3)
+    np.testing.assert_array_equal(images, open_source("color-dsprites").images_at(indices))
+    np.testing.assert_array_equal(classes[:, 1:], grid.factors_of(indices))
+    # It opens through the file source as those observations.
+    out = tmp_path / "color.png"
+    result = runner.invoke(app, ["data", "show", "--source", str(path), "--out", str(out)])
+    assert result.exit_code == 0 and out.exists(), result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--every", "0"], "--every"),
+        (["--data", "mnist"], "data must be one of dsprites, color-dsprites"),
+        (["--data", "color-dsprites", "--painting", "p.png"], "painting applies to scream"),
+    ],
+)
+def test_data_export_bad_input_is_one_line_and_exit_2(tmp_path, capsys, arguments, message):
+    from cli.main import run  # what `kbetavae` runs: Typer's own errors in one line too
+
+    assert run(["data", "export", str(tmp_path / "c.npz"), *arguments]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kbetavae: error: ") and err.strip().count("\n") == 0, err
+    assert message in err
+    assert list(tmp_path.iterdir()) == []

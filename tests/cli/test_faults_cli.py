@@ -38,9 +38,10 @@ differ between two processes that saved equal weights); the
 exported SavedModel's ``encode`` and ``decode`` outputs on fixed inputs (its files hold
 object ids); every figure PNG and traversal GIF; the figures embedded in report.html. Files
 that also hold a clock are compared **as JSON/CSV without their clock fields**, the rest
-bitwise: done.json without ``seconds`` and ``finished_at``; metrics.json without
-``timing``; config.json and sweep.json whole; results.csv without ``train_seconds`` and
-``eval_seconds`` (wall times, which no resume can reproduce); report.html by its run rows
+bitwise: done.json without ``seconds``, ``cpu_seconds`` and ``finished_at``; metrics.json
+without ``timing``; config.json and sweep.json whole; results.csv without
+``train_seconds``, ``train_cpu_seconds`` and ``eval_seconds`` (wall and CPU times, which no
+resume can reproduce); report.html by its run rows
 and embedded figures (its text holds the time it was written and the timings). A
 ``.tmp-*`` file that a kill left in a run directory must be gone (the sweep that claims
 the run removes it); elsewhere (figures, the sweep's tables) it is counted and printed.
@@ -216,8 +217,8 @@ def reference(tmp_path_factory) -> tuple[Path, Round]:
 
 # -- comparing two sweeps --------------------------------------------------------------------
 
-CLOCKS = {"done.json": ("seconds", "finished_at"), "metrics.json": ("timing",)}
-TIMINGS = ("train_seconds", "eval_seconds")
+CLOCKS = {"done.json": ("seconds", "cpu_seconds", "finished_at"), "metrics.json": ("timing",)}
+TIMINGS = ("train_seconds", "train_cpu_seconds", "eval_seconds")
 
 
 def _json_without(path: Path, keys) -> dict:

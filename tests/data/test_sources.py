@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from kbetavae.data import factors as grid
-from kbetavae.data import open_source, tfds_source
-from kbetavae.data.files import save_npz
+from kbetavae.data import files, open_source, tfds_source
+from kbetavae.data.files import export_npz, save_npz
 from kbetavae.data.replica import render
 from kbetavae.errors import InputError
+from kbetavae.training import TrainConfig
 
 
 def _small_grid():
@@ -30,6 +31,21 @@ def test_npz_in_the_official_layout_round_trips(tmp_path):
     assert data.factor_sizes == sizes
     some = factors[::997]
     assert np.array_equal(data.images(some), images[::997])
+
+
+def test_a_variant_export_streams_its_fixed_observations_and_opens_as_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "_CHUNK_BYTES", 7 * 64 * 64 * 3 * 4)  # 7 images a chunk
+    colour = open_source("color-dsprites")
+    indices = np.arange(0, grid.NUM_IMAGES, 9_973)  # 74 images: 11 chunks, the last short
+    path = tmp_path / "color.npz"
+    export_npz(path, colour, indices)
+    data = open_source(str(path))
+    assert (data.image_shape, data.binary) == ((64, 64, 3), False)
+    np.testing.assert_array_equal(data.images(grid.factors_of(indices)), colour.images_at(indices))
+    with pytest.raises(InputError, match="not binary ones"):
+        open_source(str(path), data="noisy-dsprites")
+    with pytest.raises(InputError, match="a variant's export is for looking at"):
+        TrainConfig(source=str(path)).open_data()
 
 
 def test_hdf5_in_the_official_layout_loads_and_is_reordered_by_classes(tmp_path):

@@ -85,11 +85,15 @@ def test_an_interrupted_group_resumes_to_the_uninterrupted_weights(tmp_path, dat
         train_group(configs, dirs, source=data, member_callbacks=[[_Crash()], []])
     assert not (dirs[0] / rundir.DONE_FILE).exists()
     backup = group_backup_dir([str(d) for d in dirs])
-    first_leg = json.loads(Path(backup, "training_metadata.json").read_text())["train_seconds"]
+    first_leg = json.loads(Path(backup, "training_metadata.json").read_text())
     resumed = train_group(configs, dirs, source=data)
     for a, b in zip(whole, resumed, strict=True):
         assert b.ok and b.epochs == 2 and b.steps == a.steps == 16
-        assert b.seconds > first_leg  # the epoch before the stop counts too
+        # The epoch before the stop counts too, in wall and in CPU time.
+        assert b.seconds > first_leg["train_seconds"]
+        assert b.cpu_seconds > first_leg["train_cpu_seconds"] > 0
+        # The group's time: its members trained in one step.
+        assert (b.seconds, b.cpu_seconds) == (resumed[0].seconds, resumed[0].cpu_seconds)
         for x, y in zip(a.model.weights, b.model.weights, strict=True):
             assert _relative_error(y.numpy(), x.numpy()) <= 1e-5, x.path
     assert not (tmp_path / "resumed" / ".fused-backup").exists()  # removed when done

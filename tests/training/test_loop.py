@@ -57,6 +57,15 @@ def test_train_writes_the_run_directory_and_never_redoes_a_finished_run(tmp_path
     assert (again.status, again.epochs, again.metrics) == ("done", 1, result.metrics)
 
 
+def test_done_json_records_the_cpu_seconds_of_the_training_span(tmp_path):
+    result = train(TrainConfig(beta=4.0, seed=0, **TINY), tmp_path / "run", verbose=0)
+    done = json.loads((tmp_path / "run" / "done.json").read_text())
+    assert done["cpu_seconds"] == result.cpu_seconds
+    # All of the process's threads count, so CPU time may exceed wall time, by at most the
+    # cores (plus the clocks' granularity).
+    assert 0 < done["cpu_seconds"] <= done["seconds"] * os.cpu_count() + 0.1
+
+
 def test_a_run_dir_holding_another_config_is_an_input_error(tmp_path):
     train(TrainConfig(beta=4.0, **TINY), tmp_path, verbose=0)
     with pytest.raises(InputError, match=r"different config \(beta\)"):

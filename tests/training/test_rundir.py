@@ -106,6 +106,16 @@ def _finished_run(tmp_path, epochs: int = 2):
     return run
 
 
+def test_a_done_json_written_before_cpu_seconds_reads_without_it(tmp_path):
+    run = tmp_path / "beta=4_seed=0"
+    run.mkdir()
+    old = '{"status": "done", "epochs": 2, "steps": 8, "metrics": {"loss": 1.5}, "seconds": 3.2}'
+    (run / rundir.DONE_FILE).write_text(old)
+    result = rundir.read_result(str(run))
+    assert (result.status, result.seconds, result.cpu_seconds) == ("done", 3.2, None)
+    assert result.to_dict()["cpu_seconds"] is None
+
+
 def test_a_whole_run_passes_its_check(tmp_path):
     run = _finished_run(tmp_path)
     rundir.check_run(str(run))

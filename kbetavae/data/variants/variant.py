@@ -55,7 +55,11 @@ class Variant(GroundTruthData):
 
     def __init__(self, base: GroundTruthData, transform: Transform, name: str, seed: int = 0):
         if not base.binary:
-            raise InputError(f"{name} transforms binary images; its base source is not binary")
+            raise InputError(
+                f"{name} transforms binary images; the source {getattr(base, 'name', '')} holds "
+                f"{base.image_shape} images, not binary ones (a variant's export is already "
+                "its observations: open it without --data)"
+            )
         self._base = base
         self.transform = transform
         self.name = name
