@@ -56,15 +56,24 @@ def publish(
         help="first measure the traversals (as kbetavae motion) if the sweep has no "
         "traversal_motion.csv; needs the sweep's models",
     ),
+    from_archive: bool = typer.Option(
+        False,
+        "--from-archive",
+        help="evaluate each run again from its float16 encoder archive (minutes a run): "
+        "metrics.json becomes what `kbetavae evaluate` on the published run gives, the "
+        "sweep's float32 record is kept in metrics_float32.json",
+    ),
 ) -> None:
     """Merge a sweep's evidence (run files, table, figures; no models) into a report.
 
     Runs join those already published in DEST (same study: only β and seed may differ), so
     a long study is published seed by seed; the report's marked tables are regenerated.
+    Each run whose model.keras the sweep has gets encoder.npz, its encoder in float16, from
+    which `kbetavae evaluate DEST/runs/<run>` recomputes the encoder's metrics.
     """
     from kbetavae import io as kio
     from kbetavae.study.motion import MOTION_CSV, sweep_motion, write_motion_csv
-    from kbetavae.study.publish import missing_run_files
+    from kbetavae.study.publish import archive_sizes, missing_run_files
     from kbetavae.study.publish import publish as publish_runs
     from kbetavae.study.results import read_plan, read_results
     from kbetavae.viz.report import publish_figures
@@ -74,7 +83,7 @@ def publish(
     if motion and not kio.exists(measured):
         write_motion_csv(sweep_motion(sweep_dir), measured)
         typer.echo(f"measured the traversals: {measured}")
-    publish_runs(sweep_dir, dest)
+    written = publish_runs(sweep_dir, dest, from_archive=from_archive, say=typer.echo)
     publish_figures(sweep_dir, dest)
     rows = read_results(dest)
     plan = read_plan(dest)
@@ -82,6 +91,13 @@ def publish(
         f"published {count(len(read_results(sweep_dir)), 'run')} into {dest}; it now holds "
         f"{len(rows)}: {plan.grid_text()}; "
         f"seeds {', '.join(map(str, plan.seeds))}"
+    )
+    sizes = archive_sizes(written)
+    typer.echo(
+        f"wrote {count(len(sizes), 'encoder archive')} (encoder.npz, float16): "
+        f"{sum(sizes) / 1e6:.1f} MB in all"
+        + (f", {max(sizes) / 1e3:.0f} kB the largest" if sizes else "")
+        + ("; metrics.json from the archives" if from_archive and sizes else "")
     )
     for line in missing_run_files(dest):
         typer.echo(f"kbetavae: warning: {dest} lacks {line}", err=True)

@@ -1,11 +1,14 @@
 """``kbetavae evaluate``: the disentanglement metrics of one trained model -> metrics.json.
 
-Accepts a run directory (its ``model.keras``), a ``.keras`` file, or a SavedModel
-directory with an ``encode`` signature (images float32 (N, 64, 64, 1) -> ``mu``,
-``logvar``); a TF Serving model directory whose numbered version subdirectories hold
-SavedModels evaluates the highest version. A run (its config.json beside the model) is
-evaluated as its sweep evaluated it (:func:`kbetavae.study.evaluation.evaluate_encoders`),
-held-out ELBO included when the source is the run's own.
+Accepts a run directory (its ``model.keras``; a published run's ``encoder.npz``), a
+``.keras`` file, or a SavedModel directory with an ``encode`` signature (images float32
+(N, 64, 64, 1) -> ``mu``, ``logvar``); a TF Serving model directory whose numbered version
+subdirectories hold SavedModels evaluates the highest version. A run (its config.json
+beside the model) is evaluated as its sweep evaluated it
+(:func:`kbetavae.study.evaluation.evaluate_encoders`), held-out ELBO included when the
+source is the run's own. A published run without its model is evaluated from its encoder
+archive (:func:`kbetavae.study.evaluation.evaluate_archive`): the entries that need more
+than the encoder are kept from its metrics.json, and said so.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def evaluate(
     ELBO; write metrics.json (a run's: what its sweep wrote)."""
     from kbetavae.data import open_source
     from kbetavae.io import check_reachable, is_dir, write_json_atomic
-    from kbetavae.study.evaluation import evaluate_encoders, train_indices
+    from kbetavae.study.evaluation import evaluate_archive, evaluate_encoders, train_indices
 
     started = time.perf_counter()
     protocol = Protocol.scaled(eval_points, zdiff_classifier)
@@ -80,7 +83,7 @@ def evaluate(
     if is_dir(path):  # a run directory's files are checked before its model is trusted
         check_run(path, need_model=False)  # a missing model: trained.load says what to do
     kind, model_path = resolve_model(path)
-    config = config_of_model(model_path) if kind == "keras" else None
+    config = config_of_model(model_path) if kind in ("keras", "archive") else None
     source, data, painting = data_choice(config, source, data, painting)
     seed = seed if seed is not None else (config.seed if config else 0)
     names = registry.check_names(m.strip() for m in metrics.split(",") if m.strip())
@@ -88,16 +91,14 @@ def evaluate(
     # The held-out ELBO needs the images the run trained on: those of its own source.
     same = config is not None and (source, data) == (config.source, config.data)
     trained_on = train_indices(images, config) if same else None
-    (report,) = evaluate_encoders(
-        [load_encoder_decoder(model_path)],
-        images,
-        names,
-        protocol,
-        seed,
-        trained_on,
-        batch_size=batch_size,
-        code_table=code_table,
-    )
+    sizes = {"batch_size": batch_size, "code_table": code_table}
+    if kind == "archive":
+        run_dir = os.path.dirname(model_path)
+        report, note = evaluate_archive(run_dir, images, names, protocol, seed, **sizes)
+        typer.echo(f"kbetavae: note: {note}", err=True)
+    else:
+        encoders = [load_encoder_decoder(model_path)]
+        (report,) = evaluate_encoders(encoders, images, names, protocol, seed, trained_on, **sizes)
     report = {"model": os.fspath(model_path), "source": source, **report}
     report["timing"]["command_seconds"] = time.perf_counter() - started
     target = output or default_output(kind, model_path)

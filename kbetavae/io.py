@@ -230,6 +230,12 @@ def read_bytes(path: str | os.PathLike) -> bytes:
         return handle.read()
 
 
+def file_size(path: str | os.PathLike) -> int:
+    """The size in bytes of a local or remote file."""
+    path = os.fspath(path)
+    return _gfile().stat(path).length if is_remote(path) else os.path.getsize(path)
+
+
 def glob(directory: str | os.PathLike, pattern: str) -> list[str]:
     """Sorted paths under ``directory`` matching ``pattern`` (``*`` within one component).
 

@@ -1,5 +1,6 @@
 """Run files are reached through their owner: a module that reads or writes a run's
-config.json, history.csv, metrics.json, done.json or model.keras does it through
+config.json, history.csv, metrics.json, done.json, model.keras, encoder.npz or
+metrics_float32.json does it through
 :mod:`kbetavae.training.rundir`, and saved_model.pb is named only by the export module.
 
 Read from the source (``ast``): a call whose argument is a run file's name — the literal
@@ -23,6 +24,8 @@ OWNED = {
     "metrics.json": ("METRICS_FILE", RUNDIR),
     "done.json": ("DONE_FILE", RUNDIR),
     "model.keras": ("MODEL_FILE", RUNDIR),
+    "encoder.npz": ("ARCHIVE_FILE", RUNDIR),
+    "metrics_float32.json": ("FLOAT32_METRICS_FILE", RUNDIR),
     "saved_model.pb": ("SAVED_MODEL_FILE", EXPORT),
 }
 

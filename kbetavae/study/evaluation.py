@@ -4,7 +4,9 @@ The metrics under the plan's protocol on points drawn from the whole grid (seede
 run's seed), and the held-out ELBO on grid images outside the run's training subset. The
 sweep (a fused group's members at once), a single trial (``kbetavae train --evaluate``)
 and ``kbetavae evaluate`` all end in :func:`evaluate_encoders`, so their records are the
-same numbers and merge into one table.
+same numbers and merge into one table. A published run without its model is evaluated
+from its encoder archive (:func:`evaluate_archive`), by ``kbetavae evaluate`` and by
+``kbetavae publish --from-archive`` alike.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from kbetavae.metrics.protocol import Protocol
 from kbetavae.metrics.representation import ENCODE_BATCH_SIZE
 from kbetavae.study.plan import SweepPlan
 from kbetavae.trained.load import graph_decoder, graph_encoder
+from kbetavae.training import rundir
+
+# What a metrics.json records of its run that an encoder archive cannot compute again.
+_UNRECOMPUTABLE = {"heldout": "needs the decoder"}
+_ACROSS_SEEDS = "computed over a setting's seeds"
 
 
 def train_indices(data, config) -> np.ndarray:
@@ -91,3 +98,66 @@ def evaluate_models(models: Sequence, data, plan: SweepPlan, config, progress=No
 def evaluate_model(model, data, plan: SweepPlan, config, progress=None) -> dict:
     """The sweep's record of one model (:func:`evaluate_models` of one)."""
     return evaluate_models([model], data, plan, config, progress)[0]
+
+
+def evaluate_archive(
+    run_dir: str,
+    data,
+    metrics: Sequence[str],
+    protocol: Protocol,
+    seed: int,
+    *,
+    batch_size: int = ENCODE_BATCH_SIZE,
+    code_table: str = "lazy",
+    progress=None,
+) -> tuple[dict, str]:
+    """The record of a published run from its encoder archive, and one line saying which
+    entries it could not recompute and whether they were kept.
+
+    Every metric in ``metrics`` is computed from the archive's encoder (float16 weights,
+    :mod:`kbetavae.trained.archive`); the entries an encoder cannot give (the held-out
+    ELBO needs the decoder; UDR compares a setting's seeds) are copied from the run's
+    metrics.json where it has them, so evaluating drops nothing. ``encoder`` says where
+    the codes came from.
+    """
+    from kbetavae.trained.archive import read_encoder
+
+    (record,) = evaluate_encoders(
+        [(read_encoder(run_dir), None)],
+        data,
+        metrics,
+        protocol,
+        seed,
+        progress=progress,
+        batch_size=batch_size,
+        code_table=code_table,
+    )
+    record["encoder"] = {"archive": rundir.ARCHIVE_FILE, "weights": "float16"}
+    return record, keep_unrecomputable(record, rundir.read_metrics(run_dir))
+
+
+def keep_unrecomputable(record: dict, previous: dict | None) -> str:
+    """Copy into ``record`` (an archive's evaluation) the entries of ``previous`` (the
+    run's metrics.json) an encoder cannot compute; one line naming them (the held-out ELBO
+    always, UDR's where ``previous`` has them) and saying which were kept."""
+    from kbetavae.metrics import registry
+
+    previous = previous or {}
+    reasons = dict(_UNRECOMPUTABLE)
+    reasons.update({name: _ACROSS_SEEDS for name in registry.names(kind="models")})
+    missing = {
+        name: why
+        for name, why in reasons.items()
+        if name not in record and (name in previous or name in _UNRECOMPUTABLE)
+    }
+    kept = [name for name in missing if name in previous]
+    for name in kept:
+        record[name] = previous[name]
+    listed = ", ".join(f"{name} ({why})" for name, why in missing.items())
+    if kept and len(kept) == len(missing):
+        fate = f"kept from {rundir.METRICS_FILE}"
+    elif kept:
+        fate = f"kept from {rundir.METRICS_FILE}: {', '.join(kept)}; the rest left out"
+    else:
+        fate = f"{rundir.METRICS_FILE} has none to keep, so left out"
+    return f"cannot recompute from the encoder archive: {listed}; {fate}"

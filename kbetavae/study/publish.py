@@ -7,7 +7,19 @@ evidence only, so a report in a repository (``docs/results``) carries every numb
     <dest>/results.csv, results.md      one row per run, per-β statistics
     <dest>/figures/                     every figure of the report
     <dest>/traversal_motion.csv         if ``kbetavae motion`` measured the traversals
-    <dest>/runs/<run>/                  config.json, history.csv, metrics.json, done.json
+    <dest>/runs/<run>/                  config.json, history.csv, metrics.json, done.json,
+                                        encoder.npz (if the sweep has the run's model)
+
+``encoder.npz`` is the run's encoder in float16 (:mod:`kbetavae.trained.archive`, 0.46 MB
+a run where a trained model.keras is 6 MB): ``kbetavae evaluate <dest>/runs/<run>`` computes every
+metric of the encoder again from it, without the model. Its codes differ from the float32
+model's in the last bits, so its metrics can differ slightly from the sweep's. With
+``from_archive`` each such run is evaluated from its archive as it is published (the
+sweep's protocol and metrics, the run's seed): metrics.json then holds what ``evaluate``
+on the archive gives, bit for bit on the same machine and encoder formulation, and
+``metrics_float32.json`` beside it the sweep's record of the float32 model. Without it
+metrics.json is the sweep's. Every run of a study should be published alike; the held-out
+ELBO (it needs the decoder) and UDR (over a setting's seeds) stay the sweep's either way.
 
 Publishing *merges*: the sweep's runs join (or replace, by run name) those already in
 ``<dest>/runs/``, and the table is re-tabulated over all of them, so a study too long for
@@ -28,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
@@ -42,17 +55,25 @@ from kbetavae.study.results import (
     read_results,
     sweep_run_dirs,
 )
+from kbetavae.training import rundir
 from kbetavae.training.rundir import copy_records, dir_name, is_run_dir, missing_records
 
 RUNS_DIR = "runs"
 
 
-def publish(sweep_dir: str, dest: str) -> list[str]:
+def publish(
+    sweep_dir: str,
+    dest: str,
+    from_archive: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> list[str]:
     """Merge ``sweep_dir``'s evidence into ``dest`` (see the module docstring); return the
-    paths written. InputError if ``sweep_dir`` is not a tabulated sweep or its runs belong
-    to another study than those already in ``dest``. The figures are
-    :func:`kbetavae.viz.report.publish_figures`' (the CLI draws them after, as after
-    ``collect``)."""
+    paths written. Each run whose model.keras the sweep has gets its encoder archive, and
+    with ``from_archive`` its metrics.json from that archive (``say`` hears one line per
+    run before it is evaluated: minutes each at the full protocol). InputError if
+    ``sweep_dir`` is not a tabulated sweep or its runs belong to another study than those
+    already in ``dest``. The figures are :func:`kbetavae.viz.report.publish_figures`'
+    (the CLI draws them after, as after ``collect``)."""
     if not kio.exists(os.path.join(sweep_dir, RESULTS_CSV)):
         raise InputError(f"{sweep_dir} has no results.csv: not a tabulated sweep")
     runs_dir = os.path.join(dest, RUNS_DIR)
@@ -64,9 +85,13 @@ def publish(sweep_dir: str, dest: str) -> list[str]:
     kept = [r for r in _published_runs(runs_dir) if dir_name(r.run_dir) not in names]
     plan_of([*kept, *incoming], name="check")  # InputError: runs of two studies
 
+    # Every model is read before anything is written: one that cannot be read stops here.
+    archives = {d: _archive_of(d) for d in run_dirs if rundir.has_model(d)}
     written = []
+    evaluate = _archive_evaluator(sweep_dir, say) if from_archive else None
     for run_dir in run_dirs:
-        written += copy_records(run_dir, os.path.join(runs_dir, dir_name(run_dir)))
+        target = os.path.join(runs_dir, dir_name(run_dir))
+        written += _publish_run(run_dir, target, archives.get(run_dir), evaluate)
     name = read_plan(dest).name if kio.exists(os.path.join(dest, PLAN_FILE)) else None
     collect([runs_dir], dest, name=name or read_plan(sweep_dir).name, report=False)
     written += [os.path.join(dest, f) for f in (PLAN_FILE, RESULTS_CSV, RESULTS_MD)]
@@ -75,6 +100,67 @@ def publish(sweep_dir: str, dest: str) -> list[str]:
     if kio.exists(os.path.join(dest, published.REPORT_FILE)):
         published.update_report(dest)
     return written
+
+
+def archive_sizes(written: list[str]) -> list[int]:
+    """The sizes in bytes of the encoder archives among ``written`` (publish's paths)."""
+    return [kio.file_size(p) for p in written if os.path.basename(p) == rundir.ARCHIVE_FILE]
+
+
+def _archive_of(run_dir: str) -> bytes:
+    from kbetavae.trained.archive import archive_bytes
+    from kbetavae.trained.load import load_model
+
+    return archive_bytes(load_model(rundir.model_path(run_dir)))
+
+
+def _publish_run(
+    run_dir: str, target: str, archive: bytes | None, evaluate: Callable | None
+) -> list[str]:
+    """Copy one run's records into ``target`` and write its encoder ``archive`` (None: the
+    sweep has no model); with ``evaluate``, its metrics.json from the archive. The paths
+    written."""
+    # Without a model here, an archive published before stays only if it is this training's.
+    keep_archive = rundir.same_training(run_dir, target)
+    written = copy_records(run_dir, target)
+    kio.remove_file(rundir.float32_metrics_path(target))  # metrics.json is the sweep's again
+    if archive is None:
+        if not keep_archive:
+            kio.remove_file(rundir.archive_path(target))
+        return written
+    kio.write_bytes_atomic(rundir.archive_path(target), archive)
+    written.append(rundir.archive_path(target))
+    if evaluate is not None and rundir.is_evaluated(target):
+        written += evaluate(target)
+    return written
+
+
+def _archive_evaluator(sweep_dir: str, say: Callable[[str], None] | None) -> Callable:
+    """``evaluate(published run) -> paths``: the run's metrics.json from its archive under
+    the sweep's protocol, the float32 model's record kept in metrics_float32.json."""
+    from kbetavae.study.evaluation import evaluate_archive
+
+    plan = read_plan(sweep_dir)
+    opened: dict[tuple, object] = {}
+
+    def evaluate(run_dir: str) -> list[str]:
+        config = rundir.read_config(run_dir)
+        swept = rundir.read_metrics(run_dir)
+        key = (config.source, config.data, config.painting)
+        if key not in opened:
+            opened[key] = config.open_data()
+        if say is not None:
+            say(f"evaluating {dir_name(run_dir)} from its encoder archive")
+        metrics = swept.get("metrics") or plan.metrics  # what gave the sweep's record
+        record, _ = evaluate_archive(run_dir, opened[key], metrics, plan.protocol, config.seed)
+        # The float32 record first: a kill between the two writes leaves metrics.json the
+        # sweep's, and publishing again starts over from the sweep's files.
+        return [
+            rundir.write_float32_metrics(run_dir, swept),
+            rundir.write_metrics(run_dir, record),
+        ]
+
+    return evaluate
 
 
 def missing_run_files(results_dir: str) -> list[str]:

@@ -1,9 +1,10 @@
 """Open a trained model from a run directory, a ``.keras`` file or a SavedModel directory.
 
 Every form gives the same numpy functions: ``encode(images) -> (mu, logvar)`` and
-``decode(z) -> probs``. Keras models run through ``tf.function`` (eager calls cost about
-1.5x a traced graph at evaluation batch sizes); SavedModels run through their signatures,
-exactly as TF Serving would.
+``decode(z) -> probs``; a published run without its model.keras gives the ``encode`` of its
+encoder archive (:mod:`kbetavae.trained.archive`) and no ``decode``. Keras models run
+through ``tf.function`` (eager calls cost about 1.5x a traced graph at evaluation batch
+sizes); SavedModels run through their signatures, exactly as TF Serving would.
 """
 
 from __future__ import annotations
@@ -18,21 +19,24 @@ from kbetavae import io as kio
 from kbetavae.errors import InputError
 from kbetavae.trained.export import SAVED_MODEL_FILE, exported_versions, is_exported
 from kbetavae.training import rundir
-from kbetavae.training.rundir import DONE_FILE, MODEL_FILE
+from kbetavae.training.rundir import ARCHIVE_FILE, DONE_FILE, MODEL_FILE
 
 EncodeFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 DecodeFn = Callable[[np.ndarray], np.ndarray]
 
 
 def resolve_model(path: str | os.PathLike) -> tuple[str, str]:
-    """``("saved_model" | "keras", path)`` of what ``path`` holds, or InputError.
+    """``("saved_model" | "keras" | "archive", path)`` of what ``path`` holds, or InputError.
 
     A TF Serving model directory (numbered version subdirectories) resolves to its highest
-    version. Paths may be local or remote (``gs://``).
+    version; a run directory to its model.keras, else (a published run) to its encoder
+    archive. Paths may be local or remote (``gs://``).
     """
     path = os.fspath(path)
     if path.endswith(".keras") and kio.exists(path) and not kio.is_dir(path):
         return "keras", path
+    if os.path.basename(path) == ARCHIVE_FILE and kio.exists(path) and not kio.is_dir(path):
+        return "archive", path
     if kio.exists(path) and not kio.is_dir(path):
         raise InputError(
             f"{path} is not a model: expected a run directory, a .keras file or a SavedModel"
@@ -43,14 +47,16 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, str]:
         return "saved_model", path
     if rundir.has_model(path):
         return "keras", rundir.model_path(path)
+    if rundir.has_archive(path):
+        return "archive", rundir.archive_path(path)
     versions = exported_versions(path)
     if versions:
         return "saved_model", os.path.join(path, str(max(versions)))
     if rundir.is_finished(path):
         raise InputError(
-            f"{path} is a finished run ({DONE_FILE}) whose {MODEL_FILE} is gone: restore it, "
-            "use the run's exported SavedModel instead, or delete the run directory and rerun "
-            "the command that trained it to train it again"
+            f"{path} is a finished run ({DONE_FILE}) whose {MODEL_FILE} is gone and which has "
+            f"no {ARCHIVE_FILE}: restore one, use the run's exported SavedModel instead, or "
+            "delete the run directory and rerun the command that trained it to train it again"
         )
     if rundir.is_run_dir(path):
         raise InputError(
@@ -70,6 +76,11 @@ def load_model(path: str | os.PathLike):
     import kbetavae.model.vae  # noqa: F401 - registers BetaVAE for deserialisation
 
     kind, resolved = resolve_model(path)
+    if kind == "archive":
+        raise InputError(
+            f"{path} holds only an encoder archive ({ARCHIVE_FILE}: float16 encoder weights, "
+            f"no decoder); a run directory with its {MODEL_FILE} or a .keras file is needed"
+        )
     if kind != "keras":
         raise InputError(f"{path} is a SavedModel; a run directory or .keras file is needed")
     if not kio.is_remote(resolved) and not zipfile.is_zipfile(resolved):
@@ -130,9 +141,14 @@ def graph_decoder(model) -> DecodeFn:
 def load_encoder_decoder(path: str | os.PathLike) -> tuple[EncodeFn, DecodeFn | None]:
     """``encode`` and ``decode`` of a run directory, ``.keras`` file or SavedModel.
 
-    ``decode`` is None for a SavedModel without a ``decode`` signature.
+    ``decode`` is None for a SavedModel without a ``decode`` signature and for an encoder
+    archive (which holds no decoder).
     """
     kind, resolved = resolve_model(path)
+    if kind == "archive":
+        from kbetavae.trained.archive import read_encoder
+
+        return read_encoder(os.path.dirname(resolved)), None
     if kind == "keras":
         model = load_model(resolved)
         return graph_encoder(model), graph_decoder(model)

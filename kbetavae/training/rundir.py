@@ -12,6 +12,12 @@
     <run>/metrics.json  the evaluation (``kbetavae.metrics.evaluate``), once evaluated
     <run>/tensorboard/  with ``TrainConfig(tensorboard=True)``
 
+and, in a published run (``kbetavae publish``, which keeps no model.keras)::
+
+    <run>/encoder.npz           the encoder's weights in float16 (:mod:`kbetavae.trained.archive`)
+    <run>/metrics_float32.json  after ``publish --from-archive``: the sweep's metrics.json
+                                (from the float32 model), metrics.json being the archive's
+
 and a run's SavedModel, outside the run directory (:func:`export_dir`)::
 
     <saved_models>[/<sweep>]/<run>/<version>/   TF Serving's layout; version 1 first
@@ -56,6 +62,10 @@ HISTORY_FILE = "history.csv"
 MODEL_FILE = "model.keras"
 DONE_FILE = "done.json"
 METRICS_FILE = "metrics.json"
+# A published run's encoder weights (float16), what re-evaluation needs without the model.
+ARCHIVE_FILE = "encoder.npz"
+# A published run re-evaluated from its archive keeps the float32 model's record here.
+FLOAT32_METRICS_FILE = "metrics_float32.json"
 BACKUP_DIR = "backup"
 # Keras' BackupAndRestore: the epochs a backup holds, read back on resume.
 BACKUP_METADATA = "training_metadata.json"
@@ -179,6 +189,15 @@ def has_model(run_dir: str) -> bool:
     return io.exists(model_path(run_dir))
 
 
+def archive_path(run_dir: str) -> str:
+    """The published run's encoder archive, ``<run_dir>/encoder.npz``."""
+    return os.path.join(run_dir, ARCHIVE_FILE)
+
+
+def has_archive(run_dir: str) -> bool:
+    return io.exists(archive_path(run_dir))
+
+
 def history_path(run_dir: str) -> str:
     """The run's ``history.csv`` (written by the training's CSV logger)."""
     return os.path.join(run_dir, HISTORY_FILE)
@@ -242,7 +261,13 @@ def is_evaluated(run_dir: str) -> bool:
 
 def repair_hint(run_dir: str, file: str) -> str:
     """What to do about a damaged ``file`` of the run in ``run_dir``: evaluate it again
-    (metrics.json) or train it again, in both cases unless a copy can be restored."""
+    (metrics.json), publish it again (a published run's archive), or train it again, in
+    each case unless a copy can be restored."""
+    if file in (ARCHIVE_FILE, FLOAT32_METRICS_FILE):
+        return (
+            "publish the run again from its sweep (`kbetavae publish <sweep> <report>` "
+            "writes it from the sweep's model.keras), or restore it from a copy"
+        )
     if file == METRICS_FILE:
         return (
             "delete it and rerun the same `kbetavae sweep` command (it evaluates the run "
@@ -256,6 +281,12 @@ def repair_hint(run_dir: str, file: str) -> str:
 
 def _damaged(run_dir: str, file: str, problem: str) -> DamagedFile:
     return DamagedFile(os.path.join(run_dir, file), problem, repair_hint(run_dir, file))
+
+
+def damaged_archive(run_dir: str, problem: str) -> DamagedFile:
+    """The error of a run's encoder.npz that cannot be read (its reader is
+    :mod:`kbetavae.trained.archive`, which knows the format)."""
+    return _damaged(run_dir, ARCHIVE_FILE, problem)
 
 
 def _read_record(run_dir: str, file: str) -> dict | None:
@@ -453,6 +484,17 @@ def read_result(run_dir: str | os.PathLike) -> TrainResult | None:
     return TrainResult(run_dir=run_dir, **{k: v for k, v in record.items() if k in fields})
 
 
+def same_training(run_dir: str, other: str) -> bool:
+    """Whether two directories hold the same finished training: equal ``done.json``
+    records (its ``finished_at`` tells two trainings of one run apart); False if either
+    has none or a damaged one."""
+    try:
+        record = _read_record(run_dir, DONE_FILE)
+        return record is not None and record == _read_record(other, DONE_FILE)
+    except DamagedFile:
+        return False
+
+
 # -- metrics.json ----------------------------------------------------------------------------
 
 
@@ -469,6 +511,18 @@ def read_metrics(run_dir: str | os.PathLike) -> dict | None:
 def write_metrics(run_dir: str, record: dict) -> str:
     """Write the run's evaluation record (atomically); return the path written."""
     path = metrics_path(run_dir)
+    io.write_json_atomic(path, record)
+    return path
+
+
+def float32_metrics_path(run_dir: str) -> str:
+    """The float32 model's record of a run re-evaluated from its archive."""
+    return os.path.join(run_dir, FLOAT32_METRICS_FILE)
+
+
+def write_float32_metrics(run_dir: str, record: dict) -> str:
+    """Keep the float32 model's record beside the archive's metrics.json; the path."""
+    path = float32_metrics_path(run_dir)
     io.write_json_atomic(path, record)
     return path
 

@@ -78,6 +78,10 @@ def test_publish_copies_the_evidence_and_leaves_models_and_the_page_out(sweeps, 
         assert {f"runs/{run}/{f}" for f in ("config.json", "history.csv", "metrics.json")} <= files
         assert f"runs/{run}/done.json" in files
     assert not any(f.endswith("model.keras") for f in files)
+    # In its place the encoder in float16: 252,052 weights, about 0.46 MB.
+    assert {f"runs/{run}/encoder.npz" for run in ("beta=1_seed=0", "beta=4_seed=0")} <= files
+    assert (dest / "runs" / "beta=4_seed=0" / "encoder.npz").stat().st_size < 0.51e6
+    assert not any(f.endswith("metrics_float32.json") for f in files)
     assert "report.html" not in files
     # The table is the sweep's, re-tabulated from the published run files.
     rows = read_results(str(dest))
@@ -139,6 +143,38 @@ def test_publishing_a_sweep_again_replaces_its_runs(sweeps, tmp_path):
     publish(str(sweeps[0]), str(dest))
     assert (dest / "results.csv").read_text() == table
     assert (dest / MOTION_CSV).read_text() == motion
+
+
+def test_a_run_republished_without_its_model_keeps_its_archive_if_it_is_the_same_training(
+    sweeps, tmp_path
+):
+    dest = tmp_path / "docs"
+    publish(str(sweeps[0]), str(dest))
+    archive = (dest / "runs" / "beta=4_seed=0" / "encoder.npz").read_bytes()
+    without = tmp_path / "without"
+    shutil.copytree(sweeps[0], without)
+    for model in without.glob("*/model.keras"):
+        model.unlink()
+    publish_runs(str(without), str(dest))
+    assert (dest / "runs" / "beta=4_seed=0" / "encoder.npz").read_bytes() == archive
+    # Trained again (another done.json): the archive was the old training's, so it goes.
+    done = without / "beta=4_seed=0" / "done.json"
+    done.write_text(json.dumps({**json.loads(done.read_text()), "finished_at": "later"}))
+    publish_runs(str(without), str(dest))
+    assert not (dest / "runs" / "beta=4_seed=0" / "encoder.npz").exists()
+    assert (dest / "runs" / "beta=1_seed=0" / "encoder.npz").exists()
+
+
+def test_a_model_that_cannot_be_read_stops_publish_before_anything_is_written(sweeps, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(sweeps[0], damaged)
+    model = damaged / "beta=4_seed=0" / "model.keras"
+    model.write_bytes(model.read_bytes()[:1000])
+    dest = tmp_path / "docs"
+    result = CliRunner().invoke(app, ["publish", str(damaged), str(dest), "--no-motion"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert f"{model} is not a .keras file" in result.output
+    assert not dest.exists()
 
 
 def test_runs_of_another_study_are_refused_before_anything_is_written(sweeps, tmp_path):
