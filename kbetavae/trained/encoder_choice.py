@@ -7,7 +7,8 @@ with AVX512-BF16 it was 0.79× (issue 21; ``docs/benchmarks``). So the first eva
 machine times every formulation on the model's architecture (a few seconds: each compiled
 once, then ``ROUNDS`` calls of ``IMAGES`` images in turn, the median of each) and keeps the
 winner in a small JSON file named by what the speed depends on: the CPU model, the flags
-that pick its kernels, the core count, TensorFlow's version and the architecture.
+that pick its kernels, the core count, the process's threads, TensorFlow's version and the
+architecture.
 
 Every later process on the machine reads that file instead of timing again, so an image's
 code is the same from one process to the next: formulations agree only to float rounding
@@ -67,6 +68,8 @@ def machine_key(encoder: FastEncoder) -> dict:
         **machine(),
         "flags": [flag for flag in KERNEL_FLAGS if flag in flags],
         "tensorflow": tf.__version__,
+        # `sweep --jobs N` gives each process cores / N threads: its own fastest.
+        "threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "architecture": repr(encoder.architecture),
     }
 
