@@ -143,8 +143,8 @@ class TrainConfig:
             # A variant's export (fixed observations) is a file source of 3-channel images.
             raise InputError(
                 f"source {self.source} holds {opened.image_shape} images where data "
-                f"{self.data} has {self.image_shape}: runs train on binary dSprites sources "
-                "(a variant's export is for looking at; train with --data VARIANT instead)"
+                f"{self.data} has {self.image_shape}: runs train on binary dSprites sources (a "
+                "variant's export is for looking at; train with `data` set to the variant instead)"
             )
         return opened
 

@@ -58,7 +58,7 @@ class Variant(GroundTruthData):
             raise InputError(
                 f"{name} transforms binary images; the source {getattr(base, 'name', '')} holds "
                 f"{base.image_shape} images, not binary ones (a variant's export is already "
-                "its observations: open it without --data)"
+                "its observations: open it without `data`)"
             )
         self._base = base
         self.transform = transform
