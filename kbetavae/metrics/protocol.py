@@ -8,6 +8,10 @@ FactorVAE's global variances from 10,000 points; and the held-out ELBO's 5,000 i
 ``--eval-points`` of ``kbetavae sweep``/``train``/``evaluate``, all through
 :func:`check_eval_points` (the one minimum of a user's choice).
 
+Named variants of Z-diff's and MIG's protocol (readings of it other scripts may have
+computed) live with their metric (``ZDIFF_VARIANTS``, ``MIG_VARIANTS``), each looked up by
+:func:`choose_variant`; :data:`DEFAULT_VARIANT` is this protocol.
+
 Seeds are not part of the protocol: every draw of an evaluation is seeded by the run's seed
 (``kbetavae.metrics.inputs.EvaluationInputs.rng`` derives one stream per sample from it).
 
@@ -21,7 +25,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from kbetavae.errors import InputError
 from kbetavae.metrics.discretize import NUM_BINS
@@ -38,6 +43,9 @@ CLASSIFIERS = {
     "liblinear_ovr": {"solver": "liblinear", "multi_class": "one-vs-rest"},
 }
 DEFAULT_CLASSIFIER = "lbfgs"
+# The protocol above, as the variant tables of Z-diff and MIG name it (zdiff.ZDIFF_VARIANTS,
+# mig.MIG_VARIANTS): the default of both, the numbers every metrics.json holds.
+DEFAULT_VARIANT = "disentanglement_lib"
 # A sample's smallest size the computation allows (a variance needs two points); 1 otherwise.
 _MINIMUM = {"num_points": 2, "pair_batch_size": 2, "num_variance_points": 2}
 # The keys of metrics.json's "protocol" entry, as every evaluation has written them
@@ -59,6 +67,17 @@ def check_classifier(name: str, argument: str = "zdiff_classifier") -> str:
     if name not in CLASSIFIERS:
         raise InputError(f"{argument} must be one of {', '.join(CLASSIFIERS)}, got {name!r}")
     return name
+
+
+Variant = TypeVar("Variant")
+
+
+def choose_variant(variants: Mapping[str, Variant], name: str, metric: str) -> Variant:
+    """The entry ``name`` of a metric's variant table, or one InputError line listing the
+    known names."""
+    if name not in variants:
+        raise InputError(f"{metric} variant must be one of {', '.join(variants)}, got {name!r}")
+    return variants[name]
 
 
 def check_eval_points(eval_points) -> int:

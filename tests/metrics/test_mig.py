@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kbetavae.errors import InputError
-from kbetavae.metrics.mig import mig
+from kbetavae.metrics.mig import mig, mig_from_mutual_info
 
 
 def test_mig_is_one_for_codes_that_are_the_factors():
@@ -113,3 +113,64 @@ def test_mig_equals_disentanglement_lib_on_the_same_arrays(fakes, reference, enc
     codes, factors = fakes.sample(getattr(fakes, f"{encoder}_encoder")(), 10_000, seed=0)
     expected = reference["mig"]._compute_mig(codes.T, factors.T)["discrete_mig"]
     assert mig(codes, factors).score == pytest.approx(expected, abs=1e-6)
+
+
+# --- protocol variants (MIG_VARIANTS) -------------------------------------------------------
+
+
+def test_the_default_variant_is_the_protocol_bit_for_bit(fakes):
+    codes, factors = fakes.sample(fakes.rotated_encoder(), 5_000, seed=4)
+    plain, named = mig(codes, factors), mig(codes, factors, variant="disentanglement_lib")
+    assert json.dumps(plain.to_dict()) == json.dumps(named.to_dict())
+
+
+def test_an_unknown_variant_is_one_input_error_line_listing_the_variants():
+    with pytest.raises(InputError) as error:
+        mig_from_mutual_info(np.eye(2), np.ones(2), variant="top_mi")
+    expected = "MIG variant must be one of disentanglement_lib, top-mi, got 'top_mi'"
+    assert str(error.value) == expected
+
+
+def test_top_mi_is_the_gap_over_the_top_latents_mi():
+    # Factor 0: top latent m1 = 0.6, second m2 = 0.2 -> (0.6 - 0.2) / 0.6 = 2/3, where
+    # the protocol divides by H = 1.5: 0.4 / 1.5. Factor 1: one informative latent (m2 = 0)
+    # -> 1 however small m1 = 0.1 is (the protocol: 0.1 / 2.0).
+    mi = np.array([[0.6, 0.0], [0.2, 0.1], [0.05, 0.0]])
+    entropies = np.array([1.5, 2.0])
+    top = mig_from_mutual_info(mi, entropies, variant="top-mi")
+    np.testing.assert_allclose(top.gaps, [2 / 3, 1.0])
+    np.testing.assert_allclose(mig_from_mutual_info(mi, entropies).gaps, [0.4 / 1.5, 0.05])
+    np.testing.assert_allclose(top.matrix, mi / entropies)  # the matrix is MI / H either way
+
+
+def test_top_mi_is_one_for_codes_that_are_the_factors():
+    # m1 = H and m2 = 0 exactly (the full product grid, as the protocol's test): (H - 0) / H.
+    grid = np.meshgrid(np.arange(3), np.arange(6), np.arange(20), indexing="ij")
+    factors = np.stack([g.ravel() for g in grid], axis=1)
+    assert mig(factors.astype(float), factors, variant="top-mi").score == pytest.approx(1.0)
+
+
+def test_top_mi_is_at_least_mig_and_near_one_when_bins_lose_part_of_a_factor(fakes):
+    # Factors + N(0, 0.1^2): orientation's 40 classes in 20 bins give m1 = log 20 < H = log
+    # 40, so MIG's gap is 0.81 but top-mi's is 1 - m2 / m1 with m2 the ~0.03 nats of bias:
+    # ~0.99. m1 <= H makes top-mi >= MIG factor by factor for any code.
+    codes, factors = fakes.sample(fakes.identity_encoder(), 10_000, seed=0)
+    protocol, top = mig(codes, factors), mig(codes, factors, variant="top-mi")
+    assert np.all(top.gaps >= protocol.gaps - 1e-12)  # equal where m1 = H, up to rounding
+    assert protocol.gaps[2] == pytest.approx(0.81, abs=0.02)
+    assert top.gaps[2] == pytest.approx(0.99, abs=0.01)
+
+
+def test_top_mi_of_random_codes_is_a_ratio_of_bias_not_zero(fakes):
+    # Every MI is estimator bias of about the same size, so MIG's gaps are ~1e-3 nats / H,
+    # but (m1 - m2) / m1 compares two noisy biases: of order 0.1 (0.105 on this sample).
+    codes, factors = fakes.sample(fakes.random_encoder(), 10_000, seed=0)
+    assert mig(codes, factors).score < 0.01
+    assert 0.03 < mig(codes, factors, variant="top-mi").score < 0.3
+
+
+def test_top_mi_of_a_collapsed_encoder_is_zero_not_nan(fakes):
+    # Every MI is exactly 0, so m1 = 0: the gap 0 / 0 is taken as 0.
+    codes, factors = fakes.sample(fakes.collapsed_encoder(), 1_000, seed=0)
+    result = mig(codes, factors, variant="top-mi")
+    assert result.score == 0.0 and not np.isnan(result.gaps).any()

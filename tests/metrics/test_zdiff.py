@@ -4,6 +4,7 @@ Most tests use 2,000 / 1,000 points instead of the protocol's 10,000 / 5,000; th
 reference comparison uses the full protocol.
 """
 
+import itertools
 import json
 
 import numpy as np
@@ -199,3 +200,112 @@ def test_the_result_records_the_solvers_iterations_and_whether_it_hit_the_limit(
     )
     capped = zdiff(ground_truth, encoder, 1, SMALL)
     assert (capped.iterations, capped.max_iter, capped.converged) == (2, 2, False)
+
+
+# --- protocol variants (ZDIFF_VARIANTS) -----------------------------------------------------
+
+
+def _score(fakes, encoder, seed, variant, protocol=SMALL):
+    return zdiff(fakes.FactorImages(), encoder, seed, protocol, variant=variant)
+
+
+def test_the_default_variant_is_the_protocol_bit_for_bit(fakes):
+    encoder = fakes.rotated_encoder()
+    plain = zdiff(fakes.FactorImages(), encoder, 5, SMALL)
+    named = _score(fakes, encoder, 5, "disentanglement_lib")
+    assert json.dumps(plain.to_dict()) == json.dumps(named.to_dict())
+
+
+def test_an_unknown_variant_is_one_input_error_line_listing_the_variants(fakes):
+    from kbetavae.errors import InputError
+
+    with pytest.raises(InputError) as error:
+        _score(fakes, fakes.identity_encoder(), 0, "L64")
+    assert str(error.value) == (
+        "Z-diff variant must be one of disentanglement_lib, six-factors, train-100, L8, L1, "
+        "signed, got 'L64'"
+    )
+
+
+def test_six_factors_keeps_a_clean_code_at_one_with_six_labels(fakes):
+    # Colour's points (label 0) fix nothing, so every latent moves (>= 0.89 for shape's
+    # latent, as in the unfixed latents of the protocol); every other label has one still
+    # latent (~0.11). "No still latent" is a class of its own, linearly separable: 1.
+    result = _score(fakes, fakes.identity_encoder(), 0, "six-factors")
+    assert result.score > 0.99
+    assert result.chance == pytest.approx(1 / 6)
+    assert result.matrix.shape == (5, 6) and result.points_per_factor.shape == (6,)
+    assert result.matrix[:, 0].min() > 0.8  # colour: nothing still
+    np.testing.assert_array_equal(np.argmin(result.matrix[:, 1:], axis=0), np.arange(5))
+
+
+def test_six_factors_caps_a_code_without_a_posy_latent_at_five_sixths(fakes):
+    # posY's latent is noise alone: fixing posY leaves every latent moving, as fixing colour
+    # does. The protocol still scores 1 (posY's points alone have no still latent); with six
+    # labels, colour's and posY's 1/6 each are one distribution, so any classifier gets
+    # half of those 2/6 right: ceiling 4/6 + 1/6 = 5/6. Mean of 8 seeds (sd ~ 0.008).
+    no_posy = fakes.FakeEncoder(np.diag([1.0, 1, 1, 1, 0]), 0.1)
+    assert _score(fakes, no_posy, 0, "disentanglement_lib").score > 0.99
+    scores = [_score(fakes, no_posy, seed, "six-factors").score for seed in range(8)]
+    assert np.mean(scores) == pytest.approx(5 / 6, abs=0.03)
+
+
+def test_train_100_trains_on_100_points_and_loses_accuracy_on_overlapping_classes(fakes):
+    # Well-separated classes need few points: the clean code still scores 1. On the rotated
+    # code the classes overlap; a fit on 100 points is further from the best linear rule
+    # than one on 2,000, so it scores lower (by ~0.04 on these seeds).
+    clean = _score(fakes, fakes.identity_encoder(), 0, "train-100")
+    assert clean.score > 0.99
+    assert clean.points_per_factor.sum() == 100 + SMALL.num_eval
+    few, many = (
+        np.mean([_score(fakes, fakes.rotated_encoder(), s, v).score for s in range(3)])
+        for v in ("train-100", "disentanglement_lib")
+    )
+    assert few < many - 0.01
+
+
+def _one_pair_ceiling(sizes):
+    """Best accuracy from one noise-free pair per point: the still latents are the fixed
+    factor plus each other factor equal by chance (probability 1 / size); a factor of size
+    s is equal by chance 1/s as often as fixed, so the best guess is the still factor with
+    the most values (ties split evenly)."""
+    total = 0.0
+    for k, size in enumerate(sizes):
+        others = [s for i, s in enumerate(sizes) if i != k]
+        for equal in itertools.product((False, True), repeat=len(others)):
+            pairs = list(zip(others, equal, strict=True))
+            chance = np.prod([1 / s if e else 1 - 1 / s for s, e in pairs])
+            still = [s for s, e in pairs if e]
+            if all(s <= size for s in still):
+                total += chance / (1 + still.count(size))
+    return total / len(sizes)
+
+
+def test_l1_caps_a_clean_code_at_the_one_pair_ceiling(fakes):
+    # dSprites: shape right 0.762, scale 0.915, orientation 1, posX/posY 0.960: 0.919.
+    ceiling = _one_pair_ceiling(fakes.SIZES)
+    assert ceiling == pytest.approx(0.9194, abs=1e-4)
+    result = _score(fakes, fakes.identity_encoder(), 0, "L1")
+    assert result.score == pytest.approx(ceiling, abs=0.03)
+    assert result.points_per_factor.sum() == SMALL.num_train + SMALL.num_eval
+
+
+def test_fewer_pairs_per_point_lose_more_to_noise(fakes):
+    # Latent = factor + N(0, 1): a still latent's |mu1 - mu2| averages 2/sqrt(pi) = 1.13 and
+    # a moving one's a little more; the mean over L pairs has sd ~ 1/sqrt(L), so the classes
+    # overlap less as L grows: L1 < L8 < L64 (measured 0.66, 0.97, 1.00).
+    noisy = fakes.identity_encoder(noise_scale=1.0)
+    l1, l8, l64 = (_score(fakes, noisy, 0, v).score for v in ("L1", "L8", "disentanglement_lib"))
+    assert l1 < l8 - 0.1 and l8 < l64
+
+
+def test_signed_differences_leave_any_code_at_chance(fakes):
+    # The two batches are exchangeable, so mu1 - mu2 is symmetric about 0 for every label:
+    # the logistic loss at W equals that at -W, so (convex) W = 0 is best and only the
+    # class priors remain: 0.2 even for the clean code, and the matrix of mean features is
+    # ~0 where the absolute one is 0.11 (still) to 13 (orientation moving).
+    encoder = fakes.identity_encoder()
+    signed = _score(fakes, encoder, 0, "signed")
+    absolute = _score(fakes, encoder, 0, "disentanglement_lib")
+    assert signed.score == pytest.approx(0.2, abs=0.05)
+    assert np.all(np.abs(signed.matrix) < 0.1 * absolute.matrix)

@@ -1,0 +1,173 @@
+"""Protocol variants of one encoder and their table against the study's range.
+
+The encoder is numpy on a tiny factor grid (3 x 4 x 5 = 60 "images", each its factor
+vector): latent k = factor k, so nothing is rendered or trained.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from kbetavae.errors import InputError
+from kbetavae.metrics import evaluate
+from kbetavae.metrics.mig import MIG_VARIANTS
+from kbetavae.metrics.protocol import Protocol
+from kbetavae.metrics.zdiff import ZDIFF_VARIANTS
+from kbetavae.study import protocol_variants as pv
+
+SIZES = (3, 4, 5)
+TINY = Protocol(num_points=2_000, num_test_points=100, num_train=400, num_eval=200)
+
+
+class TinyGrid:
+    """The metrics' ground-truth interface on a 3 x 4 x 5 grid; an image is its factors."""
+
+    factor_sizes = SIZES
+    factor_names = ("a", "b", "c")
+    num_images = int(np.prod(SIZES))
+    strides = np.array([20, 5, 1])
+
+    def index(self, factors):
+        return np.asarray(factors, dtype=np.int64) @ self.strides
+
+    def images_at(self, index):
+        index = np.asarray(index, dtype=np.int64)
+        return ((index[:, None] // self.strides) % np.array(SIZES)).astype(np.float32)
+
+    def sample_factors(self, n, rng):
+        return np.stack([rng.integers(0, size, n) for size in SIZES], axis=1)
+
+
+class FactorCodes:
+    """images -> (mu, logvar): mu = the factors, one latent each (a clean code; noise
+    fixed per image would carry information about the other factors on a grid this small,
+    as bins split around it)."""
+
+    def __init__(self):
+        self.images_seen = 0
+
+    def __call__(self, images):
+        self.images_seen += len(images)
+        mu = np.asarray(images, dtype=np.float32)
+        return mu, np.zeros_like(mu)
+
+
+def _by_name(rows):
+    return {(row.variant, row.metric): row.score for row in rows}
+
+
+def test_every_variant_is_scored_mig_first():
+    rows = pv.score_variants(FactorCodes(), TinyGrid(), seed=1, protocol=TINY)
+    expected = [(name, "mig") for name in MIG_VARIANTS] + [
+        (name, "zdiff") for name in ZDIFF_VARIANTS
+    ]
+    assert [(row.variant, row.metric) for row in rows] == expected
+    assert all(0.0 <= row.score <= 1.0 for row in rows)
+
+
+def test_the_default_variants_are_what_evaluate_records_and_each_image_is_encoded_once():
+    encoder = FactorCodes()
+    rows = _by_name(pv.score_variants(encoder, TinyGrid(), 3, protocol=TINY))
+    record = evaluate(FactorCodes(), TinyGrid(), ["mig", "zdiff"], seed=3, protocol=TINY)
+    assert rows["disentanglement_lib", "mig"] == record["mig"]["score"]
+    assert rows["disentanglement_lib", "zdiff"] == record["zdiff"]["score"]
+    assert encoder.images_seen <= TinyGrid.num_images  # one code table for all eight
+
+
+def test_the_variants_answer_as_their_metrics_tests_derive_on_a_clean_code():
+    # A latent per factor: MIG and top-mi ~1 (m2 is estimator bias); signed at chance 1/3
+    # (its features are symmetric about 0 for every label); six-factors still separates its
+    # no-still-latent colour label, so it stays near 1 like the protocol.
+    rows = _by_name(pv.score_variants(FactorCodes(), TinyGrid(), 0, protocol=TINY))
+    assert rows["top-mi", "mig"] > 0.95
+    assert rows["disentanglement_lib", "zdiff"] > 0.95
+    assert rows["six-factors", "zdiff"] > 0.95
+    assert rows["signed", "zdiff"] == pytest.approx(1 / 3, abs=0.1)
+
+
+def _model(name, beta, mig, zdiff):
+    scores = [pv.VariantScore("v", "mig", mig), pv.VariantScore("v", "zdiff", zdiff)]
+    return pv.ScoredModel(name, beta, scores)
+
+
+STUDY = {
+    1.0: {"mig": 0.45, "zdiff": 0.36},
+    10.0: {"mig": 0.52, "zdiff": 0.35},
+    50.0: {"mig": 0.0, "zdiff": float("nan")},
+}
+
+
+def test_the_summary_counts_scores_against_the_study_range_at_the_models_betas():
+    # Models at β 1 and 10: the study's MIG range there is 0.45-0.52, Z-diff 0.35-0.36.
+    models = [_model("a", 1.0, 0.50, 0.80), _model("b", 10.0, 0.30, 0.355)]
+    mig_row, zdiff_row = pv.variant_summary(models, STUDY)
+    assert (mig_row["study_low"], mig_row["study_high"]) == (0.45, 0.52)
+    assert (mig_row["inside"], mig_row["below"], mig_row["above"]) == (1, 1, 0)
+    assert mig_row["verdict"] == "partly"
+    assert (zdiff_row["low"], zdiff_row["high"]) == (0.355, 0.80)
+    assert (zdiff_row["inside"], zdiff_row["above"], zdiff_row["verdict"]) == (1, 1, "partly")
+    inside = pv.variant_summary([_model("c", 1.0, 0.45, 0.36)], STUDY)
+    assert [row["verdict"] for row in inside] == ["inside", "inside"]
+    outside = pv.variant_summary([_model("d", 1.0, 0.9, 0.9)], STUDY)
+    assert [row["verdict"] for row in outside] == ["outside", "outside"]
+
+
+def test_the_study_range_skips_nan_and_uses_every_beta_when_none_is_reported():
+    assert pv.study_range(STUDY, "zdiff", [50.0, 1.0]) == (0.36, 0.36)
+    assert pv.study_range(STUDY, "mig", [None, 3.0]) == (0.0, 0.52)
+    with pytest.raises(InputError, match="no zdiff value"):
+        pv.study_range(STUDY, "zdiff", [50.0])
+
+
+def test_the_tables_read_the_committed_study_table_and_say_where_each_variant_lies(tmp_path):
+    models = [_model("beta=1_seed=0", 1.0, 0.2, 0.8), _model("beta=50_seed=0", 50.0, 0.0, 0.2)]
+    scores_csv, summary_csv, summary_md = pv.write_variant_tables(models, str(tmp_path))
+    with open(scores_csv) as f:
+        scores = list(csv.DictReader(f))
+    assert scores[0] == {
+        "model": "beta=1_seed=0",
+        "beta": "1",
+        "variant": "v",
+        "metric": "mig",
+        "score": "0.200000",
+    }
+    with open(summary_csv) as f:
+        mig_row, zdiff_row = csv.DictReader(f)
+    # docs/results/study_table.csv: MIG 0.4547 at β 1 and 0.0000 at β 50; Z-diff 0.3570 at
+    # β 1 and nan at β 50.
+    assert (mig_row["study_low"], mig_row["study_high"]) == ("0.000000", "0.454700")
+    assert (mig_row["inside"], mig_row["verdict"]) == ("2", "inside")
+    assert (zdiff_row["study_low"], zdiff_row["study_high"]) == ("0.357000", "0.357000")
+    assert (zdiff_row["below"], zdiff_row["above"], zdiff_row["verdict"]) == ("1", "1", "outside")
+    text = open(summary_md).read()
+    assert "| v | Z-diff | 2 | 0.2000–0.8000 | 0.3570 | 0 | 1 | 1 | outside |" in text
+
+
+def test_no_models_is_an_input_error():
+    with pytest.raises(InputError, match="at least one scored model"):
+        pv.variant_summary([], STUDY)
+
+
+def test_score_runs_scores_each_runs_archive_on_its_data_with_its_seed(monkeypatch):
+    """The wiring only (no archive exists yet): each run's config gives its β, seed and
+    data, the archive its encoder; the rows are score_variants' with that seed."""
+    from types import SimpleNamespace
+
+    from kbetavae.trained import archive
+    from kbetavae.training import rundir
+
+    configs = {
+        "runs/beta=1_seed=2": SimpleNamespace(
+            beta=1.0, seed=2, source="s", data="d", painting=None, open_data=TinyGrid
+        )
+    }
+    monkeypatch.setattr(rundir, "read_config", configs.get)
+    monkeypatch.setattr(archive, "read_encoder", lambda run_dir: FactorCodes())
+    (model,) = pv.score_runs(["runs/beta=1_seed=2"], protocol=TINY)
+    assert (model.name, model.beta) == ("beta=1_seed=2", 1.0)
+    assert model.scores == pv.score_variants(FactorCodes(), TinyGrid(), 2, protocol=TINY)
+    with pytest.raises(InputError, match="no config.json"):
+        pv.score_runs(["elsewhere"], protocol=TINY)
