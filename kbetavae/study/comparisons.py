@@ -101,7 +101,7 @@ def compare(
     """Whether βs ``a`` and ``b`` (or the groups ``key`` gives those names, e.g. settings)
     differ in ``column`` over their finished seeds (Welch's t-test, two-sided; see
     :class:`Comparison`), with the difference's intervals."""
-    by_seed = _finished_by_seed(rows, column, key)
+    by_seed = finished_by_seed(rows, column, key)
     missing = [name for name in (a, b) if not by_seed.get(name)]
     if missing:
         raise KeyError(f"no finished run of {_label(missing[0])} has {column}")
@@ -126,7 +126,7 @@ def compare_pairs(
     ``column``, with Holm-adjusted p-values over the pairs that could be tested, for Welch's
     and for the paired test separately: testing 21 pairs at 5 % each would call about one
     difference in a study where none exists."""
-    found = _finished_by_seed(rows, column, key)
+    found = finished_by_seed(rows, column, key)
     groups = sorted(found) if names is None else [n for n in names if n in found]
     pairs = [
         compare(rows, column, a, b, key) for i, a in enumerate(groups) for b in groups[i + 1 :]
@@ -140,7 +140,7 @@ def compare_pairs(
     return pairs
 
 
-def _finished_by_seed(
+def finished_by_seed(
     rows: Sequence[dict], column: str, key: Callable[[dict], Hashable] = by_beta
 ) -> dict:
     """β (or ``key``'s group) → seed → the finite value of ``column`` of its finished runs

@@ -65,18 +65,14 @@ def evaluate_encoders(
         batch_size=batch_size,
         code_table=code_table,
     )
-    for record, (encode, _) in zip(records, encoders, strict=True):
+    for record, (encode, decode) in zip(records, encoders, strict=True):
         # Formulations agree to float rounding only: say which one gave these codes.
         formulation = getattr(encode, "formulation", None)
         if formulation is not None:
             record["timing"]["encoder_formulation"] = formulation.name
-    if trained_on is not None:
-        for record, (encode, decode) in zip(records, encoders, strict=True):
-            if decode is not None:
-                heldout = heldout_elbo(
-                    encode, decode, data, trained_on, protocol.heldout_images, seed
-                )
-                record["heldout"] = heldout.to_dict()
+        if trained_on is not None and decode is not None:
+            heldout = heldout_elbo(encode, decode, data, trained_on, protocol.heldout_images, seed)
+            record["heldout"] = heldout.to_dict()
     return records
 
 

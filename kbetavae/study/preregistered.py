@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from scipy import stats as scipy_stats
 
+from kbetavae.study.comparisons import finished_by_seed
 from kbetavae.study.formatting import format_interval, format_p, table_head
 from kbetavae.study.results import read_results
 from kbetavae.study.run_tables import axis_alignment
@@ -69,18 +70,8 @@ class Test:
 
 def _values(rows: Sequence[dict], column: str, beta: float) -> dict[int, float]:
     """Seed → finite value of ``column`` of the done runs of ``beta`` among :data:`SEEDS`."""
-    out = {}
-    for row in rows:
-        value = row.get(column)
-        if (
-            row.get("status") == "done"
-            and row["beta"] == beta
-            and row["seed"] in SEEDS
-            and isinstance(value, int | float)
-            and math.isfinite(value)
-        ):
-            out[row["seed"]] = float(value)
-    return out
+    registered = [row for row in rows if row.get("seed") in SEEDS]
+    return finished_by_seed(registered, column).get(beta, {})
 
 
 def _welch(a: dict[int, float], b: dict[int, float]) -> Difference | None:

@@ -24,6 +24,7 @@ other adopts its choice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -60,6 +61,20 @@ def machine_key(encoder: FastEncoder) -> dict:
     """What the fastest formulation depends on, for ``encoder``'s architecture here."""
     import tensorflow as tf
 
+    return {
+        **_host(),
+        # `sweep --jobs N` gives each process cores / N threads: its own fastest.
+        "threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "architecture": repr(encoder.architecture),
+    }
+
+
+@functools.cache
+def _host() -> dict:
+    """The CPU, its kernel flags and TensorFlow's version: read once a process, not once a
+    model."""
+    import tensorflow as tf
+
     from kbetavae.provenance import machine
     from kbetavae.training.precision import cpu_flags
 
@@ -68,9 +83,6 @@ def machine_key(encoder: FastEncoder) -> dict:
         **machine(),
         "flags": [flag for flag in KERNEL_FLAGS if flag in flags],
         "tensorflow": tf.__version__,
-        # `sweep --jobs N` gives each process cores / N threads: its own fastest.
-        "threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "architecture": repr(encoder.architecture),
     }
 
 
