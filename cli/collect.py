@@ -63,6 +63,13 @@ def publish(
         "metrics.json becomes what `kbetavae evaluate` on the published run gives, the "
         "sweep's float32 record is kept in metrics_float32.json",
     ),
+    metrics: str = typer.Option(
+        None,
+        "--metrics",
+        help="with --from-archive: the comma-separated metrics each archive is evaluated "
+        "with (e.g. all six: mig,zdiff,modularity,sap,factorvae,dci; dci takes minutes a "
+        "run); default: the sweep's",
+    ),
 ) -> None:
     """Merge a sweep's evidence (run files, table, figures; no models) into a report.
 
@@ -83,7 +90,8 @@ def publish(
     if motion and not kio.exists(measured):
         write_motion_csv(sweep_motion(sweep_dir), measured)
         typer.echo(f"measured the traversals: {measured}")
-    written = publish_runs(sweep_dir, dest, from_archive=from_archive, say=typer.echo)
+    names = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
+    written = publish_runs(sweep_dir, dest, from_archive, typer.echo, names)
     publish_figures(sweep_dir, dest)
     rows = read_results(dest)
     plan = read_plan(dest)

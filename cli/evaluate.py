@@ -6,7 +6,8 @@ Accepts a run directory (its ``model.keras``; a published run's ``encoder.npz``)
 subdirectories hold SavedModels evaluates the highest version. A run (its config.json
 beside the model) is evaluated as its sweep evaluated it
 (:func:`kbetavae.study.evaluation.evaluate_encoders`), held-out ELBO included when the
-source is the run's own. A published run without its model is evaluated from its encoder
+source is the run's own, with the metrics and protocol its metrics.json records unless
+options choose others. A published run without its model is evaluated from its encoder
 archive (:func:`kbetavae.study.evaluation.evaluate_archive`): the entries that need more
 than the encoder are kept from its metrics.json, and said so.
 """
@@ -21,7 +22,7 @@ import typer
 from cli import options
 from cli.common import user_errors
 from kbetavae.metrics import registry
-from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER, FULL_POINTS, Protocol
+from kbetavae.metrics.protocol import check_classifier, check_eval_points
 from kbetavae.metrics.representation import ENCODE_BATCH_SIZE
 from kbetavae.trained.load import load_encoder_decoder, resolve_model
 from kbetavae.training.rundir import (
@@ -47,7 +48,9 @@ def evaluate(
         ..., help="run directory, .keras file, or SavedModel (version) directory (or gs://)"
     ),
     metrics: str = typer.Option(
-        ",".join(registry.default_names()), "--metrics", help=registry.help_text()
+        None,
+        "--metrics",
+        help=registry.help_text(f"the run's, else {','.join(registry.default_names())}"),
     ),
     source: options.RunSource = None,
     data: options.RunData = None,
@@ -55,8 +58,8 @@ def evaluate(
     seed: int = typer.Option(
         None, "--seed", help="seed of every draw (default: the run's, else 0)"
     ),
-    eval_points: options.EvalPoints = FULL_POINTS,
-    zdiff_classifier: options.ZdiffClassifier = DEFAULT_CLASSIFIER,
+    eval_points: options.EvalPoints = None,
+    zdiff_classifier: options.ZdiffClassifier = None,
     batch_size: int = typer.Option(
         ENCODE_BATCH_SIZE, "--batch-size", help="images per encoder call"
     ),
@@ -71,14 +74,24 @@ def evaluate(
         "serving directory, never inside it: <model>_v<version>_metrics.json)",
     ),
 ) -> None:
-    """Compute MIG, Z-diff and Modularity (or --metrics) of a model, and a run's held-out
-    ELBO; write metrics.json (a run's: what its sweep wrote)."""
+    """Compute a model's disentanglement metrics, and a run's held-out ELBO; write
+    metrics.json. A run is evaluated as its metrics.json records (metrics, sample size,
+    classifier), so its sweep's record is reproduced; else MIG, Z-diff and Modularity at
+    the full protocol."""
     from kbetavae.data import open_source
     from kbetavae.io import check_reachable, is_dir, write_json_atomic
-    from kbetavae.study.evaluation import evaluate_archive, evaluate_encoders, train_indices
+    from kbetavae.study.evaluation import (
+        evaluate_archive,
+        evaluate_encoders,
+        recorded_choice,
+        train_indices,
+    )
 
     started = time.perf_counter()
-    protocol = Protocol.scaled(eval_points, zdiff_classifier)
+    if eval_points is not None:  # the options first, then the files
+        check_eval_points(eval_points)
+    if zdiff_classifier is not None:
+        check_classifier(zdiff_classifier)
     check_reachable(path, "model")
     if is_dir(path):  # a run directory's files are checked before its model is trusted
         check_run(path, need_model=False)  # a missing model: trained.load says what to do
@@ -86,14 +99,16 @@ def evaluate(
     config = config_of_model(model_path) if kind in ("keras", "archive") else None
     source, data, painting = data_choice(config, source, data, painting)
     seed = seed if seed is not None else (config.seed if config else 0)
-    names = registry.check_names(m.strip() for m in metrics.split(",") if m.strip())
+    given = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
+    run_dir = os.path.dirname(model_path) if config is not None else None
+    names, protocol, recorded = recorded_choice(run_dir, given, eval_points, zdiff_classifier)
+    names = registry.check_names(names)
     images = open_source(source, data=data, painting=painting)
     # The held-out ELBO needs the images the run trained on: those of its own source.
     same = config is not None and (source, data) == (config.source, config.data)
     trained_on = train_indices(images, config) if same else None
     sizes = {"batch_size": batch_size, "code_table": code_table}
     if kind == "archive":
-        run_dir = os.path.dirname(model_path)
         report, note = evaluate_archive(run_dir, images, names, protocol, seed, **sizes)
         typer.echo(f"kbetavae: note: {note}", err=True)
     else:
@@ -106,5 +121,6 @@ def evaluate(
     scores = "  ".join(f"{name} {report[name]['score']:.3f}" for name in names)
     typer.echo(
         f"{scores}  active latents {report['active_latents']}/{report['num_latents']}  "
-        f"({eval_points:,} eval points, {report['timing']['command_seconds']:.0f} s) -> {target}"
+        f"({protocol.num_points:,} eval points{', as the run recorded' if recorded else ''}, "
+        f"{report['timing']['command_seconds']:.0f} s) -> {target}"
     )

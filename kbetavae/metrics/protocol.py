@@ -141,6 +141,20 @@ class Protocol:
             zdiff_classifier=zdiff_classifier,
         )
 
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], heldout_images: int | None = None) -> Protocol:
+        """The protocol a metrics.json's ``protocol`` entry (:meth:`record`) states; the
+        held-out images, which it does not state, are ``heldout_images`` or, as
+        :meth:`scaled` sets them, half the points (at most 5,000). InputError if a key is
+        missing."""
+        missing = [name for name in _RECORD if name not in record]
+        if missing:
+            raise InputError(f"the recorded protocol lacks {', '.join(missing)}")
+        fields = {name: record[name] for name in _RECORD}
+        if heldout_images is None:
+            heldout_images = min(HELDOUT_IMAGES, int(fields["num_points"]) // 2)
+        return cls(**fields, heldout_images=heldout_images)
+
     def replace(self, **changes: Any) -> Protocol:
         return dataclasses.replace(self, **changes)
 

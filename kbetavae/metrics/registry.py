@@ -170,14 +170,16 @@ def metric_of_column(column: str) -> str:
     raise InputError(f"{column!r} is not a metric column; choose from {', '.join(columns())}")
 
 
-def help_text() -> str:
-    """The ``--metrics`` help: defaults, then the others with their costs."""
+def help_text(default: str | None = None) -> str:
+    """The ``--metrics`` help: ``default`` (what the option defaults to; the default
+    metrics), then the others with their costs."""
     extras = [
         f"{metric.name} ({metric.cost})" if metric.cost else metric.name
         for metric in _of_kind(ONE_MODEL)
         if not metric.default
     ]
-    return f"comma-separated metrics; default {','.join(default_names())}; also {', '.join(extras)}"
+    default = default or ",".join(default_names())
+    return f"comma-separated metrics; default {default}; also {', '.join(extras)}"
 
 
 def _register_builtins() -> None:

@@ -175,10 +175,12 @@ def find_runs(directory: str) -> tuple[list[Run], list[str]]:
     return runs, unfinished
 
 
-def plan_of(runs: Sequence[Run], name: str) -> SweepPlan:
+def plan_of(runs: Sequence[Run], name: str, same_metrics: bool = True) -> SweepPlan:
     """The sweep plan the runs span: their β and seed values and their shared settings.
 
-    The metric protocol comes from the runs' ``metrics.json`` (all must agree).
+    The metric protocol comes from the runs' ``metrics.json``: all must agree, and list the
+    same metrics unless ``same_metrics`` is False (runs about to be evaluated again alike;
+    the plan then has the first run's).
     """
     first = runs[0].config.to_dict()
     for run in runs[1:]:
@@ -197,7 +199,8 @@ def plan_of(runs: Sequence[Run], name: str) -> SweepPlan:
     settings: dict[str, Any] = {}
     if protocols:
         (first_dir, first_protocol), *rest = protocols.items()
-        other = next((run_dir for run_dir, p in rest if p != first_protocol), None)
+        key = (lambda p: p) if same_metrics else (lambda p: p[1])
+        other = next((d for d, p in rest if key(p) != key(first_protocol)), None)
         if other is not None:
             raise InputError(
                 f"the runs were evaluated with different metrics or protocols ({first_dir} "

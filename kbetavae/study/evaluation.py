@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kbetavae.metrics.protocol import Protocol
+from kbetavae.errors import InputError
+from kbetavae.metrics.protocol import DEFAULT_CLASSIFIER, FULL_POINTS, Protocol
 from kbetavae.metrics.representation import ENCODE_BATCH_SIZE
 from kbetavae.study.plan import SweepPlan
 from kbetavae.trained.load import graph_decoder, graph_encoder
@@ -31,6 +32,36 @@ def train_indices(data, config) -> np.ndarray:
     from kbetavae.data.pipeline import subset_indices
 
     return subset_indices(data, config.subset, config.seed, config.validation)[0]
+
+
+def recorded_choice(
+    run_dir: str | None,
+    metrics: Sequence[str] | None = None,
+    eval_points: int | None = None,
+    zdiff_classifier: str | None = None,
+) -> tuple[list[str], Protocol, bool]:
+    """What to compute for a model: each of the metrics, sample size and Z-diff classifier
+    given, else what ``run_dir``'s metrics.json records (its sweep's choice), else the
+    defaults (MIG, Z-diff, Modularity; the full protocol). The names, the protocol, and
+    whether the record chose any of them. InputError if the record is damaged or states
+    an incomplete protocol that a given ``eval_points`` would replace."""
+    from kbetavae.metrics import registry
+
+    record = (rundir.read_metrics(run_dir) if run_dir is not None else None) or {}
+    stated = record.get("protocol") or {}
+    names = list(metrics) if metrics is not None else list(record.get("metrics") or ())
+    from_record = bool(names) and metrics is None
+    names = names or list(registry.default_names())
+    classifier = zdiff_classifier or stated.get("zdiff_classifier") or DEFAULT_CLASSIFIER
+    if eval_points is not None or not stated:
+        return names, Protocol.scaled(eval_points or FULL_POINTS, classifier), from_record
+    heldout = (record.get("heldout") or {}).get("num_images")
+    try:
+        protocol = Protocol.from_record({**stated, "zdiff_classifier": classifier}, heldout)
+    except InputError as error:
+        path = rundir.metrics_path(run_dir)
+        raise InputError(f"{path}: {error}; give `eval_points`") from None
+    return names, protocol, True
 
 
 def evaluate_encoders(

@@ -40,7 +40,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kbetavae import io as kio
 from kbetavae.errors import InputError
@@ -66,14 +66,17 @@ def publish(
     dest: str,
     from_archive: bool = False,
     say: Callable[[str], None] | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> list[str]:
     """Merge ``sweep_dir``'s evidence into ``dest`` (see the module docstring); return the
     paths written. Each run whose model.keras the sweep has gets its encoder archive, and
     with ``from_archive`` its metrics.json from that archive (``say`` hears one line per
-    run before it is evaluated: minutes each at the full protocol). InputError if
-    ``sweep_dir`` is not a tabulated sweep or its runs belong to another study than those
-    already in ``dest``. The figures are :func:`kbetavae.viz.report.publish_figures`'
-    (the CLI draws them after, as after ``collect``)."""
+    run before it is evaluated: minutes each at the full protocol), computing ``metrics``
+    if given (e.g. all six, where the sweep computed fewer), else the sweep's. InputError
+    if ``sweep_dir`` is not a tabulated sweep, its runs belong to another study than those
+    already in ``dest``, or ``metrics`` would leave runs of ``dest`` evaluated otherwise.
+    The figures are :func:`kbetavae.viz.report.publish_figures`' (the CLI draws them
+    after, as after ``collect``)."""
     if not kio.exists(os.path.join(sweep_dir, RESULTS_CSV)):
         raise InputError(f"{sweep_dir} has no results.csv: not a tabulated sweep")
     runs_dir = os.path.join(dest, RUNS_DIR)
@@ -83,12 +86,15 @@ def publish(
     if not incoming:
         raise InputError(f"{sweep_dir} has no finished runs to publish")
     kept = [r for r in _published_runs(runs_dir) if dir_name(r.run_dir) not in names]
-    plan_of([*kept, *incoming], name="check")  # InputError: runs of two studies
+    if metrics is not None:
+        metrics = _check_metrics(metrics, from_archive, kept, incoming)
+    # InputError: runs of two studies.
+    plan_of([*kept, *incoming], name="check", same_metrics=metrics is None)
 
     # Every model is read before anything is written: one that cannot be read stops here.
     archives = {d: _archive_of(d) for d in run_dirs if rundir.has_model(d)}
     written = []
-    evaluate = _archive_evaluator(sweep_dir, say) if from_archive else None
+    evaluate = _archive_evaluator(sweep_dir, say, metrics) if from_archive else None
     for run_dir in run_dirs:
         target = os.path.join(runs_dir, dir_name(run_dir))
         written += _publish_run(run_dir, target, archives.get(run_dir), evaluate)
@@ -135,9 +141,33 @@ def _publish_run(
     return written
 
 
-def _archive_evaluator(sweep_dir: str, say: Callable[[str], None] | None) -> Callable:
+def _check_metrics(metrics: Sequence[str], from_archive: bool, kept, incoming) -> list[str]:
+    """``metrics`` checked: known, and every run that will not be evaluated again (those
+    already published and kept; incoming runs without a model) already lists them."""
+    from kbetavae.metrics import registry
+
+    metrics = list(registry.check_names(metrics))
+    if not from_archive:
+        raise InputError("`metrics` needs `from_archive`: only an evaluation computes metrics")
+    unchanged = [*kept, *(r for r in incoming if not rundir.has_model(r.run_dir))]
+    for run in unchanged:
+        record = rundir.read_metrics(run.run_dir) if run.result.ok else None
+        listed = list((record or {}).get("metrics", metrics))
+        if listed != metrics:
+            raise InputError(
+                f"{run.run_dir} lists {','.join(listed)}, not {','.join(metrics)}, and will "
+                "not be evaluated again (no model here); publish its sweep with the same "
+                "`metrics`, or leave `metrics` out"
+            )
+    return metrics
+
+
+def _archive_evaluator(
+    sweep_dir: str, say: Callable[[str], None] | None, metrics: Sequence[str] | None = None
+) -> Callable:
     """``evaluate(published run) -> paths``: the run's metrics.json from its archive under
-    the sweep's protocol, the float32 model's record kept in metrics_float32.json."""
+    the sweep's protocol (``metrics``, else the sweep's), the float32 model's record kept
+    in metrics_float32.json."""
     from kbetavae.study.evaluation import evaluate_archive
 
     plan = read_plan(sweep_dir)
@@ -151,8 +181,8 @@ def _archive_evaluator(sweep_dir: str, say: Callable[[str], None] | None) -> Cal
             opened[key] = config.open_data()
         if say is not None:
             say(f"evaluating {dir_name(run_dir)} from its encoder archive")
-        metrics = swept.get("metrics") or plan.metrics  # what gave the sweep's record
-        record, _ = evaluate_archive(run_dir, opened[key], metrics, plan.protocol, config.seed)
+        names = metrics or swept.get("metrics") or plan.metrics  # else the sweep's record's
+        record, _ = evaluate_archive(run_dir, opened[key], names, plan.protocol, config.seed)
         # The float32 record first: a kill between the two writes leaves metrics.json the
         # sweep's, and publishing again starts over from the sweep's files.
         return [

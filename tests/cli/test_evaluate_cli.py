@@ -111,8 +111,10 @@ def test_evaluate_writes_the_metrics_json_the_sweep_wrote_held_out_elbo_included
     for run_dir in run_dirs:
         swept = json.loads((run_dir / "metrics.json").read_text())
         out = tmp_path / f"{run_dir.name}.json"
-        result = runner.invoke(app, ["evaluate", str(run_dir), "-o", str(out), *SMALL])
+        # No options: the metrics and the 100-point protocol are the run's record's.
+        result = runner.invoke(app, ["evaluate", str(run_dir), "-o", str(out)])
         assert result.exit_code == 0, result.output
+        assert "(100 eval points, as the run recorded," in result.output
         evaluated = json.loads(out.read_text())
         assert swept["heldout"]["num_images"] == 50
         assert {k: v for k, v in evaluated.items() if k not in ("timing", "model", "source")} == {

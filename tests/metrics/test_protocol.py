@@ -51,3 +51,18 @@ def test_the_record_is_what_the_published_runs_metrics_json_holds():
     record = json.loads(next(PUBLISHED.glob("*/metrics.json")).read_text())["protocol"]
     assert Protocol.scaled(record["num_points"], record["zdiff_classifier"]).record() == record
     assert list(FULL_PROTOCOL.record()) == list(record)
+
+
+@pytest.mark.parametrize("protocol", [FULL_PROTOCOL, Protocol.scaled(500, "liblinear_ovr")])
+def test_from_record_gives_back_the_protocol_a_record_states(protocol):
+    # The record leaves out the held-out images; scaled() sets them to half the points,
+    # at most 5,000 (10,000 -> 5,000; 500 -> 250), and so does from_record.
+    assert Protocol.from_record(protocol.record()) == protocol
+    assert Protocol.from_record(protocol.record(), heldout_images=7).heldout_images == 7
+
+
+def test_from_record_names_what_an_incomplete_record_lacks():
+    record = FULL_PROTOCOL.record()
+    del record["num_bins"], record["num_eval"]
+    with pytest.raises(InputError, match="^the recorded protocol lacks num_eval, num_bins$"):
+        Protocol.from_record(record)

@@ -144,3 +144,49 @@ def test_publishing_without_from_archive_keeps_the_sweeps_metrics(sweep, publish
         assert published_record == (sweep / run / "metrics.json").read_text()
         assert not (dest / "runs" / run / "metrics_float32.json").exists()
         assert (dest / "runs" / run / "encoder.npz").exists()
+
+
+def test_metrics_the_sweep_left_out_are_computed_from_the_archives(sweep, published, tmp_path):
+    # The sweep computed the three defaults; publishing with --metrics adds SAP to every
+    # run, and `kbetavae evaluate` on the published run (no options) computes the same.
+    dest = tmp_path / "results"
+    shutil.copytree(published[0], dest)
+    wanted = "mig,zdiff,modularity,sap"
+    args = ["publish", str(sweep), str(dest), "--no-motion", "--from-archive"]
+    result = runner.invoke(app, [*args, "--metrics", wanted])
+    assert result.exit_code == 0, result.output
+    for run in RUNS:
+        record = json.loads((dest / "runs" / run / "metrics.json").read_text())
+        assert record["metrics"] == wanted.split(",") and 0 <= record["sap"]["score"] <= 1
+        swept = json.loads((dest / "runs" / run / "metrics_float32.json").read_text())
+        assert (
+            "sap" not in swept
+            and record["mig"]
+            == json.loads((published[0] / "runs" / run / "metrics.json").read_text())["mig"]
+        )  # the same archive and draws: the same MIG as published before
+        out = tmp_path / f"{run}.json"
+        evaluated = runner.invoke(app, ["evaluate", str(dest / "runs" / run), "-o", str(out)])
+        assert evaluated.exit_code == 0, evaluated.output
+        assert "100 eval points, as the run recorded" in evaluated.output
+        assert compared(json.loads(out.read_text())) == compared(record)
+    assert "sap" in (dest / "results.csv").read_text().splitlines()[0].split(",")
+
+
+def test_metrics_are_refused_where_runs_would_stay_evaluated_otherwise(sweep, published, tmp_path):
+    dest = tmp_path / "results"
+    shutil.copytree(published[0], dest)
+    args = ["publish", str(sweep), str(dest), "--no-motion"]
+    alone = runner.invoke(app, [*args, "--metrics", "mig,sap"])
+    assert alone.exit_code == 2 and alone.output.count("\n") == 1
+    assert "--metrics needs --from-archive" in alone.output
+    # A published run of another sweep, whose model is not here, keeps its three metrics.
+    other = dest / "runs" / "beta=1_seed=1"
+    shutil.copytree(dest / "runs" / RUNS[0], other)
+    config = json.loads((other / "config.json").read_text())
+    config["config"]["seed"] = 1
+    (other / "config.json").write_text(json.dumps(config))
+    before = sorted(p.read_bytes() for p in dest.rglob("*") if p.is_file())
+    refused = runner.invoke(app, [*args, "--from-archive", "--metrics", "mig,sap"])
+    assert refused.exit_code == 2 and refused.output.count("\n") == 1, refused.output
+    assert f"{other} lists mig,zdiff,modularity, not mig,sap" in refused.output
+    assert sorted(p.read_bytes() for p in dest.rglob("*") if p.is_file()) == before
