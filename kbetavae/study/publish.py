@@ -43,7 +43,7 @@ import os
 from collections.abc import Callable, Sequence
 
 from kbetavae import io as kio
-from kbetavae.errors import InputError
+from kbetavae.errors import DamagedFile, InputError
 from kbetavae.study import published
 from kbetavae.study.collect import collect, find_runs, plan_of
 from kbetavae.study.motion import MOTION_CSV, read_motion_csv, write_motion_csv
@@ -94,7 +94,7 @@ def publish(
     # Every model is read before anything is written: one that cannot be read stops here.
     archives = {d: _archive_of(d) for d in run_dirs if rundir.has_model(d)}
     written = []
-    evaluate = _archive_evaluator(sweep_dir, say, metrics) if from_archive else None
+    evaluate = _ArchiveEvaluator(sweep_dir, say, metrics) if from_archive else None
     for run_dir in run_dirs:
         target = os.path.join(runs_dir, dir_name(run_dir))
         written += _publish_run(run_dir, target, archives.get(run_dir), evaluate)
@@ -121,11 +121,14 @@ def _archive_of(run_dir: str) -> bytes:
 
 
 def _publish_run(
-    run_dir: str, target: str, archive: bytes | None, evaluate: Callable | None
+    run_dir: str, target: str, archive: bytes | None, evaluate: _ArchiveEvaluator | None
 ) -> list[str]:
     """Copy one run's records into ``target`` and write its encoder ``archive`` (None: the
-    sweep has no model); with ``evaluate``, its metrics.json from the archive. The paths
-    written."""
+    sweep has no model); with ``evaluate``, its metrics.json from the archive, unless
+    ``target`` holds that evaluation already. The paths written."""
+    if evaluate is not None and archive is not None and evaluate.done(run_dir, target, archive):
+        evaluate.say(f"{dir_name(run_dir)}: evaluated from its archive already, kept")
+        return []
     # Without a model here, an archive published before stays only if it is this training's.
     keep_archive = rundir.same_training(run_dir, target)
     written = copy_records(run_dir, target)
@@ -162,35 +165,65 @@ def _check_metrics(metrics: Sequence[str], from_archive: bool, kept, incoming) -
     return metrics
 
 
-def _archive_evaluator(
-    sweep_dir: str, say: Callable[[str], None] | None, metrics: Sequence[str] | None = None
-) -> Callable:
-    """``evaluate(published run) -> paths``: the run's metrics.json from its archive under
-    the sweep's protocol (``metrics``, else the sweep's), the float32 model's record kept
-    in metrics_float32.json."""
-    from kbetavae.study.evaluation import evaluate_archive
+class _ArchiveEvaluator:
+    """Evaluates published runs from their archives: under the sweep's protocol, with
+    ``metrics`` (else each run's sweep's), the float32 model's record kept in
+    metrics_float32.json; ``say`` hears a line per run."""
 
-    plan = read_plan(sweep_dir)
-    opened: dict[tuple, object] = {}
+    def __init__(
+        self, sweep_dir: str, say: Callable[[str], None] | None, metrics: Sequence[str] | None
+    ) -> None:
+        self.plan = read_plan(sweep_dir)
+        self.say = say or (lambda line: None)
+        self.metrics = list(metrics) if metrics is not None else None
+        self.opened: dict[tuple, object] = {}
 
-    def evaluate(run_dir: str) -> list[str]:
+    def names(self, swept: dict) -> list[str]:
+        return self.metrics or list(swept.get("metrics") or self.plan.metrics)
+
+    def done(self, run_dir: str, target: str, archive: bytes) -> bool:
+        """Whether ``target`` holds this evaluation already: the same training and archive,
+        the sweep's record kept beside, the metrics and protocol asked for. A publish that
+        was stopped (minutes a run) resumes after the runs it finished."""
+        try:
+            if not rundir.same_training(run_dir, target) or not kio.exists(
+                rundir.archive_path(target)
+            ):
+                return False
+            swept = rundir.read_metrics(run_dir)
+            published = rundir.read_metrics(target)
+            return (
+                kio.read_bytes(rundir.archive_path(target)) == archive
+                and swept is not None
+                and rundir.read_float32_metrics(target) == swept
+                and published is not None
+                and "encoder" in published
+                and published.get("metrics") == self.names(swept)
+                and published.get("protocol") == self.plan.protocol.record()
+            )
+        except DamagedFile:
+            return False
+
+    def __call__(self, run_dir: str) -> list[str]:
+        """Evaluate the published run ``run_dir`` from its archive; the paths written."""
+        from kbetavae.study.evaluation import evaluate_archive
+
         config = rundir.read_config(run_dir)
         swept = rundir.read_metrics(run_dir)
         key = (config.source, config.data, config.painting)
-        if key not in opened:
-            opened[key] = config.open_data()
-        if say is not None:
-            say(f"evaluating {dir_name(run_dir)} from its encoder archive")
-        names = metrics or swept.get("metrics") or plan.metrics  # else the sweep's record's
-        record, _ = evaluate_archive(run_dir, opened[key], names, plan.protocol, config.seed)
+        if key not in self.opened:
+            self.opened[key] = config.open_data()
+        self.say(f"evaluating {dir_name(run_dir)} from its encoder archive")
+        protocol = self.plan.protocol
+        record, _ = evaluate_archive(
+            run_dir, self.opened[key], self.names(swept), protocol, config.seed
+        )
         # The float32 record first: a kill between the two writes leaves metrics.json the
         # sweep's, and publishing again starts over from the sweep's files.
         return [
             rundir.write_float32_metrics(run_dir, swept),
             rundir.write_metrics(run_dir, record),
         ]
-
-    return evaluate
 
 
 def missing_run_files(results_dir: str) -> list[str]:

@@ -520,6 +520,11 @@ def float32_metrics_path(run_dir: str) -> str:
     return os.path.join(run_dir, FLOAT32_METRICS_FILE)
 
 
+def read_float32_metrics(run_dir: str) -> dict | None:
+    """The float32 model's record kept beside an archive's metrics.json (None if none)."""
+    return _read_record(os.fspath(run_dir), FLOAT32_METRICS_FILE)
+
+
 def write_float32_metrics(run_dir: str, record: dict) -> str:
     """Keep the float32 model's record beside the archive's metrics.json; the path."""
     path = float32_metrics_path(run_dir)

@@ -190,3 +190,34 @@ def test_metrics_are_refused_where_runs_would_stay_evaluated_otherwise(sweep, pu
     assert refused.exit_code == 2 and refused.output.count("\n") == 1, refused.output
     assert f"{other} lists mig,zdiff,modularity, not mig,sap" in refused.output
     assert sorted(p.read_bytes() for p in dest.rglob("*") if p.is_file()) == before
+
+
+def test_publishing_again_keeps_the_runs_evaluated_already_and_resumes_the_rest(
+    sweep, published, tmp_path
+):
+    # A publish from the archives takes minutes a run: one stopped part-way resumes. Run 0
+    # is as a finished publish left it; run 1 as a stop during its evaluation left it (the
+    # sweep's metrics.json copied, no float32 record yet).
+    dest = tmp_path / "results"
+    shutil.copytree(published[0], dest)
+    stopped = dest / "runs" / RUNS[1]
+    shutil.copy(sweep / RUNS[1] / "metrics.json", stopped / "metrics.json")
+    (stopped / "metrics_float32.json").unlink()
+    finished = (dest / "runs" / RUNS[0] / "metrics.json").read_bytes()
+    args = ["publish", str(sweep), str(dest), "--no-motion", "--from-archive"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"{RUNS[0]}: evaluated from its archive already, kept" in result.output
+    assert f"evaluating {RUNS[0]}" not in result.output
+    assert f"evaluating {RUNS[1]} from its encoder archive" in result.output
+    assert (dest / "runs" / RUNS[0] / "metrics.json").read_bytes() == finished
+    for run in RUNS:  # the resumed run evaluated as the first publish did (timing aside)
+        again_record, first = (
+            json.loads((d / "runs" / run / "metrics.json").read_text())
+            for d in (dest, published[0])
+        )
+        assert compared(again_record) == compared(first)
+    # Other metrics asked for: nothing published matches, every run is evaluated again.
+    again = runner.invoke(app, [*args, "--metrics", "mig,modularity"])
+    assert again.exit_code == 0, again.output
+    assert all(f"evaluating {run} from its encoder archive" in again.output for run in RUNS)
