@@ -63,6 +63,18 @@ def test_codes_that_are_the_factors_are_disentangled_complete_and_informative():
     np.testing.assert_array_equal(np.argmax(result.matrix, axis=0), [0, 1, 2])
 
 
+def test_the_factors_fitted_in_threads_give_the_result_fitted_in_turn():
+    # Each factor's ensemble is seeded alike and independent of the others.
+    codes = samples(rotated)
+    one, three = dci(*codes, workers=1), dci(*codes, workers=3)
+    np.testing.assert_array_equal(one.matrix, three.matrix)
+    assert (one.score, one.completeness, one.informativeness) == (
+        three.score,
+        three.completeness,
+        three.informativeness,
+    )
+
+
 def test_rotated_codes_lose_disentanglement_and_completeness():
     result = dci(*samples(rotated))
     assert result.score < 0.6 and result.completeness < 0.6
