@@ -90,8 +90,7 @@ def publish(
     if motion and not kio.exists(measured):
         write_motion_csv(sweep_motion(sweep_dir), measured)
         typer.echo(f"measured the traversals: {measured}")
-    names = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
-    written = publish_runs(sweep_dir, dest, from_archive, typer.echo, names)
+    written = publish_runs(sweep_dir, dest, from_archive, typer.echo, options.comma_list(metrics))
     publish_figures(sweep_dir, dest)
     rows = read_results(dest)
     plan = read_plan(dest)

@@ -99,9 +99,10 @@ def evaluate(
     config = config_of_model(model_path) if kind in ("keras", "archive") else None
     source, data, painting = data_choice(config, source, data, painting)
     seed = seed if seed is not None else (config.seed if config else 0)
-    given = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
     run_dir = os.path.dirname(model_path) if config is not None else None
-    names, protocol, recorded = recorded_choice(run_dir, given, eval_points, zdiff_classifier)
+    names, protocol, recorded = recorded_choice(
+        run_dir, options.comma_list(metrics), eval_points, zdiff_classifier
+    )
     names = registry.check_names(names)
     images = open_source(source, data=data, painting=painting)
     # The held-out ELBO needs the images the run trained on: those of its own source.

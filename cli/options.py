@@ -136,11 +136,16 @@ Precision = Annotated[
 ]
 
 
+def comma_list(text: str | None) -> list[str] | None:
+    """The stripped, non-empty items of a comma-separated option (None if not given)."""
+    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+
 def parse_objective_args(text: str, option: str = "--objective-args") -> dict[str, float]:
     """``"gamma=1000,capacity_max=25"`` as ``{"gamma": 1000.0, "capacity_max": 25.0}``
     (integers stay integers); InputError naming the bad pair."""
     values: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
+    for item in comma_list(text):
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
         try:

@@ -157,7 +157,7 @@ def sweep(
             "name": name,
             **({"settings": grid} if grid else {"betas": _numbers(betas, "--betas")}),
             "seeds": _numbers(seeds, "--seeds", int),
-            "metrics": tuple(m.strip() for m in metrics.split(",") if m.strip()),
+            "metrics": tuple(options.comma_list(metrics)),
             "eval_points": eval_points,
             "zdiff_classifier": zdiff_classifier,
             "epochs": epochs,
@@ -190,7 +190,7 @@ def sweep(
             progress=progress,
             fuse=fuse,
             max_group=max_group,
-            redo=tuple(r.strip() for r in redo.split(",") if r.strip()),
+            redo=tuple(options.comma_list(redo)),
             traverse_beta=traverse_beta,
         )
     except BaseException as exc:

@@ -111,7 +111,7 @@ def train(
     cloud.check_hypertune_metric(hypertune_metric)
     evaluate = vertex.on_vertex if evaluate is None else evaluate
     if evaluate:  # bad metric options fail here, before anything is trained
-        names = [m.strip() for m in metrics.split(",") if m.strip()]
+        names = options.comma_list(metrics)
         plan = trial.evaluation_plan(config, names, eval_points, hypertune_metric, zdiff_classifier)
     root = out or vertex.out_root()
     if is_chief():  # reads and checks TF_CONFIG first; other workers write nothing here

@@ -137,7 +137,7 @@ class Protocol:
             num_train=n,
             num_eval=half,
             num_variance_points=n,
-            heldout_images=min(HELDOUT_IMAGES, half),
+            heldout_images=_heldout_images(n),
             zdiff_classifier=zdiff_classifier,
         )
 
@@ -152,7 +152,7 @@ class Protocol:
             raise InputError(f"the recorded protocol lacks {', '.join(missing)}")
         fields = {name: record[name] for name in _RECORD}
         if heldout_images is None:
-            heldout_images = min(HELDOUT_IMAGES, int(fields["num_points"]) // 2)
+            heldout_images = _heldout_images(int(fields["num_points"]))
         return cls(**fields, heldout_images=heldout_images)
 
     def replace(self, **changes: Any) -> Protocol:
@@ -161,6 +161,11 @@ class Protocol:
     def record(self) -> dict[str, Any]:
         """metrics.json's ``protocol`` entry."""
         return {name: getattr(self, name) for name in _RECORD}
+
+
+def _heldout_images(num_points: int) -> int:
+    """The held-out ELBO's images at ``num_points``: half of them, at most 5,000."""
+    return min(HELDOUT_IMAGES, num_points // 2)
 
 
 # The full protocol: the default of every evaluation and metric function.
