@@ -15,25 +15,37 @@ fixed it before their runs existed, and nothing more.
 - **H4**: each of MIG, Z-diff and Modularity (all latents), each β ≠ 1 against β = 1:
   18 Welch tests on seeds 4–7, Holm over the 18; the pairs with adjusted p < 0.05.
 
-Everything is computed from the committed files (``results.csv``, ``traversal_motion.csv``
-and the runs' ``metrics.json``) and registered as the marked table ``preregistered`` of
-:mod:`kbetavae.study.published`. Runs of other seeds are exploratory and never enter here.
+The scores are those of the evaluation the registration fixed: each run's sweep's own,
+of its float32 model at the registered commit (``metrics_float32.json`` where ``publish
+--from-archive`` kept it beside the archive's ``metrics.json``; ``metrics.json`` otherwise:
+:func:`~kbetavae.training.rundir.read_sweep_metrics`). The verdicts from the archives'
+re-evaluation are printed beside them, not tested. Everything is computed from the
+committed files (those records, ``results.csv``'s run list and ``traversal_motion.csv``)
+and registered as the marked table ``preregistered`` of :mod:`kbetavae.study.published`.
+Runs of other seeds are exploratory and never enter here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from scipy import stats as scipy_stats
 
+from kbetavae.metrics import metric_row
 from kbetavae.study.comparisons import finished_by_seed
 from kbetavae.study.formatting import format_interval, format_p, table_head
-from kbetavae.study.results import read_results
+from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
 from kbetavae.study.run_tables import axis_alignment
 from kbetavae.study.sensitivity import ACTIVITY_THRESHOLDS, activity_rows
 from kbetavae.study.statistics import Difference, holm, paired_difference, welch_difference
+from kbetavae.training import rundir
+
+Reader = Callable[[str], dict | None]
+# The registered evaluation (the sweep's, float32) and the published one (the archive's).
+REGISTERED: Reader = rundir.read_sweep_metrics
+ARCHIVED: Reader = rundir.read_metrics
 
 SEEDS = (4, 5, 6, 7)
 ALPHA = 0.05
@@ -89,6 +101,23 @@ def _paired(a: dict[int, float], b: dict[int, float]) -> Difference | None:
     )
 
 
+def scored_rows(results_dir: str, read: Reader = REGISTERED) -> list[dict]:
+    """``results.csv``'s rows with each finished run's score columns from the record
+    ``read`` gives (by default the registered evaluation, :data:`REGISTERED`)."""
+    rows = read_results(results_dir)
+    done = [r for r in rows if r.get("status") == "done"]
+    by_run = {
+        (beta, seed): record
+        for beta, records in metric_records(sweep_run_dirs(results_dir), done, read).items()
+        for seed, record in records
+        if record is not None
+    }
+    return [
+        {**row, **metric_row(by_run[key])} if (key := (row["beta"], row["seed"])) in by_run else row
+        for row in rows
+    ]
+
+
 def h1(rows: Sequence[dict]) -> Test:
     """Welch's t of Modularity over active latents, β 10 − β 0.5, seeds 4–7."""
     low, high = (_values(rows, "modularity_active", b) for b in H1_BETAS)
@@ -96,22 +125,23 @@ def h1(rows: Sequence[dict]) -> Test:
     return Test("H1: Modularity (active) β 10 > β 0.5", groups, _welch(low, high))
 
 
-def h2(results_dir: str) -> Test:
-    """Welch's t of MIG, axis-aligned runs − the others, seeds 4–7."""
+def h2(results_dir: str, rows: Sequence[dict]) -> Test:
+    """Welch's t of MIG (from ``rows``), axis-aligned runs − the others, seeds 4–7."""
+    migs = {(r["beta"], r["seed"]): r.get("mig") for r in rows}
     aligned, others = {}, {}
     for row, _, axes in axis_alignment(results_dir):
-        mig = row.get("mig")
+        mig = migs.get((row["beta"], row["seed"]))
         if row["seed"] in SEEDS and isinstance(mig, int | float) and math.isfinite(mig):
             (aligned if len(axes) == 2 else others)[(row["beta"], row["seed"])] = float(mig)
     groups = f"aligned: n {len(aligned)}; others: n {len(others)}"
     return Test("H2: MIG of axis-aligned runs > others", groups, _welch(others, aligned))
 
 
-def confirmatory(results_dir: str) -> list[Test]:
+def confirmatory(results_dir: str, read: Reader = REGISTERED) -> list[Test]:
     """H1 and H2 with their p adjusted by Holm over the two (a test that cannot be run
-    keeps no p and counts as not replicated)."""
-    tests = [h1(read_results(results_dir)), h2(results_dir)]
-    return _adjusted(tests)
+    keeps no p and counts as not replicated), on the scores ``read`` gives."""
+    rows = scored_rows(results_dir, read)
+    return _adjusted([h1(rows), h2(results_dir, rows)])
 
 
 def h4(rows: Sequence[dict]) -> list[Test]:
@@ -174,10 +204,11 @@ def _cells(test: Test, registered_direction: bool = True) -> list[str]:
 def preregistered_markdown(results_dir: str) -> str:
     """The registered analysis as the report prints it: H1 and H2 (Holm over 2), H1's
     paired t and activity-threshold p beside it, H3's counts, H4's 18 tests."""
-    rows = read_results(results_dir)
-    if not any(r["seed"] in SEEDS and r.get("status") == "done" for r in rows):
+    if not any(r["seed"] in SEEDS and r.get("status") == "done" for r in read_results(results_dir)):
         return "No finished run of seeds 4–7 yet: the pre-registered analysis has no data.\n"
-    lines = ["**Confirmatory family 1: H1 and H2 (Welch's t, seeds 4–7, Holm over the 2)**", ""]
+    rows = scored_rows(results_dir)
+    lines = [_source_line(results_dir), ""]
+    lines += ["**Confirmatory family 1: H1 and H2 (Welch's t, seeds 4–7, Holm over the 2)**", ""]
     lines += table_head(["hypothesis", "runs", "difference [95 % CI]", "p", "Holm p", "result"])
     tests = confirmatory(results_dir)
     for test in tests:
@@ -196,7 +227,51 @@ def preregistered_markdown(results_dir: str) -> str:
         "",
         "H4, the pairs called different from the baseline: " + ("; ".join(called) or "none") + ".",
     ]
+    archived = _archived_verdicts(results_dir)
+    if archived:
+        lines += ["", archived]
     return "\n".join(lines) + "\n"
+
+
+def _registered_runs(results_dir: str) -> tuple[int, int]:
+    """(finished runs of seeds 4–7, those whose sweep record sits beside an archive's)."""
+    runs = [
+        run_dir
+        for _, seed, run_dir in sweep_run_dirs(results_dir)
+        if seed in SEEDS and rundir.read_metrics(run_dir) is not None
+    ]
+    return len(runs), sum(1 for r in runs if rundir.read_float32_metrics(r) is not None)
+
+
+def _source_line(results_dir: str) -> str:
+    runs, kept = _registered_runs(results_dir)
+    return (
+        f"Scores: each run's evaluation by its sweep, of the float32 model at the registered "
+        f"commit, as registered ({kept} of the {runs} runs from `metrics_float32.json`, kept "
+        "beside the archive's re-evaluation; the others from `metrics.json`)."
+    )
+
+
+def _archived_verdicts(results_dir: str) -> str:
+    """The registered tests on the archives' re-evaluation (``metrics.json``), as one line
+    beside the registered verdicts ('' when no run has a separate archive evaluation)."""
+    if not _registered_runs(results_dir)[1]:
+        return ""
+    tests = confirmatory(results_dir, ARCHIVED)
+    h4_called = [t.label for t in h4(scored_rows(results_dir, ARCHIVED)) if t.called_either_way()]
+    parts = [
+        f"{t.label.split(':')[0]} Holm p {format_p(t.adjusted_p)} "
+        f"({'replicates' if t.called() else 'does not replicate'})"
+        for t in tests
+    ]
+    return (
+        "Beside them, not tested: the same tests on the float16 archives' re-evaluation "
+        "(`metrics.json`): "
+        + "; ".join(parts)
+        + "; H4 pairs called different: "
+        + ("; ".join(h4_called) or "none")
+        + "."
+    )
 
 
 def _h1_beside(rows: Sequence[dict], results_dir: str) -> list[str]:
@@ -205,7 +280,7 @@ def _h1_beside(rows: Sequence[dict], results_dir: str) -> list[str]:
     text = "—" if paired is None else f"{paired.text()}, p {format_p(paired.p)}"
     by_threshold = []
     for threshold in ACTIVITY_THRESHOLDS:
-        at = activity_rows(results_dir, threshold)
+        at = activity_rows(results_dir, threshold, REGISTERED)
         d = _welch(*(_values(at, "modularity_active", b) for b in H1_BETAS))
         by_threshold.append(f"{threshold:g}: {'—' if d is None else format_p(d.p)}")
     return [

@@ -23,7 +23,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kbetavae import io as kio
@@ -335,14 +335,17 @@ def check_runs(sweep_dir: str, need_model: bool = False) -> None:
         rundir.check_run(run_dir, need_model=need_model)
 
 
-def metric_records(runs, done) -> dict[float, list[tuple[int, dict]]]:
+def metric_records(
+    runs, done, read: Callable[[str], dict | None] = rundir.read_metrics
+) -> dict[float, list[tuple[int, dict]]]:
     """β -> [(seed, metrics.json record)] of the finished runs (``done``: results rows
-    with status done) among ``runs`` (:func:`sweep_run_dirs`), in seed order."""
+    with status done) among ``runs`` (:func:`sweep_run_dirs`), in seed order; ``read``
+    chooses the record (:func:`~kbetavae.training.rundir.read_sweep_metrics`: the sweep's)."""
     ok = {(r["beta"], r["seed"]) for r in done}
     records: dict[float, list[tuple[int, dict]]] = {}
     for beta, seed, run_dir in runs:
         if (beta, seed) in ok:
-            record = rundir.read_metrics(run_dir)
+            record = read(run_dir)
             records.setdefault(beta, []).append((seed, record))
     return records
 

@@ -18,7 +18,7 @@ activity threshold at 0.01 nats.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from kbetavae.study.formatting import format_p, format_range, table_head
 from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
 from kbetavae.study.run_tables import axis_alignment
 from kbetavae.study.statistics import rank_sum_p, welch_p
+from kbetavae.training import rundir
 
 # The activity thresholds shown (nats); the report's is ACTIVE_KL_NATS.
 ACTIVITY_THRESHOLDS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0)
@@ -38,12 +39,16 @@ AXIS_TOLERANCES_DEG = (5.0, 10.0, 15.0)
 CLAIMED_PAIR = (0.5, 10.0)
 
 
-def activity_rows(results_dir: str, threshold: float) -> list[dict]:
+def activity_rows(
+    results_dir: str,
+    threshold: float,
+    read: Callable[[str], dict | None] = rundir.read_metrics,
+) -> list[dict]:
     """One row per finished run as ``results.csv`` has it, with ``active_latents`` and
     ``modularity_active`` recomputed at ``threshold`` nats from its ``metrics.json``
-    (``modularity_active`` None where no latent is active)."""
+    (or the record ``read`` gives; ``modularity_active`` None where no latent is active)."""
     done = [r for r in read_results(results_dir) if r.get("status") == "done"]
-    records = metric_records(sweep_run_dirs(results_dir), done)
+    records = metric_records(sweep_run_dirs(results_dir), done, read)
     out = []
     for row in done:
         record = dict(records.get(row["beta"], [])).get(row["seed"])

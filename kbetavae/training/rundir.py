@@ -525,6 +525,13 @@ def read_float32_metrics(run_dir: str) -> dict | None:
     return _read_record(os.fspath(run_dir), FLOAT32_METRICS_FILE)
 
 
+def read_sweep_metrics(run_dir: str | os.PathLike) -> dict | None:
+    """The evaluation the run's sweep made of its float32 model: ``metrics_float32.json``
+    where ``publish --from-archive`` kept it, else ``metrics.json`` (None if neither)."""
+    record = _read_record(os.fspath(run_dir), FLOAT32_METRICS_FILE)
+    return record if record is not None else read_metrics(run_dir)
+
+
 def write_float32_metrics(run_dir: str, record: dict) -> str:
     """Keep the float32 model's record beside the archive's metrics.json; the path."""
     path = float32_metrics_path(run_dir)

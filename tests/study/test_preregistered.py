@@ -35,6 +35,19 @@ def _motion(run: str, beta: float, seed: int, aligned: bool) -> list[dict]:
     ]  # fmt: skip
 
 
+def _record(mig: float, zdiff: float, modularity: float, active: int) -> dict:
+    """A metrics.json record with these scores; one latent active at 0.01 nats, so
+    Modularity over the active latents is its per-latent score, ``modularity``."""
+    return {
+        "active_latents": active,
+        "kl_per_latent": [2.0, 0.001],
+        "mig": {"score": mig},
+        "zdiff": {"score": zdiff},
+        "modularity": {"score": modularity, "active_score": modularity,
+                       "per_latent": [modularity, 0.5]},
+    }  # fmt: skip
+
+
 def _report(tmp_path: Path, with_old_seeds: bool = True, aligned=(4, 5, 6, 7)) -> str:
     """βs 0.5, 1, 10 and 50 at seeds 4–7 (and 0–3 with values that would flip every test,
     which the registered analysis must ignore); β = 10's runs of ``aligned`` seeds are
@@ -53,13 +66,10 @@ def _report(tmp_path: Path, with_old_seeds: bool = True, aligned=(4, 5, 6, 7)) -
             run = f"beta={beta:g}_seed={seed}"
             path = tmp_path / "runs" / run
             path.mkdir(parents=True)
-            record = {
-                "kl_per_latent": [2.0, 0.001],
-                "modularity": {"per_latent": [modularity, 0.5]},
-            }
+            zdiff = 0.5 + 0.01 * ((k + round(2 * beta)) % 3)  # no β's mean far from another's
+            record = _record(mig, zdiff, modularity, active)
             (path / "metrics.json").write_text(json.dumps(record))
             listed.append({"beta": beta, "seed": seed, "run_dir": f"runs/{run}"})
-            zdiff = 0.5 + 0.01 * ((k + round(2 * beta)) % 3)  # no β's mean far from another's
             rows.append(
                 {"beta": beta, "seed": seed, "status": "done", "mig": mig, "zdiff": zdiff,
                  "modularity": modularity, "modularity_active": modularity,
@@ -104,7 +114,7 @@ def test_a_registered_direction_reversed_does_not_replicate(tmp_path):
 
 def test_h2_with_one_aligned_run_is_not_testable(tmp_path):
     directory = _report(tmp_path, with_old_seeds=False, aligned=(4,))
-    h2 = preregistered.h2(directory)
+    h2 = preregistered.h2(directory, preregistered.scored_rows(directory))
     assert h2.difference is None and h2.groups == "aligned: n 1; others: n 15"
     assert "not testable" in preregistered.preregistered_markdown(directory)
 
@@ -147,3 +157,38 @@ def test_the_markdown_reports_every_registered_item(tmp_path):
 def test_without_runs_of_seeds_4_to_7_it_says_so(tmp_path):
     write_results(str(tmp_path), [{"beta": 1.0, "seed": 0, "status": "done", "mig": 0.1}])
     assert preregistered.preregistered_markdown(str(tmp_path)).startswith("No finished run")
+
+
+def test_the_registered_scores_are_the_sweeps_own_where_an_archive_was_re_evaluated(tmp_path):
+    """A run published from its archive keeps the sweep's record in metrics_float32.json
+    and the archive's in metrics.json. The registration fixed the sweep's evaluation: here
+    the archives' records swap H1's βs (β 0.5 gets β 10's Modularity and back), so H1
+    replicates on the registered scores and the line beside says the archives' would not."""
+    directory = _report(tmp_path, with_old_seeds=False)
+    for seed, low, high in zip(preregistered.SEEDS, H1_LOW, H1_HIGH, strict=True):
+        for beta, registered, archived in ((0.5, low, high), (10.0, high, low)):
+            run = tmp_path / "runs" / f"beta={beta:g}_seed={seed}"
+            (run / "metrics.json").replace(run / "metrics_float32.json")
+            record = json.loads((run / "metrics_float32.json").read_text())
+            assert record["modularity"]["active_score"] == registered
+            record["modularity"] = {"score": archived, "active_score": archived,
+                                    "per_latent": [archived, 0.5]}  # fmt: skip
+            (run / "metrics.json").write_text(json.dumps(record))
+
+    (h1, _) = preregistered.confirmatory(directory)
+    assert h1.difference.delta == pytest.approx(0.20) and h1.called()
+    (archived_h1, _) = preregistered.confirmatory(directory, preregistered.ARCHIVED)
+    assert archived_h1.difference.delta == pytest.approx(-0.20) and not archived_h1.called()
+
+    text = preregistered.preregistered_markdown(directory)
+    assert "(8 of the 16 runs from `metrics_float32.json`" in text
+    assert "paired by seed, β 10 − β 0.5 = +0.200" in text
+    beside = next(line for line in text.splitlines() if line.startswith("Beside them"))
+    assert "H1 Holm p" in beside and "H2 Holm p" in beside
+    assert beside.count("does not replicate") == 1 and "(replicates)" in beside
+
+
+def test_without_archive_records_no_line_beside_is_printed(tmp_path):
+    text = preregistered.preregistered_markdown(_report(tmp_path))
+    assert "(0 of the 16 runs from `metrics_float32.json`" in text
+    assert "Beside them" not in text

@@ -186,3 +186,15 @@ def test_remove_temporaries_deletes_what_a_killed_write_left_only(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == sorted(
         [rundir.CONFIG_FILE, rundir.HISTORY_FILE, rundir.MODEL_FILE, rundir.DONE_FILE]
     )
+
+
+def test_the_sweeps_record_is_the_float32_one_where_publish_kept_it(tmp_path):
+    """A sweep's run has only metrics.json, its sweep's record; a run published from its
+    archive keeps that record as metrics_float32.json beside the archive's metrics.json."""
+    run = str(tmp_path)
+    assert rundir.read_sweep_metrics(run) is None
+    rundir.write_metrics(run, {"mig": {"score": 0.2}})
+    assert rundir.read_sweep_metrics(run) == {"mig": {"score": 0.2}}
+    rundir.write_float32_metrics(run, {"mig": {"score": 0.3}})
+    assert rundir.read_sweep_metrics(run) == {"mig": {"score": 0.3}}
+    assert rundir.read_metrics(run) == {"mig": {"score": 0.2}}
