@@ -15,14 +15,10 @@ fixed it before their runs existed, and nothing more.
 - **H4**: each of MIG, Z-diff and Modularity (all latents), each β ≠ 1 against β = 1:
   18 Welch tests on seeds 4–7, Holm over the 18; the pairs with adjusted p < 0.05.
 
-The scores are those of the evaluation the registration fixed: each run's sweep's own,
-of its float32 model at the registered commit (``metrics_float32.json`` where ``publish
---from-archive`` kept it beside the archive's ``metrics.json``; ``metrics.json`` otherwise:
-:func:`~kbetavae.training.rundir.read_sweep_metrics`). The verdicts from the archives'
-re-evaluation are printed beside them, not tested. Everything is computed from the
-committed files (those records, ``results.csv``'s run list and ``traversal_motion.csv``)
-and registered as the marked table ``preregistered`` of :mod:`kbetavae.study.published`.
-Runs of other seeds are exploratory and never enter here.
+Scores are the registered evaluation, the sweep's own of the float32 model
+(:func:`~kbetavae.training.rundir.read_sweep_metrics`); the archives' re-evaluation's
+verdicts are printed beside, not tested. All comes from the committed files, as the marked
+table ``preregistered`` of :mod:`kbetavae.study.published`; other seeds never enter here.
 """
 
 from __future__ import annotations
