@@ -83,6 +83,9 @@ def write_record(results: dict[str, dict], command: str, root: Path = RECORDS) -
     return folder
 
 
+# Benchmark scripts outside `make bench` whose records the table also quotes.
+TABLED_SCRIPTS = ("dci_threads",)
+
 # The table's rows: what is compared, and where each record's JSON holds the number.
 ROWS: tuple[tuple[str, str, str, Callable[[float], str]], ...] = (
     (
@@ -95,6 +98,12 @@ ROWS: tuple[tuple[str, str, str, Callable[[float], str]], ...] = (
         "`--jobs 2` (one thread each) vs one fused group of 7",
         "bench_fused",
         "jobs_2.ratio_to_fused",
+        lambda v: f"{v:.2f}×",
+    ),
+    (
+        "DCI at the protocol's sizes, one thread per core vs one",
+        "dci_threads",
+        "median_ratio_one_over_threads",
         lambda v: f"{v:.2f}×",
     ),
     (
@@ -167,7 +176,11 @@ def read_records(root: Path = RECORDS) -> list[dict]:
     "results": {module: json}}``."""
     records = []
     for folder in sorted(p for p in root.iterdir() if (p / MACHINE_FILE).is_file()):
-        results = {p.stem: json.loads(p.read_text()) for p in folder.glob("bench_*.json")}
+        results = {
+            p.stem: json.loads(p.read_text())
+            for p in folder.glob("*.json")
+            if p.stem.startswith("bench_") or p.stem in TABLED_SCRIPTS
+        }
         if "bench_model" in results:
             results["bench_model"]["bf16_ratio"] = _bf16_ratio(results["bench_model"])
         machine = json.loads((folder / MACHINE_FILE).read_text())
