@@ -24,7 +24,7 @@ table ``preregistered`` of :mod:`kbetavae.study.published`; other seeds never en
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scipy import stats as scipy_stats
@@ -32,16 +32,15 @@ from scipy import stats as scipy_stats
 from kbetavae.metrics import metric_row
 from kbetavae.study.comparisons import finished_by_seed
 from kbetavae.study.formatting import format_interval, format_p, table_head
-from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
+from kbetavae.study.results import MetricsReader, metric_records, read_results, sweep_run_dirs
 from kbetavae.study.run_tables import axis_alignment
 from kbetavae.study.sensitivity import ACTIVITY_THRESHOLDS, activity_rows
 from kbetavae.study.statistics import Difference, holm, paired_difference, welch_difference
 from kbetavae.training import rundir
 
-Reader = Callable[[str], dict | None]
 # The registered evaluation (the sweep's, float32) and the published one (the archive's).
-REGISTERED: Reader = rundir.read_sweep_metrics
-ARCHIVED: Reader = rundir.read_metrics
+REGISTERED: MetricsReader = rundir.read_sweep_metrics
+ARCHIVED: MetricsReader = rundir.read_metrics
 
 SEEDS = (4, 5, 6, 7)
 ALPHA = 0.05
@@ -97,7 +96,7 @@ def _paired(a: dict[int, float], b: dict[int, float]) -> Difference | None:
     )
 
 
-def scored_rows(results_dir: str, read: Reader = REGISTERED) -> list[dict]:
+def scored_rows(results_dir: str, read: MetricsReader = REGISTERED) -> list[dict]:
     """``results.csv``'s rows with each finished run's score columns from the record
     ``read`` gives (by default the registered evaluation, :data:`REGISTERED`)."""
     rows = read_results(results_dir)
@@ -133,10 +132,13 @@ def h2(results_dir: str, rows: Sequence[dict]) -> Test:
     return Test("H2: MIG of axis-aligned runs > others", groups, _welch(others, aligned))
 
 
-def confirmatory(results_dir: str, read: Reader = REGISTERED) -> list[Test]:
+def confirmatory(results_dir: str, read: MetricsReader = REGISTERED) -> list[Test]:
     """H1 and H2 with their p adjusted by Holm over the two (a test that cannot be run
     keeps no p and counts as not replicated), on the scores ``read`` gives."""
-    rows = scored_rows(results_dir, read)
+    return _confirmatory(results_dir, scored_rows(results_dir, read))
+
+
+def _confirmatory(results_dir: str, rows: Sequence[dict]) -> list[Test]:
     return _adjusted([h1(rows), h2(results_dir, rows)])
 
 
@@ -203,10 +205,11 @@ def preregistered_markdown(results_dir: str) -> str:
     if not any(r["seed"] in SEEDS and r.get("status") == "done" for r in read_results(results_dir)):
         return "No finished run of seeds 4–7 yet: the pre-registered analysis has no data.\n"
     rows = scored_rows(results_dir)
-    lines = [_source_line(results_dir), ""]
+    runs, kept = _registered_runs(results_dir)
+    lines = [_source_line(runs, kept), ""]
     lines += ["**Confirmatory family 1: H1 and H2 (Welch's t, seeds 4–7, Holm over the 2)**", ""]
     lines += table_head(["hypothesis", "runs", "difference [95 % CI]", "p", "Holm p", "result"])
-    tests = confirmatory(results_dir)
+    tests = _confirmatory(results_dir, rows)
     for test in tests:
         lines.append("| " + " | ".join([test.label, test.groups, *_cells(test)]) + " |")
     lines += ["", *_h1_beside(rows, results_dir), "", *_h3_lines(rows), ""]
@@ -223,9 +226,8 @@ def preregistered_markdown(results_dir: str) -> str:
         "",
         "H4, the pairs called different from the baseline: " + ("; ".join(called) or "none") + ".",
     ]
-    archived = _archived_verdicts(results_dir)
-    if archived:
-        lines += ["", archived]
+    if kept:
+        lines += ["", _archived_verdicts(results_dir)]
     return "\n".join(lines) + "\n"
 
 
@@ -239,8 +241,7 @@ def _registered_runs(results_dir: str) -> tuple[int, int]:
     return len(runs), sum(1 for r in runs if rundir.read_float32_metrics(r) is not None)
 
 
-def _source_line(results_dir: str) -> str:
-    runs, kept = _registered_runs(results_dir)
+def _source_line(runs: int, kept: int) -> str:
     return (
         f"Scores: each run's evaluation by its sweep, of the float32 model at the registered "
         f"commit, as registered ({kept} of the {runs} runs from `metrics_float32.json`, kept "
@@ -250,11 +251,10 @@ def _source_line(results_dir: str) -> str:
 
 def _archived_verdicts(results_dir: str) -> str:
     """The registered tests on the archives' re-evaluation (``metrics.json``), as one line
-    beside the registered verdicts ('' when no run has a separate archive evaluation)."""
-    if not _registered_runs(results_dir)[1]:
-        return ""
-    tests = confirmatory(results_dir, ARCHIVED)
-    h4_called = [t.label for t in h4(scored_rows(results_dir, ARCHIVED)) if t.called_either_way()]
+    beside the registered verdicts."""
+    rows = scored_rows(results_dir, ARCHIVED)
+    tests = _confirmatory(results_dir, rows)
+    h4_called = [t.label for t in h4(rows) if t.called_either_way()]
     parts = [
         f"{t.label.split(':')[0]} Holm p {format_p(t.adjusted_p)} "
         f"({'replicates' if t.called() else 'does not replicate'})"

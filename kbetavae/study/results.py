@@ -335,8 +335,12 @@ def check_runs(sweep_dir: str, need_model: bool = False) -> None:
         rundir.check_run(run_dir, need_model=need_model)
 
 
+# Reads one run's evaluation record: rundir.read_metrics, or read_sweep_metrics.
+MetricsReader = Callable[[str], dict | None]
+
+
 def metric_records(
-    runs, done, read: Callable[[str], dict | None] = rundir.read_metrics
+    runs, done, read: MetricsReader = rundir.read_metrics
 ) -> dict[float, list[tuple[int, dict]]]:
     """β -> [(seed, metrics.json record)] of the finished runs (``done``: results rows
     with status done) among ``runs`` (:func:`sweep_run_dirs`), in seed order; ``read``

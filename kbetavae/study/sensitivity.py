@@ -18,14 +18,14 @@ activity threshold at 0.01 nats.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from kbetavae.metrics.inputs import ACTIVE_KL_NATS
 from kbetavae.study.comparisons import MIN_SEEDS_TO_ORDER, compare_pairs
 from kbetavae.study.formatting import format_p, format_range, table_head
-from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
+from kbetavae.study.results import MetricsReader, metric_records, read_results, sweep_run_dirs
 from kbetavae.study.run_tables import axis_alignment
 from kbetavae.study.statistics import rank_sum_p, welch_p
 from kbetavae.training import rundir
@@ -42,7 +42,7 @@ CLAIMED_PAIR = (0.5, 10.0)
 def activity_rows(
     results_dir: str,
     threshold: float,
-    read: Callable[[str], dict | None] = rundir.read_metrics,
+    read: MetricsReader = rundir.read_metrics,
 ) -> list[dict]:
     """One row per finished run as ``results.csv`` has it, with ``active_latents`` and
     ``modularity_active`` recomputed at ``threshold`` nats from its ``metrics.json``

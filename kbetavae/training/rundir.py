@@ -528,7 +528,7 @@ def read_float32_metrics(run_dir: str) -> dict | None:
 def read_sweep_metrics(run_dir: str | os.PathLike) -> dict | None:
     """The evaluation the run's sweep made of its float32 model: ``metrics_float32.json``
     where ``publish --from-archive`` kept it, else ``metrics.json`` (None if neither)."""
-    record = _read_record(os.fspath(run_dir), FLOAT32_METRICS_FILE)
+    record = read_float32_metrics(os.fspath(run_dir))
     return record if record is not None else read_metrics(run_dir)
 
 
