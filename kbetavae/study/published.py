@@ -13,7 +13,8 @@ says which differ, so a test keeps the report and its data in step. Tables per Î
 (:mod:`kbetavae.study.run_tables`): ``motion``, ``axes``, ``kl`` and ``convergence``;
 across thresholds (:mod:`kbetavae.study.sensitivity`): ``activity``, ``activity_counts`` and
 ``axes_sensitivity``; and the analysis registered before seeds 4â€“7
-(:mod:`kbetavae.study.preregistered`): ``preregistered``. Run
+(:mod:`kbetavae.study.preregistered`): ``preregistered``. For a grid of methods:
+``methods`` (:func:`kbetavae.study.results.grid_methods_markdown`) and ``run_times``. Run
 ``python -m kbetavae.study.published DIR`` after a new sweep.
 """
 
@@ -31,12 +32,13 @@ from kbetavae import marked_tables
 from kbetavae.study.comparisons import MIN_SEEDS_TO_ORDER, Comparison, compare_pairs
 from kbetavae.study.formatting import format_interval, format_p, table_head
 from kbetavae.study.preregistered import preregistered_markdown
-from kbetavae.study.results import read_results, summary_markdown
+from kbetavae.study.results import grid_methods_markdown, read_results, summary_markdown
 from kbetavae.study.run_tables import (
     axes_markdown,
     convergence_markdown,
     kl_markdown,
     motion_markdown,
+    run_times_markdown,
 )
 from kbetavae.study.sensitivity import (
     activity_counts_markdown,
@@ -235,6 +237,8 @@ def generators(results_dir: str) -> dict[str, Callable[[], str]]:
         "activity_counts": lambda: activity_counts_markdown(results_dir),
         "axes_sensitivity": lambda: axes_sensitivity_markdown(results_dir),
         "preregistered": lambda: preregistered_markdown(results_dir),
+        "methods": lambda: grid_methods_markdown(rows()),
+        "run_times": lambda: run_times_markdown(results_dir),
     }
 
 

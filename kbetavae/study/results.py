@@ -211,11 +211,17 @@ def results_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None)
     columns = columns or table_columns(rows)
     parts = [summary_markdown(rows, columns)]
     if not is_beta_only(rows):
-        scores = score_columns(columns)
-        supervised = [c for c in scores if c in registry.columns()]
-        udr = [c for c in scores if c in registry.columns(kind=registry.SEVERAL_MODELS)]
-        parts.append(methods_markdown(rows, supervised, udr))
+        parts.append(grid_methods_markdown(rows, columns))
     return "\n".join([*parts, runs_markdown(rows, columns)])
+
+
+def grid_methods_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
+    """A grid's methods section (:func:`kbetavae.study.methods.methods_markdown`) over the
+    supervised metrics and the label-free scores among ``columns``."""
+    scores = score_columns(columns or table_columns(rows))
+    supervised = [c for c in scores if c in registry.columns()]
+    udr = [c for c in scores if c in registry.columns(kind=registry.SEVERAL_MODELS)]
+    return methods_markdown(rows, supervised, udr)
 
 
 def read_results(sweep_dir: str) -> list[dict]:

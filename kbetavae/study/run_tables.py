@@ -3,8 +3,9 @@
 Registered as marked tables by :mod:`kbetavae.study.published`: ``motion`` (every active
 latent's measured traversal, ``traversal_motion.csv``), ``axes`` (per run, whether its long
 traversal moves follow the image axes, beside its MIG and Z-diff), ``kl`` (every latent's
-KL per β from each run's ``metrics.json``) and ``convergence`` (the runs whose Z-diff
-classifier stopped at its iteration limit).
+KL per β from each run's ``metrics.json``), ``convergence`` (the runs whose Z-diff
+classifier stopped at its iteration limit) and ``run_times`` (each training group's wall and
+CPU time and the CPU it ran on).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from kbetavae.study.motion import (
 )
 from kbetavae.study.results import metric_records, read_results, sweep_run_dirs
 from kbetavae.study.statistics import rank_sum_p
+from kbetavae.training import rundir
 
 
 def motion_markdown(results_dir: str) -> str:
@@ -185,3 +187,40 @@ def _fixed(text: str, digits: int) -> str:
 
 def _percent(text: str) -> str:
     return "—" if text == "" else f"{float(text):.0%}"
+
+
+def run_times_markdown(results_dir: str) -> str:
+    """Per training group (the runs of one seed that trained together in one fused step, as
+    their equal ``done.json`` times say; a lone run is its own group): its runs, wall and
+    CPU seconds of training, and the CPU its ``config.json`` records."""
+    groups: dict[tuple, list[str]] = {}
+    cpus: dict[tuple, set[str]] = {}
+    for _, _, run_dir in sweep_run_dirs(results_dir):
+        result, config = rundir.read_result(run_dir), rundir.read_config(run_dir)
+        if result is None or config is None or result.status != "done":
+            continue
+        key = (config.seed, result.seconds, result.cpu_seconds)
+        groups.setdefault(key, []).append(rundir.setting_name(config))
+        machine = rundir.read_machine(run_dir) or {}
+        cpus.setdefault(key, set()).add(
+            f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores"
+        )
+    if not groups:
+        return "(no finished run records its training time)\n"
+    lines = table_head(["seed", "trained together", "wall (s)", "CPU (s)", "CPU"])
+    for (seed, wall, cpu), settings in sorted(groups.items(), key=_group_order):
+        cells = [str(seed), ", ".join(settings)]
+        cells += ["—" if t is None else f"{t:,.0f}" for t in (wall, cpu)]
+        lines.append("| " + " | ".join(cells + ["; ".join(sorted(cpus[(seed, wall, cpu)]))]) + " |")
+    lines += [
+        "",
+        "Wall: from building the models to their last epoch, summed over resumed legs, so it "
+        "includes any time the machine gave to other work; CPU: user + system time of the "
+        "training process over the same span (— where the run predates its record).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _group_order(item: tuple) -> tuple:
+    (seed, _, _), settings = item
+    return (seed, settings[0])

@@ -359,6 +359,13 @@ def check_run(run_dir: str | os.PathLike, need_model: bool = True) -> None:
 # -- config.json ---------------------------------------------------------------------------
 
 
+def read_machine(run_dir: str | os.PathLike) -> dict | None:
+    """The machine ``config.json`` records the run was trained on (``{"cpu", "cores"}``,
+    :func:`kbetavae.provenance.machine`); None without a config or a record of it."""
+    record = _read_record(os.fspath(run_dir), CONFIG_FILE)
+    return None if record is None else record.get("machine")
+
+
 def read_config(run_dir: str | os.PathLike) -> TrainConfig | None:
     """The ``TrainConfig`` recorded in a run's ``config.json`` (None without one)."""
     run_dir = os.fspath(run_dir)

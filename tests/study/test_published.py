@@ -155,3 +155,24 @@ def test_the_penalty_table_says_how_each_term_moves_with_beta():
         "ρ = +1.00 (p < 0.001); KL ρ = -1.00 (p < 0.001); β·KL ρ = +1.00 (p < 0.001)."
     )
     assert "Spearman" not in published.penalty_markdown(rows[:2])
+
+
+def test_a_grid_report_marks_its_methods_section(tmp_path):
+    """A methods report's ``methods`` table is the grid's section of results.md: per
+    method the best setting (here β = 4: MIG 0.4 + seed/100 against 0.1 + seed/100)."""
+    from kbetavae.study.results import grid_methods_markdown, write_results
+
+    rows = [
+        {"setting": f"beta={b:g}", "objective": "beta", "weight": b, "beta": b, "seed": s}
+        | {"status": "done", "mig": b / 10 + s / 100}
+        for b in (1.0, 4.0)
+        for s in range(3)
+    ]
+    write_results(str(tmp_path), rows)
+    (tmp_path / "README.md").write_text("<!-- table:methods -->\n<!-- /table:methods -->\n")
+    assert published.stale_tables(str(tmp_path)) == ["methods"]
+    published.update_report(str(tmp_path))
+    report = (tmp_path / "README.md").read_text()
+    assert "| beta | beta=4 | 3 |" in report
+    assert grid_methods_markdown(read_results(str(tmp_path))) in report
+    assert published.stale_tables(str(tmp_path)) == []

@@ -110,3 +110,46 @@ def test_the_convergence_table_lists_the_runs_whose_classifier_hit_its_limit(tmp
         "1 of 3 runs: the classifier (lbfgs, multinomial, scikit-learn 9.9) stopped at its "
         "iteration limit, short of its optimum"
     )
+
+
+def test_the_run_times_table_groups_the_runs_that_trained_together(tmp_path):
+    """Seed 0's β-VAE and DIP-VAE-I runs record the same wall and CPU times (one fused
+    step): one row. Seed 1's run predates the CPU-time record (—), and its failed run is left
+    out. Machines are set in config.json, so the table does not depend on this one."""
+    import json
+
+    from kbetavae.training import rundir
+    from kbetavae.training.config import TrainConfig
+
+    def run(objective, weight, seed, seconds, cpu_seconds, status="done"):
+        config = TrainConfig(seed=seed, objective=objective, beta=1.0)
+        config = config.replace(**({"beta": weight} if objective == "beta" else {}))
+        if objective == "dipvae_i":
+            config = config.replace(objective_args={"lambda_od": weight})
+        run_dir = str(tmp_path / "runs" / rundir.run_name(config))
+        (tmp_path / "runs" / rundir.run_name(config)).mkdir(parents=True)
+        rundir.write_config(run_dir, config)
+        record = json.loads(
+            (tmp_path / "runs" / rundir.run_name(config) / "config.json").read_text()
+        )
+        record["machine"] = {"cpu": "Test CPU", "cores": 2}
+        (tmp_path / "runs" / rundir.run_name(config) / "config.json").write_text(json.dumps(record))
+        result = rundir.TrainResult(run_dir, status, 10, 100, {}, None, seconds, cpu_seconds)
+        rundir.write_result(result)
+        return {"beta": config.beta, "seed": seed, "run_dir": f"runs/{rundir.run_name(config)}"}
+
+    runs = [
+        run("beta", 4.0, 0, 1234.4, 2345.6),
+        run("dipvae_i", 10.0, 0, 1234.4, 2345.6),
+        run("beta", 4.0, 1, 600.0, None),
+        run("dipvae_i", 10.0, 1, 10.0, 20.0, status="failed"),
+    ]
+    (tmp_path / "sweep.json").write_text(json.dumps({"runs": runs}))
+    lines = run_tables.run_times_markdown(str(tmp_path)).splitlines()
+    assert lines[0] == "| seed | trained together | wall (s) | CPU (s) | CPU |"
+    assert lines[2] == "| 0 | beta=4, dipvae_i_lambda_od=10 | 1,234 | 2,346 | Test CPU, 2 cores |"
+    assert lines[3] == "| 1 | beta=4 | 600 | — | Test CPU, 2 cores |"
+    assert lines[4] == ""
+    (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "sweep.json").write_text(json.dumps({"runs": runs[3:]}))
+    assert "no finished run" in run_tables.run_times_markdown(str(tmp_path / "none"))
