@@ -76,7 +76,9 @@ def publish(
     Runs join those already published in DEST (same study: only β and seed may differ), so
     a long study is published seed by seed; the report's marked tables are regenerated.
     Each run whose model.keras the sweep has gets encoder.npz, its encoder in float16, from
-    which `kbetavae evaluate DEST/runs/<run>` recomputes the encoder's metrics.
+    which `kbetavae evaluate DEST/runs/<run>` recomputes the encoder's metrics (a published
+    run published again brings its own). UDR is computed over the published archives of
+    each setting's seeds, so seeds from several sweeps are scored together.
     """
     from kbetavae import io as kio
     from kbetavae.study.motion import MOTION_CSV, sweep_motion, write_motion_csv

@@ -19,7 +19,13 @@ sweep's protocol and metrics, the run's seed): metrics.json then holds what ``ev
 on the archive gives, bit for bit on the same machine and encoder formulation, and
 ``metrics_float32.json`` beside it the sweep's record of the float32 model. Without it
 metrics.json is the sweep's. Every run of a study should be published alike; the held-out
-ELBO (it needs the decoder) and UDR (over a setting's seeds) stay the sweep's either way.
+ELBO (it needs the decoder) stays the sweep's either way.
+
+UDR compares the seeds of a setting, and a report's seeds may come from several sweeps (or
+from another report: a published run published again brings its archive along). So each
+setting with two or more published seeds is scored over their float16 archives whenever
+its score is not over exactly those (:mod:`kbetavae.study.setting_scores`), and every UDR
+of a report is alike: its entries say ``"encoders": "archive"``.
 
 Publishing *merges*: the sweep's runs join (or replace, by run name) those already in
 ``<dest>/runs/``, and the table is re-tabulated over all of them, so a study too long for
@@ -55,6 +61,7 @@ from kbetavae.study.results import (
     read_results,
     sweep_run_dirs,
 )
+from kbetavae.study.setting_scores import score_report
 from kbetavae.training import rundir
 from kbetavae.training.rundir import copy_records, dir_name, is_run_dir, missing_records
 
@@ -89,7 +96,7 @@ def publish(
     if metrics is not None:
         metrics = _check_metrics(metrics, from_archive, kept, incoming)
     # InputError: runs of two studies.
-    plan_of([*kept, *incoming], name="check", same_metrics=metrics is None)
+    plan = plan_of([*kept, *incoming], name="check", same_metrics=metrics is None)
 
     # Every model is read before anything is written: one that cannot be read stops here.
     archives = {d: _archive_of(d) for d in run_dirs if rundir.has_model(d)}
@@ -98,6 +105,7 @@ def publish(
     for run_dir in run_dirs:
         target = os.path.join(runs_dir, dir_name(run_dir))
         written += _publish_run(run_dir, target, archives.get(run_dir), evaluate)
+    written += score_report(_published_runs(runs_dir), plan.eval_points, say)
     name = read_plan(dest).name if kio.exists(os.path.join(dest, PLAN_FILE)) else None
     collect([runs_dir], dest, name=name or read_plan(sweep_dir).name, report=False)
     written += [os.path.join(dest, f) for f in (PLAN_FILE, RESULTS_CSV, RESULTS_MD)]
@@ -134,7 +142,11 @@ def _publish_run(
     written = copy_records(run_dir, target)
     kio.remove_file(rundir.float32_metrics_path(target))  # metrics.json is the sweep's again
     if archive is None:
-        if not keep_archive:
+        if rundir.has_archive(run_dir):  # a published run, published again: its own archive
+            written.append(
+                kio.copy_atomic(rundir.archive_path(run_dir), rundir.archive_path(target))
+            )
+        elif not keep_archive:
             kio.remove_file(rundir.archive_path(target))
         return written
     kio.write_bytes_atomic(rundir.archive_path(target), archive)
@@ -230,16 +242,19 @@ def missing_run_files(results_dir: str) -> list[str]:
     """The run files a published report lacks: every row of its results.csv needs
     ``runs/<run>/config.json`` and ``done.json``, and a finished run also ``history.csv``
     and ``metrics.json`` (run names from its sweep.json)."""
-    names = {(beta, seed): dir_name(run_dir) for beta, seed, run_dir in sweep_run_dirs(results_dir)}
+    listed = {dir_name(run_dir) for _, _, run_dir in sweep_run_dirs(results_dir)}
     missing = []
     for row in read_results(results_dir):
-        key = (float(row["beta"]), int(row["seed"]))
-        if key not in names:
-            missing.append(f"β = {key[0]:g}, seed {key[1]}: not in sweep.json")
+        # Tables from before grids name no setting: their runs are β-VAE runs.
+        setting = row.get("setting") or f"beta={float(row['beta']):g}"
+        name = f"{setting}_seed={int(row['seed'])}"
+        if name not in listed:
+            missing.append(f"{name}: not in sweep.json")
             continue
-        run_dir = os.path.join(results_dir, RUNS_DIR, names[key])
-        for file in missing_records(run_dir, finished=row.get("status") == "done"):
-            missing.append(f"{RUNS_DIR}/{names[key]}/{file}")
+        for file in missing_records(
+            os.path.join(results_dir, RUNS_DIR, name), finished=row.get("status") == "done"
+        ):
+            missing.append(f"{RUNS_DIR}/{name}/{file}")
     return missing
 
 

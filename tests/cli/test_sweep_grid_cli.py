@@ -74,3 +74,31 @@ def test_collect_of_a_grid_keeps_its_settings_and_scores_udr_where_missing(grid_
         # the same sample and models: the scores the sweep wrote
         expected = float(swept[(row["setting"], str(row["seed"]))]["udr_spearman"])
         assert row["udr_spearman"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_published_grid_scores_udr_over_its_archives_and_republishes_them(grid_sweep, tmp_path):
+    """publish scores each setting's UDR from the float16 encoder archives it publishes (the
+    sweep's float32 models' scores are replaced by scores over exactly the published
+    archives); a published report published again carries its archives along."""
+    from kbetavae.study.publish import missing_run_files, publish
+
+    dest = tmp_path / "methods"
+    publish(str(grid_sweep), str(dest))
+    assert missing_run_files(str(dest)) == []
+    for setting in SETTINGS:
+        for seed in (0, 1):
+            name = f"{setting}_seed={seed}"
+            swept = json.loads((grid_sweep / name / "metrics.json").read_text())
+            published = json.loads((dest / "runs" / name / "metrics.json").read_text())
+            for udr in ("udr_lasso", "udr_spearman"):
+                assert swept[udr]["encoders"] == "model"
+                assert published[udr]["encoders"] == "archive"
+                assert published[udr]["num_models"] == 2
+                # float16 weights move the codes in the last bits only
+                assert published[udr]["score"] == pytest.approx(swept[udr]["score"], abs=0.02)
+    again = tmp_path / "again"
+    publish(str(dest), str(again))
+    for archive in dest.glob("runs/*/encoder.npz"):
+        copied = again / "runs" / archive.parent.name / "encoder.npz"
+        assert copied.read_bytes() == archive.read_bytes()
+    assert (again / "results.csv").read_text() == (dest / "results.csv").read_text()

@@ -38,8 +38,11 @@ def test_every_run_of_the_report_is_published_with_its_files(report):
     rows = read_results(str(report))
     assert rows
     assert missing_run_files(str(report)) == []
-    listed = {(beta, seed) for beta, seed, _ in sweep_run_dirs(str(report))}
-    assert {(r["beta"], r["seed"]) for r in rows} == listed
+    listed = {Path(run_dir).name for _, _, run_dir in sweep_run_dirs(str(report))}
+    # a β report's rows name no setting: theirs is beta=<β>
+    settings = [r.get("setting") or f"beta={r['beta']:g}" for r in rows]
+    named = {f"{setting}_seed={r['seed']}" for setting, r in zip(settings, rows, strict=True)}
+    assert named == listed
 
 
 @pytest.mark.parametrize("report", REPORTS, ids=lambda d: d.name)

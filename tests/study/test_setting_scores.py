@@ -8,7 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from kbetavae.study.setting_scores import missing_scores, ready_settings, score_setting
+from kbetavae.study import setting_scores
+from kbetavae.study.setting_scores import (
+    missing_scores,
+    ready_settings,
+    score_published,
+    score_setting,
+    stale_archive_scores,
+)
 from kbetavae.training import TrainConfig, rundir
 
 LATENTS = 4
@@ -92,3 +99,25 @@ def test_a_setting_is_ready_when_every_seed_settled_and_two_are_evaluated(tmp_pa
     assert ready_settings(configs, run_dir_of) == [[run_dir_of(c) for c in configs[:2]]]
     (tmp_path / "beta=4_seed=1" / rundir.MODEL_FILE).unlink()  # published runs have no model
     assert ready_settings(configs, run_dir_of) == []
+
+
+def test_published_scores_are_over_exactly_the_published_archives(tmp_path, monkeypatch):
+    run_dirs = make_runs(tmp_path, seeds=(0, 1, 2))
+    for run_dir in run_dirs:
+        (tmp_path / run_dir / rundir.ARCHIVE_FILE).write_text("")  # a stand-in archive
+    monkeypatch.setattr(setting_scores, "archive_encoder", linear_encoder(np.eye(LATENTS)))
+    # Scored by a sweep over its models: not over the archives, so stale.
+    score_setting(run_dirs[:2], Images(), 500, encoder_of=linear_encoder(np.eye(LATENTS)))
+    assert stale_archive_scores(run_dirs[:2])
+    assert score_published(run_dirs[:2], Images(), 500) == ["udr_lasso", "udr_spearman"]
+    assert not stale_archive_scores(run_dirs[:2])
+    # A third seed published since: every seed is scored again, over all three.
+    assert stale_archive_scores(run_dirs)
+    score_published(run_dirs, Images(), 500)
+    for run_dir in run_dirs:
+        entry = json.loads(open(f"{run_dir}/{rundir.METRICS_FILE}").read())["udr_spearman"]
+        assert (entry["encoders"], entry["num_models"]) == ("archive", 3)
+        assert entry["score"] == pytest.approx(1.0, abs=0.1)  # identical encoders
+    assert not stale_archive_scores(run_dirs)
+    (tmp_path / run_dirs[2] / rundir.ARCHIVE_FILE).unlink()
+    assert not stale_archive_scores(run_dirs)  # a seed without its archive: not scorable
