@@ -66,8 +66,9 @@ def metrics_vs_weight(rows: Sequence[Mapping], metrics: Sequence[str]) -> plt.Fi
             if j == 0:
                 ax.set_ylabel(registry.column_title(metric))
             ax.grid(alpha=0.3)
-    fig.suptitle(f"Metrics against each method's weight ({seeds_caption(counts)})", fontsize=11)
-    fig.tight_layout()
+    caption = seeds_caption(counts, "setting")
+    fig.suptitle(f"Metrics against each method's weight ({caption})", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.99))  # the column titles clear the suptitle
     return fig
 
 

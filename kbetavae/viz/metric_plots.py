@@ -15,17 +15,18 @@ from kbetavae.viz.palette import BASELINE_BETA, BASELINE_STYLE, beta_colors, bet
 from kbetavae.viz.summary import summary_rows
 
 
-def seeds_caption(counts: Sequence[int]) -> str:
-    """What a point is, given the number of seeds behind each point."""
+def seeds_caption(counts: Sequence[int], point: str = "β") -> str:
+    """What a point is, given the number of seeds behind each point (a ``point``: a β, or a
+    setting of a grid)."""
     counts = sorted(set(counts))
     if not counts:
         return "no finished runs"
     if counts == [1]:
-        return "one seed per β, no error bars"
+        return f"one seed per {point}, no error bars"
     if counts[0] == 1:
         return (
             f"mean and 95 % t interval over {counts[-1]} seeds where n > 1; "
-            "β with one seed: its value, no bar"
+            f"a {point} with one seed: its value, no bar"
         )
     n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
     return f"mean and 95 % t interval over {n} seeds"

@@ -64,7 +64,7 @@ def test_several_seeds_draw_the_t_interval_and_say_so(seeds):
 def test_a_beta_with_one_seed_among_several_gets_no_bar_and_the_title_says_so():
     rows = [r for r in _rows(2) if not (r["beta"] == 10.0 and r["seed"] == 1)]
     fig = metrics_vs_beta(rows, METRICS)
-    assert "β with one seed: its value, no bar" in fig._suptitle.get_text()
+    assert "a β with one seed: its value, no bar" in fig._suptitle.get_text()
     for ax in fig.axes:
         assert len(_bars(ax)) == len(BETAS) - 1
     plt.close(fig)
