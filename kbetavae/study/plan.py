@@ -236,15 +236,17 @@ def with_preset(name: str | None, settings: dict[str, Any], given: Iterable[str]
 def run_groups(configs: list, max_group: int | None = None) -> list[list]:
     """The plan's runs in groups that may train fused: same settings but the objective's
     (one seed; an objective that cannot fuse groups only with itself, its runs then train
-    one by one), in plan order of their first run, each cut into pieces of at most
-    ``max_group``."""
+    one by one), seed by seed and within a seed in plan order of their first run, each cut
+    into pieces of at most ``max_group``. Seed by seed, so a grid stopped at a session's
+    end leaves whole seeds to publish (FactorVAE's runs of seed 0 before any of seed 1)."""
     groups: dict[str, list] = {}
     for config in configs:
         alone = None if catalog.facts(config.objective).fusable else config.objective
         shared = {**config.to_dict(), "beta": None, "objective_args": None, "objective": alone}
         groups.setdefault(json.dumps(shared, sort_keys=True), []).append(config)
     size = max_group or max(len(g) for g in groups.values())
-    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+    ordered = sorted(groups.values(), key=lambda group: group[0].seed)  # stable: plan order
+    return [group[i : i + size] for group in ordered for i in range(0, len(group), size)]
 
 
 def max_group_for_jobs(configs: list, jobs: int) -> int | None:

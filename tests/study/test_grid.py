@@ -109,6 +109,17 @@ def test_fused_groups_form_per_seed_across_objectives_but_not_with_an_adversary(
     assert group_label(run_groups(beta_only)[0]) == "fused beta=1,4_seed=0"
 
 
+def test_a_grid_trains_seed_by_seed_the_adversarys_runs_included():
+    plan = SweepPlan.of(settings=settings_of(["beta:1", "factorvae:10,30"]), seeds=(0, 1))
+    names = [[rundir.run_name(c) for c in g] for g in run_groups(plan.configs())]
+    assert names == [
+        ["beta=1_seed=0"],
+        ["factorvae_gamma=10_seed=0", "factorvae_gamma=30_seed=0"],
+        ["beta=1_seed=1"],
+        ["factorvae_gamma=10_seed=1", "factorvae_gamma=30_seed=1"],
+    ]
+
+
 def test_rows_written_before_grids_are_beta_settings():
     old = [{"beta": 4.0, "seed": 0}, {"beta": 1.0, "seed": 0}]
     assert [setting_of(r) for r in old] == ["beta=4", "beta=1"]
