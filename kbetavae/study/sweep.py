@@ -305,6 +305,9 @@ class _Sweep:
         # Finished runs are read back by train, unfusable ones trained one by one.
         for k, config in enumerate(configs):
             if k not in results:
+                # The epochs reported next are this run's, not the group's last announced.
+                index = self.index[rundir.run_name(config)]
+                self.progress.focus(f"[{index + 1}/{total}] {rundir.run_name(config)}")
                 results[k] = train(
                     config,
                     self.run_dir(config),

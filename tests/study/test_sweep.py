@@ -168,3 +168,31 @@ def test_the_table_reads_what_another_sweep_wrote_since_the_row_was_kept(tmp_pat
         plan, tmp_path / "runs", tmp_path / "sm", progress=_OtherSweepScores(first), fuse=False
     )
     assert [r["mig"] for r in read_results(str(tmp_path / "runs" / "two"))][0] == 0.123
+
+
+class _Labels(Progress):
+    """Records what the sweep says the epochs are about when each epoch ends."""
+
+    def __init__(self):
+        self.label, self.epochs = None, []
+
+    def focus(self, label):
+        self.label = label
+
+    def run_started(self, index, total, config, status):
+        progress = self
+
+        class Record(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                progress.epochs.append(progress.label)
+
+        return [Record()]
+
+
+def test_runs_trained_one_by_one_report_their_own_epochs(tmp_path):
+    """A group that cannot fuse (FactorVAE's, or fuse=False) trains its runs one by one;
+    each run's epochs are labelled with that run, not the group's last announced one."""
+    plan = SweepPlan.of(name="one", betas=(1.0, 4.0), epochs=1, subset=256, eval_points=100)
+    progress = _Labels()
+    run_sweep(plan, tmp_path / "runs", tmp_path / "sm", progress=progress, fuse=False)
+    assert progress.epochs == ["[1/2] beta=1_seed=0", "[2/2] beta=4_seed=0"]
