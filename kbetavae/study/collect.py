@@ -239,13 +239,14 @@ def _order(runs: Sequence[Run]):
 def score_settings(runs: Sequence[Run], plan: SweepPlan) -> None:
     """UDR for every setting with at least two evaluated seeds that lacks it (the models of
     the runs must be there)."""
-    from kbetavae.study.setting_scores import UDR_POINTS, scorable, score_setting
+    from kbetavae.study.setting_scores import (
+        UDR_POINTS,
+        evaluated_by_setting,
+        scorable,
+        score_setting,
+    )
 
-    by_setting: dict[str, list[str]] = {}
-    for run in runs:
-        if run.result.ok and rundir.is_evaluated(run.run_dir):
-            by_setting.setdefault(rundir.setting_name(run.config), []).append(run.run_dir)
-    ready = [dirs for dirs in by_setting.values() if scorable(dirs)]
+    ready = [dirs for dirs in evaluated_by_setting(runs).values() if scorable(dirs)]
     if ready:
         data = plan.base.open_data()
         for run_dirs in ready:

@@ -52,6 +52,7 @@ from kbetavae import io as kio
 from kbetavae.errors import DamagedFile, InputError
 from kbetavae.study import published
 from kbetavae.study.collect import collect, find_runs, plan_of
+from kbetavae.study.grid import setting_of
 from kbetavae.study.motion import MOTION_CSV, read_motion_csv, write_motion_csv
 from kbetavae.study.results import (
     PLAN_FILE,
@@ -105,7 +106,7 @@ def publish(
     for run_dir in run_dirs:
         target = os.path.join(runs_dir, dir_name(run_dir))
         written += _publish_run(run_dir, target, archives.get(run_dir), evaluate)
-    written += score_report(_published_runs(runs_dir), plan.eval_points, say)
+    written += score_report(_published_runs(runs_dir), plan, say)
     name = read_plan(dest).name if kio.exists(os.path.join(dest, PLAN_FILE)) else None
     collect([runs_dir], dest, name=name or read_plan(sweep_dir).name, report=False)
     written += [os.path.join(dest, f) for f in (PLAN_FILE, RESULTS_CSV, RESULTS_MD)]
@@ -245,9 +246,7 @@ def missing_run_files(results_dir: str) -> list[str]:
     listed = {dir_name(run_dir) for _, _, run_dir in sweep_run_dirs(results_dir)}
     missing = []
     for row in read_results(results_dir):
-        # Tables from before grids name no setting: their runs are β-VAE runs.
-        setting = row.get("setting") or f"beta={float(row['beta']):g}"
-        name = f"{setting}_seed={int(row['seed'])}"
+        name = rundir.seed_run_name(setting_of(row), int(row["seed"]))
         if name not in listed:
             missing.append(f"{name}: not in sweep.json")
             continue

@@ -132,29 +132,29 @@ def score_published(run_dirs: Sequence[str], data, num_points: int = UDR_POINTS)
     )
 
 
-def score_report(
-    runs: Sequence, eval_points: int, say: Callable[[str], None] | None = None
-) -> list[str]:
-    """UDR of every setting of a report's published ``runs`` (``collect.Run``s) whose
-    score is not over exactly their archives (:func:`stale_archive_scores`), computed from
-    them into each seed's metrics.json (``say`` hears a line per setting); the paths
-    written."""
-    by_setting: dict[str, list] = {}
+def evaluated_by_setting(runs: Sequence) -> dict[str, list[str]]:
+    """The directories of the finished, evaluated ``runs`` (``collect.Run``s) per setting."""
+    by_setting: dict[str, list[str]] = {}
     for run in runs:
         if run.result.ok and rundir.is_evaluated(run.run_dir):
-            by_setting.setdefault(rundir.setting_name(run.config), []).append(run)
-    written, opened = [], {}
-    for setting, members in by_setting.items():
-        run_dirs = [run.run_dir for run in members]
-        if not stale_archive_scores(run_dirs):
-            continue
-        config = members[0].config
-        key = (config.source, config.data, config.painting)
-        if key not in opened:
-            opened[key] = config.open_data()
+            by_setting.setdefault(rundir.setting_name(run.config), []).append(run.run_dir)
+    return by_setting
+
+
+def score_report(runs: Sequence, plan, say: Callable[[str], None] | None = None) -> list[str]:
+    """UDR of every setting of a report's published ``runs`` (``collect.Run``s of the study
+    ``plan``) whose score is not over exactly their archives (:func:`stale_archive_scores`),
+    computed from them into each seed's metrics.json (``say`` hears a line per setting);
+    the paths written."""
+    stale = {s: d for s, d in evaluated_by_setting(runs).items() if stale_archive_scores(d)}
+    if not stale:
+        return []
+    data = plan.base.open_data()
+    written = []
+    for setting, run_dirs in stale.items():
         if say is not None:
             say(f"{setting}: UDR over the encoder archives of its {len(run_dirs)} seeds")
-        score_published(run_dirs, opened[key], min(UDR_POINTS, eval_points))
+        score_published(run_dirs, data, min(UDR_POINTS, plan.eval_points))
         written += [rundir.metrics_path(d) for d in run_dirs]
     return written
 

@@ -128,7 +128,12 @@ def run_name(config: TrainConfig) -> str:
     and ``capacity=25_gamma=1000_seed=0`` as Burgess et al. name their runs), then any
     argument away from its default (``btcvae_beta=6_estimator=mss_seed=0``): one name per
     (objective, arguments, seed), :func:`kbetavae.model.catalog.run_label`."""
-    return f"{setting_name(config)}_seed={config.seed}"
+    return seed_run_name(setting_name(config), config.seed)
+
+
+def seed_run_name(setting: str, seed: int) -> str:
+    """The directory name of ``setting``'s run at ``seed`` (a results row names both)."""
+    return f"{setting}_seed={seed}"
 
 
 def setting_name(config: TrainConfig) -> str:

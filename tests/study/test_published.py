@@ -10,8 +10,10 @@ import pytest
 from scipy import stats
 
 from kbetavae.study import published
+from kbetavae.study.grid import setting_of
 from kbetavae.study.publish import missing_run_files
 from kbetavae.study.results import read_results, results_markdown, sweep_run_dirs
+from kbetavae.training import rundir
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
 # The study's report and every report beside it (the loss-scaling test's loss-mean/).
@@ -39,9 +41,7 @@ def test_every_run_of_the_report_is_published_with_its_files(report):
     assert rows
     assert missing_run_files(str(report)) == []
     listed = {Path(run_dir).name for _, _, run_dir in sweep_run_dirs(str(report))}
-    # a β report's rows name no setting: theirs is beta=<β>
-    settings = [r.get("setting") or f"beta={r['beta']:g}" for r in rows]
-    named = {f"{setting}_seed={r['seed']}" for setting, r in zip(settings, rows, strict=True)}
+    named = {rundir.seed_run_name(setting_of(r), r["seed"]) for r in rows}
     assert named == listed
 
 
