@@ -59,9 +59,9 @@ def publish(
     from_archive: bool = typer.Option(
         False,
         "--from-archive",
-        help="evaluate each run again from its float16 encoder archive (minutes a run): "
-        "metrics.json becomes what `kbetavae evaluate` on the published run gives, the "
-        "sweep's float32 record is kept in metrics_float32.json",
+        help="evaluate each run again from its float16 encoder archive (a seed's runs on one "
+        "draw of images; minutes a run): metrics.json becomes what `kbetavae evaluate` on "
+        "the published run gives, the sweep's float32 record is kept in metrics_float32.json",
     ),
     metrics: str = typer.Option(
         None,

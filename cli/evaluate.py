@@ -8,7 +8,7 @@ beside the model) is evaluated as its sweep evaluated it
 (:func:`kbetavae.study.evaluation.evaluate_encoders`), held-out ELBO included when the
 source is the run's own, with the metrics and protocol its metrics.json records unless
 options choose others. A published run without its model is evaluated from its encoder
-archive (:func:`kbetavae.study.evaluation.evaluate_archive`): the entries that need more
+archive (:func:`kbetavae.study.evaluation.evaluate_archives`): the entries that need more
 than the encoder are kept from its metrics.json, and said so.
 """
 
@@ -81,7 +81,7 @@ def evaluate(
     from kbetavae.data import open_source
     from kbetavae.io import check_reachable, is_dir, write_json_atomic
     from kbetavae.study.evaluation import (
-        evaluate_archive,
+        evaluate_archives,
         evaluate_encoders,
         recorded_choice,
         train_indices,
@@ -110,7 +110,7 @@ def evaluate(
     trained_on = train_indices(images, config) if same else None
     sizes = {"batch_size": batch_size, "code_table": code_table}
     if kind == "archive":
-        report, note = evaluate_archive(run_dir, images, names, protocol, seed, **sizes)
+        ((report, note),) = evaluate_archives([run_dir], images, names, protocol, seed, **sizes)
         typer.echo(f"kbetavae: note: {note}", err=True)
     else:
         encoders = [load_encoder_decoder(model_path)]

@@ -5,7 +5,7 @@ run's seed), and the held-out ELBO on grid images outside the run's training sub
 sweep (a fused group's members at once), a single trial (``kbetavae train --evaluate``)
 and ``kbetavae evaluate`` all end in :func:`evaluate_encoders`, so their records are the
 same numbers and merge into one table. A published run without its model is evaluated
-from its encoder archive (:func:`evaluate_archive`), by ``kbetavae evaluate`` and by
+from its encoder archive (:func:`evaluate_archives`), by ``kbetavae evaluate`` and by
 ``kbetavae publish --from-archive`` alike.
 """
 
@@ -127,8 +127,8 @@ def evaluate_model(model, data, plan: SweepPlan, config, progress=None) -> dict:
     return evaluate_models([model], data, plan, config, progress)[0]
 
 
-def evaluate_archive(
-    run_dir: str,
+def evaluate_archives(
+    run_dirs: Sequence[str],
     data,
     metrics: Sequence[str],
     protocol: Protocol,
@@ -137,20 +137,22 @@ def evaluate_archive(
     batch_size: int = ENCODE_BATCH_SIZE,
     code_table: str = "lazy",
     progress=None,
-) -> tuple[dict, str]:
-    """The record of a published run from its encoder archive, and one line saying which
-    entries it could not recompute and whether they were kept.
+) -> list[tuple[dict, str]]:
+    """The records of published runs from their encoder archives, each with one line saying
+    which entries it could not recompute and whether they were kept.
 
-    Every metric in ``metrics`` is computed from the archive's encoder (float16 weights,
-    :mod:`kbetavae.trained.archive`); the entries an encoder cannot give (the held-out
-    ELBO needs the decoder; UDR compares a setting's seeds) are copied from the run's
-    metrics.json where it has them, so evaluating drops nothing. ``encoder`` says where
-    the codes came from.
+    Every metric in ``metrics`` is computed from each archive's encoder (float16 weights,
+    :mod:`kbetavae.trained.archive`) on one shared draw of images (``seed``'s, as
+    :func:`evaluate_encoders`: a run's record is the same alone or with others, and the
+    draw is rendered once); the entries
+    an encoder cannot give (the held-out ELBO needs the decoder; UDR compares a setting's
+    seeds) are copied from each run's metrics.json where it has them, so evaluating drops
+    nothing. ``encoder`` says where the codes came from.
     """
     from kbetavae.trained.archive import read_encoder
 
-    (record,) = evaluate_encoders(
-        [(read_encoder(run_dir), None)],
+    records = evaluate_encoders(
+        [(read_encoder(run_dir), None) for run_dir in run_dirs],
         data,
         metrics,
         protocol,
@@ -159,8 +161,11 @@ def evaluate_archive(
         batch_size=batch_size,
         code_table=code_table,
     )
-    record["encoder"] = {"archive": rundir.ARCHIVE_FILE, "weights": "float16"}
-    return record, keep_unrecomputable(record, rundir.read_metrics(run_dir))
+    results = []
+    for run_dir, record in zip(run_dirs, records, strict=True):
+        record["encoder"] = {"archive": rundir.ARCHIVE_FILE, "weights": "float16"}
+        results.append((record, keep_unrecomputable(record, rundir.read_metrics(run_dir))))
+    return results
 
 
 def keep_unrecomputable(record: dict, previous: dict | None) -> str:

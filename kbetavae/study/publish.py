@@ -14,12 +14,16 @@ evidence only, so a report in a repository (``docs/results``) carries every numb
 a run where a trained model.keras is 6 MB): ``kbetavae evaluate <dest>/runs/<run>`` computes every
 metric of the encoder again from it, without the model. Its codes differ from the float32
 model's in the last bits, so its metrics can differ slightly from the sweep's. With
-``from_archive`` each such run is evaluated from its archive as it is published (the
-sweep's protocol and metrics, the run's seed): metrics.json then holds what ``evaluate``
-on the archive gives, bit for bit on the same machine and encoder formulation, and
-``metrics_float32.json`` beside it the sweep's record of the float32 model. Without it
-metrics.json is the sweep's. Every run of a study should be published alike; the held-out
-ELBO (it needs the decoder) stays the sweep's either way.
+``from_archive`` each run is evaluated from its archive as it is published (the sweep's
+protocol and metrics, the run's seed; a report's run from the archive it brings, unless
+it was evaluated so already): metrics.json then holds what ``evaluate`` on the archive
+gives, bit for bit on the same machine and encoder formulation, and
+``metrics_float32.json`` beside it the sweep's record of the float32 model. The runs of
+one seed are evaluated together on one draw of images, rendered once
+(7 models in 0.88 of the time of 7 evaluations at 500 points: ``group`` in
+docs/benchmarks/2026-12-04-amd-epyc-avx512-bf16-2/bench_eval.json).
+Without it metrics.json is the sweep's. Every run of a study should be published alike;
+the held-out ELBO (it needs the decoder) stays the sweep's either way.
 
 UDR compares the seeds of a setting, and a report's seeds may come from several sweeps (or
 from another report: a published run published again brings its archive along). So each
@@ -38,6 +42,11 @@ not draw): those that need only run files are redrawn over all published runs, t
 from models are the sweep's. Models and SavedModels stay out; ``report.html`` too (it
 embeds the figures again, several megabytes). Last, the tables marked in
 ``<dest>/README.md`` are regenerated (:mod:`kbetavae.study.published`).
+
+The module is long because publishing is one transaction over several kinds of evidence —
+the refusal of another study's runs, the per-seed archive evaluation, the merge of run
+directories, UDR re-scoring and the table — and each step needs the others' view of which
+runs are incoming, kept or replaced.
 
 Example:
     >>> publish("runs/study-s1", "docs/results")  # doctest: +SKIP
@@ -77,10 +86,11 @@ def publish(
     metrics: Sequence[str] | None = None,
 ) -> list[str]:
     """Merge ``sweep_dir``'s evidence into ``dest`` (see the module docstring); return the
-    paths written. Each run whose model.keras the sweep has gets its encoder archive, and
-    with ``from_archive`` its metrics.json from that archive (``say`` hears one line per
-    run before it is evaluated: minutes each at the full protocol), computing ``metrics``
-    if given (e.g. all six, where the sweep computed fewer), else the sweep's. InputError
+    paths written. Each run whose model.keras the sweep has gets its encoder archive (a
+    report's run brings its own), and with ``from_archive`` its metrics.json from that
+    archive (``say`` hears one line per seed's runs before they are evaluated: minutes at
+    the full protocol), computing ``metrics`` if given (e.g. all six, where the sweep
+    computed fewer), else the sweep's. InputError
     if ``sweep_dir`` is not a tabulated sweep, its runs belong to another study than those
     already in ``dest``, or ``metrics`` would leave runs of ``dest`` evaluated otherwise.
     The figures are :func:`kbetavae.viz.report.publish_figures`' (the CLI draws them
@@ -103,9 +113,20 @@ def publish(
     archives = {d: _archive_of(d) for d in run_dirs if rundir.has_model(d)}
     written = []
     evaluate = _ArchiveEvaluator(sweep_dir, say, metrics) if from_archive else None
+    pending = []  # published runs to evaluate from their archives
     for run_dir in run_dirs:
         target = os.path.join(runs_dir, dir_name(run_dir))
-        written += _publish_run(run_dir, target, archives.get(run_dir), evaluate)
+        archive = archives.get(run_dir)
+        if evaluate is not None and evaluate.done(run_dir, target, archive):
+            evaluate.say(f"{dir_name(run_dir)}: evaluated from its archive already, kept")
+            continue
+        written += _publish_run(run_dir, target, archive)
+        # A report's run evaluated from its archive as asked comes as it is.
+        if evaluate is not None and not (archive is None and evaluate.holds(run_dir)):
+            if rundir.has_archive(target) and rundir.is_evaluated(target):
+                pending.append(target)
+    if pending:
+        written += evaluate(pending)
     written += score_report(_published_runs(runs_dir), plan, say)
     name = read_plan(dest).name if kio.exists(os.path.join(dest, PLAN_FILE)) else None
     collect([runs_dir], dest, name=name or read_plan(sweep_dir).name, report=False)
@@ -129,43 +150,48 @@ def _archive_of(run_dir: str) -> bytes:
     return archive_bytes(load_model(rundir.model_path(run_dir)))
 
 
-def _publish_run(
-    run_dir: str, target: str, archive: bytes | None, evaluate: _ArchiveEvaluator | None
-) -> list[str]:
-    """Copy one run's records into ``target`` and write its encoder ``archive`` (None: the
-    sweep has no model); with ``evaluate``, its metrics.json from the archive, unless
-    ``target`` holds that evaluation already. The paths written."""
-    if evaluate is not None and archive is not None and evaluate.done(run_dir, target, archive):
-        evaluate.say(f"{dir_name(run_dir)}: evaluated from its archive already, kept")
-        return []
+def _publish_run(run_dir: str, target: str, archive: bytes | None) -> list[str]:
+    """Copy one run's records into ``target`` (its float32 record too, where it was
+    evaluated from its archive before) and write its encoder ``archive`` (None: the sweep
+    has no model); the paths written."""
     # Without a model here, an archive published before stays only if it is this training's.
     keep_archive = rundir.same_training(run_dir, target)
     written = copy_records(run_dir, target)
-    kio.remove_file(rundir.float32_metrics_path(target))  # metrics.json is the sweep's again
-    if archive is None:
-        if rundir.has_archive(run_dir):  # a published run, published again: its own archive
-            written.append(
-                kio.copy_atomic(rundir.archive_path(run_dir), rundir.archive_path(target))
+    if rundir.read_float32_metrics(run_dir) is not None:  # a report's run, evaluated so
+        written.append(
+            kio.copy_atomic(
+                rundir.float32_metrics_path(run_dir), rundir.float32_metrics_path(target)
             )
-        elif not keep_archive:
-            kio.remove_file(rundir.archive_path(target))
-        return written
-    kio.write_bytes_atomic(rundir.archive_path(target), archive)
-    written.append(rundir.archive_path(target))
-    if evaluate is not None and rundir.is_evaluated(target):
-        written += evaluate(target)
+        )
+    else:
+        kio.remove_file(rundir.float32_metrics_path(target))  # metrics.json is the sweep's again
+    if archive is not None:
+        kio.write_bytes_atomic(rundir.archive_path(target), archive)
+        written.append(rundir.archive_path(target))
+    elif rundir.has_archive(run_dir):  # a published run, published again: its own archive
+        written.append(kio.copy_atomic(rundir.archive_path(run_dir), rundir.archive_path(target)))
+    elif not keep_archive:
+        kio.remove_file(rundir.archive_path(target))
     return written
 
 
 def _check_metrics(metrics: Sequence[str], from_archive: bool, kept, incoming) -> list[str]:
     """``metrics`` checked: known, and every run that will not be evaluated again (those
-    already published and kept; incoming runs without a model) already lists them."""
+    already published and kept; incoming runs with neither model nor archive) already
+    lists them."""
     from kbetavae.metrics import registry
 
     metrics = list(registry.check_names(metrics))
     if not from_archive:
         raise InputError("`metrics` needs `from_archive`: only an evaluation computes metrics")
-    unchanged = [*kept, *(r for r in incoming if not rundir.has_model(r.run_dir))]
+    unchanged = [
+        *kept,
+        *(
+            r
+            for r in incoming
+            if not (rundir.has_model(r.run_dir) or rundir.has_archive(r.run_dir))
+        ),
+    ]
     for run in unchanged:
         record = rundir.read_metrics(run.run_dir) if run.result.ok else None
         listed = list((record or {}).get("metrics", metrics))
@@ -181,7 +207,7 @@ def _check_metrics(metrics: Sequence[str], from_archive: bool, kept, incoming) -
 class _ArchiveEvaluator:
     """Evaluates published runs from their archives: under the sweep's protocol, with
     ``metrics`` (else each run's sweep's), the float32 model's record kept in
-    metrics_float32.json; ``say`` hears a line per run."""
+    metrics_float32.json; ``say`` hears a line per group of runs evaluated together."""
 
     def __init__(
         self, sweep_dir: str, say: Callable[[str], None] | None, metrics: Sequence[str] | None
@@ -189,54 +215,74 @@ class _ArchiveEvaluator:
         self.plan = read_plan(sweep_dir)
         self.say = say or (lambda line: None)
         self.metrics = list(metrics) if metrics is not None else None
-        self.opened: dict[tuple, object] = {}
 
     def names(self, swept: dict) -> list[str]:
         return self.metrics or list(swept.get("metrics") or self.plan.metrics)
 
-    def done(self, run_dir: str, target: str, archive: bytes) -> bool:
-        """Whether ``target`` holds this evaluation already: the same training and archive,
-        the sweep's record kept beside, the metrics and protocol asked for. A publish that
-        was stopped (minutes a run) resumes after the runs it finished."""
+    def holds(self, run_dir: str) -> bool:
+        """Whether ``run_dir``'s metrics.json is its archive's evaluation with the metrics
+        and protocol asked for, the float32 record kept beside."""
+        swept = rundir.read_float32_metrics(run_dir)
+        published = rundir.read_metrics(run_dir)
+        return (
+            swept is not None
+            and published is not None
+            and "encoder" in published
+            and published.get("metrics") == self.names(swept)
+            and published.get("protocol") == self.plan.protocol.record()
+        )
+
+    def done(self, run_dir: str, target: str, archive: bytes | None) -> bool:
+        """Whether ``target`` holds this evaluation already: the same training and archive
+        (``archive``, the model's; else ``run_dir``'s own), the sweep's record kept beside,
+        the metrics and protocol asked for. A publish that was stopped (minutes a run)
+        resumes after the runs it finished."""
         try:
-            if not rundir.same_training(run_dir, target) or not kio.exists(
-                rundir.archive_path(target)
-            ):
-                return False
-            swept = rundir.read_metrics(run_dir)
-            published = rundir.read_metrics(target)
+            if archive is None and rundir.has_archive(run_dir):
+                archive = kio.read_bytes(rundir.archive_path(run_dir))
             return (
-                kio.read_bytes(rundir.archive_path(target)) == archive
-                and swept is not None
-                and rundir.read_float32_metrics(target) == swept
-                and published is not None
-                and "encoder" in published
-                and published.get("metrics") == self.names(swept)
-                and published.get("protocol") == self.plan.protocol.record()
+                archive is not None
+                and rundir.same_training(run_dir, target)
+                and rundir.has_archive(target)
+                and kio.read_bytes(rundir.archive_path(target)) == archive
+                and rundir.read_float32_metrics(target) == rundir.read_sweep_metrics(run_dir)
+                and self.holds(target)
             )
         except DamagedFile:
             return False
 
-    def __call__(self, run_dir: str) -> list[str]:
-        """Evaluate the published run ``run_dir`` from its archive; the paths written."""
-        from kbetavae.study.evaluation import evaluate_archive
+    def __call__(self, published_runs: Sequence[str]) -> list[str]:
+        """Evaluate the published runs from their archives, those of one seed (and data
+        and metrics) together on one draw of images; the paths written."""
+        from kbetavae.study.evaluation import evaluate_archives
 
-        config = rundir.read_config(run_dir)
-        swept = rundir.read_metrics(run_dir)
-        key = (config.source, config.data, config.painting)
-        if key not in self.opened:
-            self.opened[key] = config.open_data()
-        self.say(f"evaluating {dir_name(run_dir)} from its encoder archive")
-        protocol = self.plan.protocol
-        record, _ = evaluate_archive(
-            run_dir, self.opened[key], self.names(swept), protocol, config.seed
-        )
-        # The float32 record first: a kill between the two writes leaves metrics.json the
-        # sweep's, and publishing again starts over from the sweep's files.
-        return [
-            rundir.write_float32_metrics(run_dir, swept),
-            rundir.write_metrics(run_dir, record),
-        ]
+        groups: dict[tuple, list[tuple[str, dict]]] = {}
+        for run_dir in published_runs:
+            config = rundir.read_config(run_dir)
+            swept = rundir.read_sweep_metrics(run_dir)
+            key = (config.seed, config.source, config.data, config.painting)
+            groups.setdefault((*key, tuple(self.names(swept))), []).append((run_dir, swept))
+        written = []
+        opened: dict[tuple, object] = {}
+        for (seed, *source, names), members in groups.items():
+            if tuple(source) not in opened:
+                opened[tuple(source)] = rundir.read_config(members[0][0]).open_data()
+            run_names = ", ".join(dir_name(run_dir) for run_dir, _ in members)
+            whose = "its encoder archive" if len(members) == 1 else "their encoder archives"
+            self.say(f"evaluating {run_names} from {whose} (seed {seed}, one draw)")
+            results = evaluate_archives(
+                [run_dir for run_dir, _ in members],
+                opened[tuple(source)],
+                list(names),
+                self.plan.protocol,
+                seed,
+            )
+            for (run_dir, swept), (record, _) in zip(members, results, strict=True):
+                # The float32 record first: a kill between the two writes leaves
+                # metrics.json the sweep's, and publishing again evaluates the run again.
+                written.append(rundir.write_float32_metrics(run_dir, swept))
+                written.append(rundir.write_metrics(run_dir, record))
+        return written
 
 
 def missing_run_files(results_dir: str) -> list[str]:

@@ -61,7 +61,9 @@ def test_publish_writes_an_archive_per_run_and_says_how_big(published):
         assert 400_000 < path.stat().st_size < 0.51 * 252_052 * 4
     assert "wrote 2 encoder archives (encoder.npz, float16): 0.9 MB in all" in output
     assert "metrics.json from the archives" in output
-    assert "evaluating beta=4_seed=0 from its encoder archive" in output
+    # Both runs are of seed 0: evaluated together, on one draw of images.
+    together = "evaluating beta=1_seed=0, beta=4_seed=0 from their encoder archives (seed 0"
+    assert together in output and output.count("evaluating ") == 1
     assert not list(dest.rglob("model.keras"))
 
 
@@ -209,7 +211,7 @@ def test_publishing_again_keeps_the_runs_evaluated_already_and_resumes_the_rest(
     assert result.exit_code == 0, result.output
     assert f"{RUNS[0]}: evaluated from its archive already, kept" in result.output
     assert f"evaluating {RUNS[0]}" not in result.output
-    assert f"evaluating {RUNS[1]} from its encoder archive" in result.output
+    assert f"evaluating {RUNS[1]} from its encoder archive (seed 0, one draw)" in result.output
     assert (dest / "runs" / RUNS[0] / "metrics.json").read_bytes() == finished
     for run in RUNS:  # the resumed run evaluated as the first publish did (timing aside)
         again_record, first = (
@@ -220,4 +222,37 @@ def test_publishing_again_keeps_the_runs_evaluated_already_and_resumes_the_rest(
     # Other metrics asked for: nothing published matches, every run is evaluated again.
     again = runner.invoke(app, [*args, "--metrics", "mig,modularity"])
     assert again.exit_code == 0, again.output
-    assert all(f"evaluating {run} from its encoder archive" in again.output for run in RUNS)
+    assert f"evaluating {', '.join(RUNS)} from their encoder archives" in again.output
+
+
+def test_a_reports_runs_are_evaluated_from_their_own_archives(sweep, published, tmp_path):
+    # A report published again (seeds trained in another session: no models, only their
+    # archives) gets metrics its sweep left out; the float32 record stays the sweep's.
+    dest = tmp_path / "results"
+    args = ["publish", str(published[0]), str(dest), "--no-motion", "--from-archive"]
+    result = runner.invoke(app, [*args, "--metrics", "mig,zdiff,modularity,sap"])
+    assert result.exit_code == 0, result.output
+    assert f"evaluating {', '.join(RUNS)} from their encoder archives" in result.output
+    for run in RUNS:
+        record = json.loads((dest / "runs" / run / "metrics.json").read_text())
+        before = json.loads((published[0] / "runs" / run / "metrics.json").read_text())
+        assert record["metrics"] == ["mig", "zdiff", "modularity", "sap"]
+        assert record["mig"] == before["mig"]  # the same archive and draws
+        swept = json.loads((sweep / run / "metrics.json").read_text())
+        assert json.loads((dest / "runs" / run / "metrics_float32.json").read_text()) == swept
+        assert (dest / "runs" / run / "encoder.npz").read_bytes() == (
+            published[0] / "runs" / run / "encoder.npz"
+        ).read_bytes()
+
+
+def test_a_reports_runs_evaluated_as_asked_come_as_they_are(published, tmp_path):
+    for from_archive in (["--from-archive"], []):
+        dest = tmp_path / f"results{len(from_archive)}"
+        args = ["publish", str(published[0]), str(dest), "--no-motion", *from_archive]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "evaluating" not in result.output
+        for run in RUNS:
+            for file in ("metrics.json", "metrics_float32.json", "encoder.npz"):
+                copied = (dest / "runs" / run / file).read_bytes()
+                assert copied == (published[0] / "runs" / run / file).read_bytes(), file
