@@ -27,7 +27,13 @@ import numpy as np
 from scipy.stats import rankdata
 
 from kbetavae.study.comparisons import Comparison, compare_pairs
-from kbetavae.study.formatting import format_fixed, format_interval, format_signed, table_head
+from kbetavae.study.formatting import (
+    format_fixed,
+    format_interval,
+    format_p,
+    format_signed,
+    table_head,
+)
 from kbetavae.study.grid import keyed_by_beta, objective_of, setting_of
 from kbetavae.study.statistics import (
     BOOTSTRAP_RESAMPLES,
@@ -173,7 +179,7 @@ def methods_markdown(rows: Sequence[dict], supervised: Sequence[str], udr: Seque
         lines += [
             f"| {b.objective} | {b.setting} | {b.estimate.n} | {b.estimate.text()} |" for b in best
         ]
-        lines += ["", *(f"- {c.text()}" for c in compare_methods(rows, column)), ""]
+        lines += ["", *comparison_table(compare_methods(rows, column)), ""]
     for score in udr:
         found = [a for a in (agreement(rows, score, c) for c in supervised) if a is not None]
         if found:
@@ -190,6 +196,35 @@ def methods_markdown(rows: Sequence[dict], supervised: Sequence[str], udr: Seque
 
 
 _BEST_COLUMNS = ("method", "setting", "n", "mean ± sd [95 % t interval]")
+_COMPARED = (
+    "pair (a – b)",
+    "Welch: b − a [95 % interval], p, Holm",
+    "paired over matched seeds: b − a [95 % interval], p, Holm",
+)
+
+
+def comparison_table(comparisons: Sequence[Comparison]) -> list[str]:
+    """The compared pairs as markdown table lines: each pair's difference with its Welch
+    and its paired interval and (Holm-adjusted) p, in bold where that test orders it."""
+    if not comparisons:
+        return []
+
+    def cell(difference, adjusted, differ, comparison: Comparison) -> str:
+        if difference is None:
+            fewest = min(comparison.estimate_a.n, comparison.estimate_b.n)
+            return "— (one seed: no spread)" if fewest == 1 else f"— (only {fewest} seeds)"
+        adjusted = difference.p if adjusted is None else adjusted  # one pair: nothing to adjust
+        shown = f"{difference.text()}, p {format_p(difference.p)}, Holm {format_p(adjusted)}"
+        return f"**{shown}**" if differ else shown
+
+    lines = table_head(_COMPARED)
+    for c in comparisons:
+        welch = cell(c.welch, c.p_adjusted, c.differ, c)
+        paired = cell(c.paired, c.paired_p_adjusted, c.paired_differ, c)
+        lines.append(f"| {c.a} – {c.b} | {welch} | {paired} |")
+    return lines
+
+
 _AGREE = ("metric", "runs", "Spearman ρ", "95 % bootstrap interval", "p")
 
 

@@ -98,11 +98,15 @@ def publish(
     if not kio.exists(os.path.join(sweep_dir, RESULTS_CSV)):
         raise InputError(f"{sweep_dir} has no results.csv: not a tabulated sweep")
     runs_dir = os.path.join(dest, RUNS_DIR)
-    run_dirs = [d for _, _, d in sweep_run_dirs(sweep_dir) if is_run_dir(d)]
-    names = {dir_name(d) for d in run_dirs}
     incoming, _ = find_runs(sweep_dir)
     if not incoming:
         raise InputError(f"{sweep_dir} has no finished runs to publish")
+    # A run still training stays out: its files would be half a run's evidence.
+    finished = {dir_name(r.run_dir) for r in incoming}
+    run_dirs = [
+        d for _, _, d in sweep_run_dirs(sweep_dir) if is_run_dir(d) and dir_name(d) in finished
+    ]
+    names = {dir_name(d) for d in run_dirs}
     kept = [r for r in _published_runs(runs_dir) if dir_name(r.run_dir) not in names]
     if metrics is not None:
         metrics = _check_metrics(metrics, from_archive, kept, incoming)

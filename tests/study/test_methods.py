@@ -61,6 +61,19 @@ def test_methods_are_compared_at_matched_seeds():
     assert same.differ is False
 
 
+def test_the_comparison_table_gives_both_tests_and_bolds_what_each_orders():
+    text = methods_markdown(grid_rows(), ["mig"], [])
+    (row,) = [line for line in text.splitlines() if line.startswith("| beta=4 – btcvae_beta=4")]
+    _, welch, paired, _ = (cell.strip() for cell in row.split("|")[1:])
+    # Welch: both settings' MIG are 0.2 + {0, 0.02, 0.06} (+ 0.3): sd 0.0306 each, so
+    # se = 0.0306·√(2/3) = 0.0249 on 4 df and the interval is 0.3 ± 2.776·0.0249.
+    assert welch.startswith("**+0.300 [+0.231, +0.369], p < 0.001")
+    # Paired: the shift is the same at every seed, so the difference has no spread.
+    assert paired.startswith("**+0.300 [+0.300, +0.300]")
+    same = methods_markdown(grid_rows(shift=0.0), ["mig"], [])
+    assert "+0.000 [-0.069, +0.069], p 1.000, Holm 1.000 |" in same
+
+
 def test_a_score_that_ranks_runs_as_mig_does_agrees_with_it():
     found = agreement(grid_rows(), "udr_lasso", "mig")
     assert found.n == 9 and found.rho == pytest.approx(1.0)

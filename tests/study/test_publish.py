@@ -213,6 +213,19 @@ def test_a_sweep_without_finished_runs_is_refused_and_nothing_is_written(sweeps,
     assert not (tmp_path / "docs").exists()
 
 
+def test_a_run_still_training_is_left_out_until_it_finishes(sweeps, tmp_path):
+    # The methods sweep published seed 4 while seed 5 trained: seed 5's half-written
+    # config.json and history.csv went into the report with it.
+    sweep = tmp_path / "training"
+    shutil.copytree(sweeps[0], sweep)
+    (sweep / "beta=4_seed=0" / "done.json").unlink()
+    dest = tmp_path / "docs"
+    publish_runs(str(sweep), str(dest))
+    assert not (dest / "runs" / "beta=4_seed=0").exists()
+    assert [r["beta"] for r in read_results(str(dest))] == [1.0]
+    assert missing_run_files(str(dest)) == []
+
+
 def test_the_cli_publishes_and_bad_input_is_one_line_exit_2(sweeps, tmp_path):
     dest = tmp_path / "docs"
     result = CliRunner().invoke(app, ["publish", str(sweeps[0]), str(dest)])
