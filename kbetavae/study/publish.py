@@ -256,31 +256,24 @@ class _ArchiveEvaluator:
             return False
 
     def __call__(self, published_runs: Sequence[str]) -> list[str]:
-        """Evaluate the published runs from their archives, those of one seed (and data
-        and metrics) together on one draw of images; the paths written."""
+        """Evaluate the published runs from their archives, those of one seed (and metrics)
+        together on one draw of images; the paths written."""
         from kbetavae.study.evaluation import evaluate_archives
 
-        groups: dict[tuple, list[tuple[str, dict]]] = {}
+        groups: dict[tuple[int, tuple[str, ...]], list[tuple[str, dict]]] = {}
         for run_dir in published_runs:
-            config = rundir.read_config(run_dir)
             swept = rundir.read_sweep_metrics(run_dir)
-            key = (config.seed, config.source, config.data, config.painting)
-            groups.setdefault((*key, tuple(self.names(swept))), []).append((run_dir, swept))
+            key = (rundir.read_config(run_dir).seed, tuple(self.names(swept)))
+            groups.setdefault(key, []).append((run_dir, swept))
+        # One study, one source: publish refused runs of another before anything was written.
+        data = self.plan.base.open_data()
         written = []
-        opened: dict[tuple, object] = {}
-        for (seed, *source, names), members in groups.items():
-            if tuple(source) not in opened:
-                opened[tuple(source)] = rundir.read_config(members[0][0]).open_data()
+        for (seed, names), members in groups.items():
             run_names = ", ".join(dir_name(run_dir) for run_dir, _ in members)
             whose = "its encoder archive" if len(members) == 1 else "their encoder archives"
             self.say(f"evaluating {run_names} from {whose} (seed {seed}, one draw)")
-            results = evaluate_archives(
-                [run_dir for run_dir, _ in members],
-                opened[tuple(source)],
-                list(names),
-                self.plan.protocol,
-                seed,
-            )
+            run_dirs = [run_dir for run_dir, _ in members]
+            results = evaluate_archives(run_dirs, data, list(names), self.plan.protocol, seed)
             for (run_dir, swept), (record, _) in zip(members, results, strict=True):
                 # The float32 record first: a kill between the two writes leaves
                 # metrics.json the sweep's, and publishing again evaluates the run again.
