@@ -70,11 +70,16 @@ class Comparison:
         """The β (or setting) with the higher mean."""
         return self.a if self.estimate_a.mean > self.estimate_b.mean else self.b
 
+    def untested(self, paired: bool = False) -> str:
+        """Why the (``paired``) test was not run: too few seeds, or too few shared ones."""
+        fewest = min(self.estimate_a.n, self.estimate_b.n)
+        if paired and fewest >= MIN_SEEDS_TO_ORDER:
+            return f"fewer than {MIN_SEEDS_TO_ORDER} matched seeds"
+        return "one seed: no spread" if fewest == 1 else f"only {fewest} seeds"
+
     def text(self) -> str:
         if self.differ is None:
-            fewest = min(self.estimate_a.n, self.estimate_b.n)
-            reason = "one seed: no spread" if fewest == 1 else f"only {fewest} seeds"
-            verdict = f"cannot be ordered ({reason})"
+            verdict = f"cannot be ordered ({self.untested()})"
         else:
             shown = f"Welch p = {self.p:.3f}"
             if self.p_adjusted is not None:

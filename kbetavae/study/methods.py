@@ -209,18 +209,17 @@ def comparison_table(comparisons: Sequence[Comparison]) -> list[str]:
     if not comparisons:
         return []
 
-    def cell(difference, adjusted, differ, comparison: Comparison) -> str:
+    def cell(difference, adjusted, differ, why_not: str) -> str:
         if difference is None:
-            fewest = min(comparison.estimate_a.n, comparison.estimate_b.n)
-            return "— (one seed: no spread)" if fewest == 1 else f"— (only {fewest} seeds)"
+            return f"— ({why_not})"
         adjusted = difference.p if adjusted is None else adjusted  # one pair: nothing to adjust
         shown = f"{difference.text()}, p {format_p(difference.p)}, Holm {format_p(adjusted)}"
         return f"**{shown}**" if differ else shown
 
     lines = table_head(_COMPARED)
     for c in comparisons:
-        welch = cell(c.welch, c.p_adjusted, c.differ, c)
-        paired = cell(c.paired, c.paired_p_adjusted, c.paired_differ, c)
+        welch = cell(c.welch, c.p_adjusted, c.differ, c.untested())
+        paired = cell(c.paired, c.paired_p_adjusted, c.paired_differ, c.untested(paired=True))
         lines.append(f"| {c.a} – {c.b} | {welch} | {paired} |")
     return lines
 

@@ -74,6 +74,26 @@ def test_the_comparison_table_gives_both_tests_and_bolds_what_each_orders():
     assert "+0.000 [-0.069, +0.069], p 1.000, Holm 1.000 |" in same
 
 
+def test_an_untested_pair_says_why_for_each_test():
+    # β = 4 at seeds 0-2, β-TCVAE at seeds 1-3: three seeds each, two of them shared.
+    rows = [r for r in grid_rows() if r["setting"] != "beta=1"]
+    rows += [{**r, "seed": 3} for r in rows if r["setting"] == "btcvae_beta=4" and r["seed"] == 0]
+    rows = [r for r in rows if not (r["setting"] == "btcvae_beta=4" and r["seed"] == 0)]
+    (row,) = [
+        line
+        for line in methods_markdown(rows, ["mig"], []).splitlines()
+        if line.startswith("| beta=4 – ")
+    ]
+    assert row.endswith("| — (fewer than 3 matched seeds) |")
+    one_seed = [r for r in rows if r["setting"] == "beta=4" or r["seed"] == 1]
+    (row,) = [
+        line
+        for line in methods_markdown(one_seed, ["mig"], []).splitlines()
+        if line.startswith("| beta=4 – ")
+    ]
+    assert row.endswith("| — (one seed: no spread) | — (one seed: no spread) |")
+
+
 def test_a_score_that_ranks_runs_as_mig_does_agrees_with_it():
     found = agreement(grid_rows(), "udr_lasso", "mig")
     assert found.n == 9 and found.rho == pytest.approx(1.0)
