@@ -11,7 +11,7 @@ from its encoder archive (:func:`evaluate_archives`), by ``kbetavae evaluate`` a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -75,18 +75,33 @@ def evaluate_encoders(
     progress=None,
     batch_size: int = ENCODE_BATCH_SIZE,
     code_table: str = "lazy",
+    on_record: Callable[[int, dict], None] | None = None,
 ) -> list[dict]:
     """The ``metrics.json`` records of K ``(encode, decode)`` pairs on shared draws.
 
     ``kbetavae.metrics.evaluate_many`` computes the metrics; with ``trained_on`` (the
     training subset's indices) each record gets the held-out ELBO (``protocol``'s
     ``heldout_images``, seeded by ``seed``) under ``"heldout"``, unless its ``decode`` is
-    None. ``progress`` as :func:`kbetavae.metrics.evaluate` takes it.
+    None. ``progress`` as :func:`kbetavae.metrics.evaluate` takes it; ``on_record(k,
+    record)`` hears each record as soon as it is complete (``evaluate_many``'s
+    ``on_report``).
     """
     from kbetavae.metrics import evaluate_many
     from kbetavae.metrics.heldout import heldout_elbo
 
-    records = evaluate_many(
+    def complete(k: int, record: dict) -> None:
+        encode, decode = encoders[k]
+        # Formulations agree to float rounding only: say which one gave these codes.
+        formulation = getattr(encode, "formulation", None)
+        if formulation is not None:
+            record["timing"]["encoder_formulation"] = formulation.name
+        if trained_on is not None and decode is not None:
+            heldout = heldout_elbo(encode, decode, data, trained_on, protocol.heldout_images, seed)
+            record["heldout"] = heldout.to_dict()
+        if on_record is not None:
+            on_record(k, record)
+
+    return evaluate_many(
         [encode for encode, _ in encoders],
         data,
         metrics,
@@ -95,16 +110,8 @@ def evaluate_encoders(
         progress=progress,
         batch_size=batch_size,
         code_table=code_table,
+        on_report=complete,
     )
-    for record, (encode, decode) in zip(records, encoders, strict=True):
-        # Formulations agree to float rounding only: say which one gave these codes.
-        formulation = getattr(encode, "formulation", None)
-        if formulation is not None:
-            record["timing"]["encoder_formulation"] = formulation.name
-        if trained_on is not None and decode is not None:
-            heldout = heldout_elbo(encode, decode, data, trained_on, protocol.heldout_images, seed)
-            record["heldout"] = heldout.to_dict()
-    return records
 
 
 def evaluate_models(models: Sequence, data, plan: SweepPlan, config, progress=None) -> list[dict]:
@@ -137,6 +144,7 @@ def evaluate_archives(
     batch_size: int = ENCODE_BATCH_SIZE,
     code_table: str = "lazy",
     progress=None,
+    on_result: Callable[[int, dict, str], None] | None = None,
 ) -> list[tuple[dict, str]]:
     """The records of published runs from their encoder archives, each with one line saying
     which entries it could not recompute and whether they were kept.
@@ -147,9 +155,19 @@ def evaluate_archives(
     draw is rendered once); the entries
     an encoder cannot give (the held-out ELBO needs the decoder; UDR compares a setting's
     seeds) are copied from each run's metrics.json where it has them, so evaluating drops
-    nothing. ``encoder`` says where the codes came from.
+    nothing. ``encoder`` says where the codes came from. ``on_result(k, record, line)``
+    hears run ``k``'s result as soon as it is complete, so a caller can write it before
+    the next run's metrics are computed.
     """
     from kbetavae.trained.archive import read_encoder
+
+    notes: dict[int, str] = {}
+
+    def complete(k: int, record: dict) -> None:
+        record["encoder"] = {"archive": rundir.ARCHIVE_FILE, "weights": "float16"}
+        notes[k] = keep_unrecomputable(record, rundir.read_metrics(run_dirs[k]))
+        if on_result is not None:
+            on_result(k, record, notes[k])
 
     records = evaluate_encoders(
         [(read_encoder(run_dir), None) for run_dir in run_dirs],
@@ -160,12 +178,9 @@ def evaluate_archives(
         progress=progress,
         batch_size=batch_size,
         code_table=code_table,
+        on_record=complete,
     )
-    results = []
-    for run_dir, record in zip(run_dirs, records, strict=True):
-        record["encoder"] = {"archive": rundir.ARCHIVE_FILE, "weights": "float16"}
-        results.append((record, keep_unrecomputable(record, rundir.read_metrics(run_dir))))
-    return results
+    return [(record, notes[k]) for k, record in enumerate(records)]
 
 
 def keep_unrecomputable(record: dict, previous: dict | None) -> str:

@@ -272,14 +272,25 @@ class _ArchiveEvaluator:
             run_names = ", ".join(dir_name(run_dir) for run_dir, _ in members)
             whose = "its encoder archive" if len(members) == 1 else "their encoder archives"
             self.say(f"evaluating {run_names} from {whose} (seed {seed}, one draw)")
-            run_dirs = [run_dir for run_dir, _ in members]
-            results = evaluate_archives(run_dirs, data, list(names), self.plan.protocol, seed)
-            for (run_dir, swept), (record, _) in zip(members, results, strict=True):
-                # The float32 record first: a kill between the two writes leaves
-                # metrics.json the sweep's, and publishing again evaluates the run again.
+
+            def keep(k: int, record: dict, _note: str, members=members) -> None:
+                # Each run is written as soon as its metrics are: a publish stopped in a
+                # group's last run (minutes each) resumes after the runs before it. The
+                # float32 record first: a kill between the two writes leaves metrics.json
+                # the sweep's, and publishing again evaluates the run again.
+                run_dir, swept = members[k]
                 written.append(rundir.write_float32_metrics(run_dir, swept))
                 written.append(rundir.write_metrics(run_dir, record))
-        return written
+                self.say(f"{dir_name(run_dir)}: evaluated")
+
+            run_dirs = [run_dir for run_dir, _ in members]
+            results = evaluate_archives(
+                run_dirs, data, list(names), self.plan.protocol, seed, on_result=keep
+            )
+            # Again with the group's final timing (each run's share of the whole group).
+            for (run_dir, _), (record, _) in zip(members, results, strict=True):
+                rundir.write_metrics(run_dir, record)
+        return sorted(set(written))
 
 
 def missing_run_files(results_dir: str) -> list[str]:

@@ -188,6 +188,27 @@ def test_evaluate_many_equals_evaluate_per_model_and_renders_each_image_once(fak
     assert reports[0]["mig"]["score"] != reports[1]["mig"]["score"]  # not one model's copy
 
 
+def test_evaluate_many_hands_each_report_over_as_soon_as_it_is_ready(fakes):
+    # A caller writes each member's record before the next member's metrics are computed,
+    # so a stop loses one member's work, not the group's.
+    small = SMALL.replace(num_train=50, num_eval=30)
+    encoders = [fakes.identity_encoder(), fakes.rotated_encoder()]
+    heard = []
+
+    def on_report(k, report):
+        heard.append((k, numbers(report), report["timing"]["total_seconds"]))
+
+    reports = evaluate_many(
+        encoders, fakes.FactorImages(), seed=2, protocol=small, on_report=on_report
+    )
+    assert [k for k, *_ in heard] == [0, 1]
+    assert [text for _, text, *_ in heard] == [numbers(r) for r in reports]
+    # Member 0's share so far is all the group's seconds until then; the returned reports
+    # carry the final 1/K share.
+    assert heard[0][2] > 0
+    assert reports[0]["timing"]["total_seconds"] == reports[1]["timing"]["total_seconds"]
+
+
 def test_evaluate_many_with_grid_tables_equals_lazy_ones(fakes):
     small = SMALL.replace(num_train=50, num_eval=30)
     encoders = [fakes.identity_encoder(), fakes.rotated_encoder()]

@@ -10,6 +10,7 @@ models' metrics are measured and bounded in
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 
@@ -223,6 +224,46 @@ def test_publishing_again_keeps_the_runs_evaluated_already_and_resumes_the_rest(
     again = runner.invoke(app, [*args, "--metrics", "mig,modularity"])
     assert again.exit_code == 0, again.output
     assert f"evaluating {', '.join(RUNS)} from their encoder archives" in again.output
+
+
+def test_a_publish_stopped_inside_a_group_keeps_the_runs_it_finished(
+    sweep, published, tmp_path, monkeypatch
+):
+    # Both runs are one group (seed 0). A stop (Ctrl-C) while the second run's metrics are
+    # computed must not lose the first's: at the full protocol each run takes minutes.
+    from kbetavae.study.publish import publish
+
+    # The package exports the function `evaluate`, which hides the module of that name.
+    evaluate_module = importlib.import_module("kbetavae.metrics.evaluate")
+
+    evaluate_with = evaluate_module._evaluate_with
+    calls = []
+
+    def stop_at_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return evaluate_with(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "_evaluate_with", stop_at_the_second)
+    dest = tmp_path / "results"
+    with pytest.raises(KeyboardInterrupt):
+        publish(str(sweep), str(dest), from_archive=True)
+    monkeypatch.setattr(evaluate_module, "_evaluate_with", evaluate_with)
+    kept, stopped = (json.loads((dest / "runs" / r / "metrics.json").read_text()) for r in RUNS)
+    first = json.loads((published[0] / "runs" / RUNS[0] / "metrics.json").read_text())
+    assert compared(kept) == compared(first)
+    assert "encoder" not in stopped  # still the sweep's record: evaluated again below
+    assert not (dest / "runs" / RUNS[1] / "metrics_float32.json").exists()
+    lines = []
+    publish(str(sweep), str(dest), from_archive=True, say=lines.append)
+    assert f"{RUNS[0]}: evaluated from its archive already, kept" in lines
+    assert f"evaluating {RUNS[1]} from its encoder archive (seed 0, one draw)" in lines
+    for run in RUNS:
+        again = json.loads((dest / "runs" / run / "metrics.json").read_text())
+        assert compared(again) == compared(
+            json.loads((published[0] / "runs" / run / "metrics.json").read_text())
+        )
 
 
 def test_a_reports_runs_are_evaluated_from_their_own_archives(sweep, published, tmp_path):
