@@ -15,6 +15,7 @@ from cli import data as data_commands  # noqa: E402
 from cli import evaluate as evaluate_commands  # noqa: E402
 from cli import sweep as sweep_commands  # noqa: E402
 from cli import train as train_commands  # noqa: E402
+from cli import variants as variants_commands  # noqa: E402
 from kbetavae import __version__  # noqa: E402
 from kbetavae.native_log import filter_native_stderr  # noqa: E402
 
@@ -39,6 +40,7 @@ app.command("traverse")(sweep_commands.traverse)
 app.command("export")(sweep_commands.export)
 app.command("collect")(collect_commands.collect)
 app.command("publish")(collect_commands.publish)
+app.command("variants")(variants_commands.variants)
 
 
 def _click_exception(name: str) -> type[Exception]:

@@ -15,12 +15,21 @@ Protocol of the comparison: every variant scores the same encoder on the draws
 variants' rows are the run's ``metrics.json`` numbers and variants differ by their change
 alone. The study's range for a metric is the min-max of its finite values at the βs of the
 models (all its βs when it reports none of them).
+
+Scoring takes minutes an encoder at the full protocol (its own code table), so
+``kbetavae variants`` writes the tables after each one and, run again, keeps the models
+its scores file holds for the same archive (a digest of ``encoder.npz``), seed and sample
+size: a stopped run resumes.
+
+The module is long because its scores file is both its output and its resume state: the
+scoring, reading the file back and writing the tables share that one row format.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import math
 import os
@@ -29,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from kbetavae import io as kio
-from kbetavae.errors import InputError
+from kbetavae.errors import DamagedFile, InputError
 from kbetavae.metrics.inputs import EvaluationInputs
 from kbetavae.metrics.mig import MIG_VARIANTS, mig_from_mutual_info
 from kbetavae.metrics.protocol import FULL_PROTOCOL, Protocol
@@ -45,7 +54,7 @@ STUDY_TABLE_PATH = str(_ROOT / "docs" / "results" / STUDY_TABLE)
 SCORES_CSV = "protocol_variant_scores.csv"
 SUMMARY_CSV = "protocol_variants.csv"
 SUMMARY_MD = "protocol_variants.md"
-SCORE_COLUMNS = ("model", "beta", "variant", "metric", "score")
+SCORE_COLUMNS = ("model", "beta", "seed", "archive", "eval_points", "variant", "metric", "score")
 SUMMARY_COLUMNS = (
     "variant",
     "metric",
@@ -72,11 +81,24 @@ class VariantScore:
 
 @dataclasses.dataclass(frozen=True)
 class ScoredModel:
-    """One model's rows of :func:`score_variants`, its name and β (None if unknown)."""
+    """One model's rows of :func:`score_variants`, its name and β (None if unknown); the
+    draws' seed, the digest of the archive scored and the protocol's points, which say
+    whether scores kept from an earlier run still hold."""
 
     name: str
     beta: float | None
     scores: Sequence[VariantScore]
+    seed: int | None = None
+    archive: str = ""
+    eval_points: int | None = None
+
+    def key(self) -> tuple:
+        return (self.name, self.seed, self.archive, self.eval_points)
+
+    def complete(self) -> bool:
+        """Whether it has every variant defined now (a variant added since is scored)."""
+        have = {(row.variant, row.metric) for row in self.scores}
+        return have >= {(v, "mig") for v in MIG_VARIANTS} | {(v, "zdiff") for v in ZDIFF_VARIANTS}
 
 
 def score_variants(
@@ -106,28 +128,83 @@ def score_variants(
     return rows
 
 
+def archive_digest(path: str) -> str:
+    """The first 12 hex digits of the SHA-256 of an encoder archive's bytes."""
+    return hashlib.sha256(kio.read_bytes(path)).hexdigest()[:12]
+
+
 def score_runs(
-    run_dirs: Sequence[str], *, protocol: Protocol = FULL_PROTOCOL, seed: int | None = None
+    run_dirs: Sequence[str],
+    *,
+    protocol: Protocol = FULL_PROTOCOL,
+    seed: int | None = None,
+    scored: Sequence[ScoredModel] = (),
+    on_model: Callable[[list[ScoredModel], str], None] | None = None,
 ) -> list[ScoredModel]:
     """:func:`score_variants` of each published run's encoder archive (``encoder.npz``) on
     the data of its config.json, seeded by its own seed (or ``seed``), as
-    ``kbetavae evaluate`` scores a run."""
+    ``kbetavae evaluate`` scores a run; in the order of ``run_dirs``.
+
+    A model of ``scored`` (:func:`read_scores`) with the run's name, seed, archive digest
+    and points, and every variant, is kept, not scored again. ``on_model(models, line)``
+    hears, after each run, the models known so far (kept or scored) and a line saying
+    which run was kept or scored, so a caller can write them before the next run.
+    """
     from kbetavae.trained.archive import read_encoder
     from kbetavae.training import rundir
 
-    opened: dict[tuple, GroundTruth] = {}
-    models = []
+    configs = []
     for run_dir in run_dirs:
         config = rundir.read_config(run_dir)
         if config is None:
             raise InputError(f"{run_dir} has no config.json: not a run directory")
-        key = (config.source, config.data, config.painting)
-        if key not in opened:
-            opened[key] = config.open_data()
+        configs.append(config)
+    known = {model.key(): model for model in scored if model.complete()}
+    found: list[ScoredModel | None] = [None] * len(run_dirs)
+    opened: dict[tuple, GroundTruth] = {}
+    for index, (run_dir, config) in enumerate(zip(run_dirs, configs, strict=True)):
+        name = os.path.basename(os.path.normpath(run_dir))
         draws = config.seed if seed is None else seed
-        scores = score_variants(read_encoder(run_dir), opened[key], draws, protocol=protocol)
-        models.append(ScoredModel(os.path.basename(os.path.normpath(run_dir)), config.beta, scores))
-    return models
+        digest = archive_digest(rundir.archive_path(run_dir))
+        key = (name, draws, digest, protocol.num_points)
+        if key in known:
+            found[index] = known[key]
+            line = f"{name}: scored already, kept"
+        else:
+            data_key = (config.source, config.data, config.painting)
+            if data_key not in opened:
+                opened[data_key] = config.open_data()
+            scores = score_variants(
+                read_encoder(run_dir), opened[data_key], draws, protocol=protocol
+            )
+            found[index] = ScoredModel(name, config.beta, scores, *key[1:])
+            line = f"{name}: scored"
+        if on_model is not None:
+            on_model([model for model in found if model is not None], line)
+    return [model for model in found if model is not None]
+
+
+def read_scores(directory: str) -> list[ScoredModel]:
+    """The models of ``directory``'s :data:`SCORES_CSV` (none if it has none); DamagedFile
+    if it cannot be read."""
+    path = os.path.join(directory, SCORES_CSV)
+    if not kio.exists(path):
+        return []
+    rows = list(csv.DictReader(io.StringIO(kio.read_text(path))))
+    models: dict[tuple, ScoredModel] = {}
+    try:
+        for row in rows:
+            seed = int(row["seed"]) if row["seed"] else None
+            points = int(row["eval_points"]) if row["eval_points"] else None
+            key = (row["model"], seed, row["archive"], points)
+            if key not in models:
+                beta = float(row["beta"]) if row["beta"] else None
+                models[key] = ScoredModel(key[0], beta, [], *key[1:])
+            score = VariantScore(row["variant"], row["metric"], float(row["score"]))
+            models[key].scores.append(score)
+    except (KeyError, TypeError, ValueError) as error:
+        raise DamagedFile(path, f"unreadable row ({error})", "delete it to score again") from None
+    return list(models.values())
 
 
 def study_range(
@@ -212,7 +289,14 @@ def write_variant_tables(
     ``directory``; their paths."""
     summary = variant_summary(models, read_study_table(study_table))
     scores = [
-        {"model": m.name, "beta": "" if m.beta is None else f"{m.beta:g}", **vars(s)}
+        {
+            "model": m.name,
+            "beta": "" if m.beta is None else f"{m.beta:g}",
+            "seed": "" if m.seed is None else m.seed,
+            "archive": m.archive,
+            "eval_points": "" if m.eval_points is None else m.eval_points,
+            **vars(s),
+        }
         for m in models
         for s in m.scores
     ]
@@ -236,11 +320,3 @@ def _csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 def _cell(value: Any) -> str:
     """Scores to 6 decimals (the metrics' noise is far larger); anything else as text."""
     return format_fixed(value, 6) if isinstance(value, float) else str(value)
-
-
-if __name__ == "__main__":
-    import sys
-
-    if len(sys.argv) < 3:
-        sys.exit("usage: python -m kbetavae.study.protocol_variants OUT_DIR RUN_DIR...")
-    print("\n".join(write_variant_tables(score_runs(sys.argv[2:]), sys.argv[1])))

@@ -130,6 +130,9 @@ def test_the_tables_read_the_committed_study_table_and_say_where_each_variant_li
     assert scores[0] == {
         "model": "beta=1_seed=0",
         "beta": "1",
+        "seed": "",
+        "archive": "",
+        "eval_points": "",
         "variant": "v",
         "metric": "mig",
         "score": "0.200000",
@@ -144,6 +147,19 @@ def test_the_tables_read_the_committed_study_table_and_say_where_each_variant_li
     assert (zdiff_row["below"], zdiff_row["above"], zdiff_row["verdict"]) == ("1", "1", "outside")
     text = open(summary_md).read()
     assert "| v | Z-diff | 2 | 0.2000–0.8000 | 0.3570 | 0 | 1 | 1 | outside |" in text
+
+
+def test_the_scores_file_reads_back_as_the_models_written(tmp_path):
+    models = [
+        pv.ScoredModel("beta=1_seed=0", 1.0, [pv.VariantScore("v", "mig", 0.25)], 0, "ab12", 100),
+        pv.ScoredModel("m", None, [pv.VariantScore("v", "zdiff", 0.5)]),
+    ]
+    pv.write_variant_tables(models, str(tmp_path))
+    assert pv.read_scores(str(tmp_path)) == models
+    assert pv.read_scores(str(tmp_path / "none")) == []
+    (tmp_path / pv.SCORES_CSV).write_text("model,beta\nx,oops\n")
+    with pytest.raises(InputError, match="damaged"):
+        pv.read_scores(str(tmp_path))
 
 
 def test_no_models_is_an_input_error():
@@ -166,8 +182,10 @@ def test_score_runs_scores_each_runs_archive_on_its_data_with_its_seed(monkeypat
     }
     monkeypatch.setattr(rundir, "read_config", configs.get)
     monkeypatch.setattr(archive, "read_encoder", lambda run_dir: FactorCodes())
+    monkeypatch.setattr(pv, "archive_digest", lambda path: "digest")
     (model,) = pv.score_runs(["runs/beta=1_seed=2"], protocol=TINY)
     assert (model.name, model.beta) == ("beta=1_seed=2", 1.0)
+    assert (model.seed, model.archive, model.eval_points) == (2, "digest", TINY.num_points)
     assert model.scores == pv.score_variants(FactorCodes(), TinyGrid(), 2, protocol=TINY)
     with pytest.raises(InputError, match="no config.json"):
         pv.score_runs(["elsewhere"], protocol=TINY)

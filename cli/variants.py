@@ -1,0 +1,58 @@
+"""``kbetavae variants``: every protocol variant of Z-diff and MIG on kept encoders, and
+whether any puts our scores in the study's range (:mod:`kbetavae.study.protocol_variants`)."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from cli import options
+from cli.common import count, user_errors
+
+
+@user_errors
+def variants(
+    runs: list[str] = typer.Argument(
+        ..., help="published run directories, each with its encoder archive (encoder.npz)"
+    ),
+    output: str = typer.Option(
+        ..., "--output", "-o", help="directory of the scores and the summary tables"
+    ),
+    eval_points: options.EvalPoints = None,
+    seed: int = typer.Option(None, "--seed", help="seed of every draw (default: each run's)"),
+) -> None:
+    """Score each run's encoder under every named Z-diff and MIG variant and write
+    protocol_variant_scores.csv and the summary (protocol_variants.csv/.md) against the
+    study's Table 1. The tables are written after each run; run again, it keeps the runs
+    scored already (same archive, seed and points) and scores the rest."""
+    from kbetavae.errors import InputError
+    from kbetavae.metrics.protocol import FULL_PROTOCOL, Protocol
+    from kbetavae.study import protocol_variants as pv
+    from kbetavae.training import rundir
+
+    for run in runs:  # every run checked before minutes of scoring start
+        rundir.check_run(run, need_model=False)
+        if not rundir.has_archive(run):
+            raise InputError(
+                f"{run} has no {rundir.ARCHIVE_FILE}: publish its sweep (kbetavae publish) to "
+                "keep its encoder"
+            )
+    protocol = FULL_PROTOCOL if eval_points is None else Protocol.scaled(eval_points)
+    started = time.perf_counter()
+
+    def keep(models: list, line: str) -> None:
+        pv.write_variant_tables(models, output)
+        typer.echo(f"{line} ({time.perf_counter() - started:.0f} s)")
+
+    models = pv.score_runs(
+        runs, protocol=protocol, seed=seed, scored=pv.read_scores(output), on_model=keep
+    )
+    summary = pv.variant_summary(models, pv.read_study_table(pv.STUDY_TABLE_PATH))
+    inside = [
+        f"{row['variant']} ({row['metric']})" for row in summary if row["verdict"] == "inside"
+    ]
+    typer.echo(
+        f"{count(len(models), 'model')} scored under every variant -> {output}; "
+        f"all inside the study's range: {', '.join(inside) or 'no variant'}"
+    )
