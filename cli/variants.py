@@ -23,12 +23,15 @@ def variants(
     seed: int = typer.Option(None, "--seed", help="seed of every draw (default: each run's)"),
 ) -> None:
     """Score each run's encoder under every named Z-diff and MIG variant and write
-    protocol_variant_scores.csv and the summary (protocol_variants.csv/.md) against the
-    study's Table 1. The tables are written after each run; run again, it keeps the runs
-    scored already (same archive, seed and points) and scores the rest."""
+    protocol_variant_scores.csv and, against the study's Table 1, protocol_variants.md (by
+    β: our t interval and whether the study's value is inside) and protocol_variants.csv.
+    The files are written after each run; run again, it keeps the runs scored already
+    (same archive, seed and points) and scores the rest."""
     from kbetavae.errors import InputError
     from kbetavae.metrics.protocol import FULL_PROTOCOL, Protocol
     from kbetavae.study import protocol_variants as pv
+    from kbetavae.study import variant_tables
+    from kbetavae.study.study_table import STUDY_TABLE_PATH, read_study_table
     from kbetavae.training import rundir
 
     for run in runs:  # every run checked before minutes of scoring start
@@ -42,13 +45,15 @@ def variants(
     started = time.perf_counter()
 
     def keep(models: list, line: str) -> None:
-        pv.write_variant_tables(models, output)
+        pv.write_scores(models, output)
+        variant_tables.write_variant_tables(models, output)
         typer.echo(f"{line} ({time.perf_counter() - started:.0f} s)")
 
     models = pv.score_runs(
         runs, protocol=protocol, seed=seed, scored=pv.read_scores(output), on_model=keep
     )
-    summary = pv.variant_summary(models, pv.read_study_table(pv.STUDY_TABLE_PATH))
+    study = read_study_table(STUDY_TABLE_PATH)
+    summary = variant_tables.variant_summary(models, study)
     inside = [
         f"{row['variant']} ({row['metric']})" for row in summary if row["verdict"] == "inside"
     ]

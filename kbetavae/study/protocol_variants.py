@@ -5,24 +5,20 @@ The study we reproduce (Mir 2024, Table 1: docs/results/study_table.csv) reports
 0.32-0.41 and MIG values our disentanglement_lib protocol does not reach on our encoders.
 :func:`score_variants` scores one encoder under every named variant of Z-diff
 (:data:`~kbetavae.metrics.zdiff.ZDIFF_VARIANTS`) and MIG
-(:data:`~kbetavae.metrics.mig.MIG_VARIANTS`); :func:`write_variant_tables` says, per
-variant and metric, whether the scores of a set of models fall in the study's range at
-their βs.
+(:data:`~kbetavae.metrics.mig.MIG_VARIANTS`); :func:`score_runs` scores published runs'
+kept encoders, and the scores file (:data:`SCORES_CSV`) holds them;
+:mod:`kbetavae.study.variant_tables` sets them against the study's numbers.
 
 Protocol of the comparison: every variant scores the same encoder on the draws
 :func:`kbetavae.metrics.evaluate` makes with the same seed and protocol (MIG on the
 ``points`` sample, every Z-diff variant from a fresh ``zdiff`` stream), so the default
 variants' rows are the run's ``metrics.json`` numbers and variants differ by their change
-alone. The study's range for a metric is the min-max of its finite values at the βs of the
-models (all its βs when it reports none of them).
+alone.
 
 Scoring takes minutes an encoder at the full protocol (its own code table), so
-``kbetavae variants`` writes the tables after each one and, run again, keeps the models
+``kbetavae variants`` writes the scores after each one and, run again, keeps the models
 its scores file holds for the same archive (a digest of ``encoder.npz``), seed and sample
 size: a stopped run resumes.
-
-The module is long because its scores file is both its output and its resume state: the
-scoring, reading the file back and writing the tables share that one row format.
 """
 
 from __future__ import annotations
@@ -31,10 +27,8 @@ import csv
 import dataclasses
 import hashlib
 import io
-import math
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from kbetavae import io as kio
@@ -44,30 +38,10 @@ from kbetavae.metrics.mig import MIG_VARIANTS, mig_from_mutual_info
 from kbetavae.metrics.protocol import FULL_PROTOCOL, Protocol
 from kbetavae.metrics.representation import ENCODE_BATCH_SIZE, CodeTable, GroundTruth
 from kbetavae.metrics.zdiff import ZDIFF_VARIANTS, zdiff
-from kbetavae.study.formatting import format_fixed, format_range, table_head
-from kbetavae.study.published import STUDY_TABLE, read_study_table
-
-_ROOT = Path(__file__).resolve().parents[2]
-# The study's Table 1 as committed (Mir 2024, typed from its report).
-STUDY_TABLE_PATH = str(_ROOT / "docs" / "results" / STUDY_TABLE)
+from kbetavae.study.formatting import format_fixed
 
 SCORES_CSV = "protocol_variant_scores.csv"
-SUMMARY_CSV = "protocol_variants.csv"
-SUMMARY_MD = "protocol_variants.md"
 SCORE_COLUMNS = ("model", "beta", "seed", "archive", "eval_points", "variant", "metric", "score")
-SUMMARY_COLUMNS = (
-    "variant",
-    "metric",
-    "models",
-    "low",
-    "high",
-    "study_low",
-    "study_high",
-    "inside",
-    "below",
-    "above",
-    "verdict",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,87 +181,8 @@ def read_scores(directory: str) -> list[ScoredModel]:
     return list(models.values())
 
 
-def study_range(
-    study: dict[float, dict[str, float]], metric: str, betas: Sequence[float | None]
-) -> tuple[float, float]:
-    """Min and max of the study's finite ``metric`` values at ``betas`` (at all its βs
-    when it reports none of them); InputError if it has none."""
-    reported = [b for b in betas if b in study] or list(study)
-    values = [study[b][metric] for b in reported if not math.isnan(study[b].get(metric, math.nan))]
-    if not values:
-        raise InputError(f"the study table has no {metric} value at beta {reported}")
-    return min(values), max(values)
-
-
-def variant_summary(
-    models: Sequence[ScoredModel], study: dict[float, dict[str, float]]
-) -> list[dict[str, Any]]:
-    """One row per (variant, metric), in the order of the first model's rows: our range
-    over ``models``, the study's range at their βs, how many scores fall inside, below and
-    above it, and the verdict: ``inside`` (all), ``partly`` or ``outside`` (none)."""
-    if not models:
-        raise InputError("the protocol-variant table needs at least one scored model")
-    betas = [model.beta for model in models]
-    rows = []
-    for first in models[0].scores:
-        key = (first.variant, first.metric)
-        scores = [s.score for m in models for s in m.scores if (s.variant, s.metric) == key]
-        low, high = study_range(study, first.metric, betas)
-        inside = sum(low <= score <= high for score in scores)
-        below = sum(score < low for score in scores)
-        verdict = "inside" if inside == len(scores) else "outside" if not inside else "partly"
-        rows.append(
-            {
-                "variant": first.variant,
-                "metric": first.metric,
-                "models": len(scores),
-                "low": min(scores),
-                "high": max(scores),
-                "study_low": low,
-                "study_high": high,
-                "inside": inside,
-                "below": below,
-                "above": len(scores) - inside - below,
-                "verdict": verdict,
-            }
-        )
-    return rows
-
-
-def summary_markdown(rows: Sequence[dict[str, Any]], study_table: str = STUDY_TABLE_PATH) -> str:
-    """The summary as a markdown table, one line per (variant, metric), and a line saying
-    what its columns are and which study table gave the range."""
-    titles = {"mig": "MIG", "zdiff": "Z-diff"}
-    head = ["variant", "metric", "models", "ours", "study", "inside", "below", "above", "verdict"]
-    lines = table_head(head)
-    for row in rows:
-        cells = [
-            row["variant"],
-            titles.get(row["metric"], row["metric"]),
-            str(row["models"]),
-            format_range(sorted({row["low"], row["high"]}), 4),
-            format_range(sorted({row["study_low"], row["study_high"]}), 4),
-            *(str(row[c]) for c in ("inside", "below", "above")),
-            row["verdict"],
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
-    shown = Path(study_table).resolve()
-    shown = shown.relative_to(_ROOT) if shown.is_relative_to(_ROOT) else shown
-    lines.append(
-        "ours: min–max over the models; study: min–max of the study's Table 1 at their βs "
-        f"({shown}); inside/below/above: how many of our scores lie in that range."
-    )
-    return "\n".join(lines) + "\n"
-
-
-def write_variant_tables(
-    models: Sequence[ScoredModel], directory: str, study_table: str = STUDY_TABLE_PATH
-) -> list[str]:
-    """Write every model's rows (:data:`SCORES_CSV`) and the summary against the study's
-    Table 1 read from ``study_table`` (:data:`SUMMARY_CSV`, :data:`SUMMARY_MD`) to
-    ``directory``; their paths."""
-    summary = variant_summary(models, read_study_table(study_table))
+def write_scores(models: Sequence[ScoredModel], directory: str) -> str:
+    """Write every model's rows to ``directory``/:data:`SCORES_CSV` (atomically); its path."""
     scores = [
         {
             "model": m.name,
@@ -301,14 +196,13 @@ def write_variant_tables(
         for s in m.scores
     ]
     kio.makedirs(directory)
-    paths = [os.path.join(directory, name) for name in (SCORES_CSV, SUMMARY_CSV, SUMMARY_MD)]
-    kio.write_text_atomic(paths[0], _csv_text(scores, SCORE_COLUMNS))
-    kio.write_text_atomic(paths[1], _csv_text(summary, SUMMARY_COLUMNS))
-    kio.write_text_atomic(paths[2], summary_markdown(summary, study_table))
-    return paths
+    path = os.path.join(directory, SCORES_CSV)
+    kio.write_text_atomic(path, csv_text(scores, SCORE_COLUMNS))
+    return path
 
 
-def _csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """``rows`` as CSV text with ``columns``, floats to 6 decimals."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

@@ -13,15 +13,15 @@ says which differ, so a test keeps the report and its data in step. Tables per �
 (:mod:`kbetavae.study.run_tables`): ``motion``, ``axes``, ``kl`` and ``convergence``;
 across thresholds (:mod:`kbetavae.study.sensitivity`): ``activity``, ``activity_counts`` and
 ``axes_sensitivity``; and the analysis registered before seeds 4–7
-(:mod:`kbetavae.study.preregistered`): ``preregistered``. For a grid of methods:
+(:mod:`kbetavae.study.preregistered`): ``preregistered``; the protocol variants of the
+kept encoders (``kbetavae variants ... -o <report>/protocol_variants``,
+:mod:`kbetavae.study.variant_tables`): ``protocol_variants``. For a grid of methods:
 ``methods`` (:func:`kbetavae.study.results.grid_methods_markdown`) and ``run_times``. Run
 ``python -m kbetavae.study.published DIR`` after a new sweep.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import sys
@@ -46,9 +46,11 @@ from kbetavae.study.sensitivity import (
     axes_sensitivity_markdown,
 )
 from kbetavae.study.statistics import SIGNIFICANCE, Difference, rank_correlation, summarise
+from kbetavae.study.study_table import STUDY_TABLE, read_study_table
 
 REPORT_FILE = "README.md"
-STUDY_TABLE = "study_table.csv"
+# Where a report keeps `kbetavae variants`' scores of its runs.
+VARIANTS_DIR = "protocol_variants"
 
 
 def comparison_markdown(rows: Sequence[dict], study: dict[float, dict[str, float]]) -> str:
@@ -206,14 +208,6 @@ def order_markdown(rows: Sequence[dict], paired: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def read_study_table(path: str) -> dict[float, dict[str, float]]:
-    """The study's Table 1 (β → metric → value; ``nan`` where it printed nan)."""
-    table = {}
-    for row in csv.DictReader(io.StringIO(kio.read_text(path))):
-        table[float(row.pop("beta"))] = {k: float(v) for k, v in row.items()}
-    return table
-
-
 def generators(results_dir: str) -> dict[str, Callable[[], str]]:
     """The tables a report may mark, by name, each drawn from ``results_dir``'s files."""
 
@@ -237,9 +231,29 @@ def generators(results_dir: str) -> dict[str, Callable[[], str]]:
         "activity_counts": lambda: activity_counts_markdown(results_dir),
         "axes_sensitivity": lambda: axes_sensitivity_markdown(results_dir),
         "preregistered": lambda: preregistered_markdown(results_dir),
+        "protocol_variants": lambda: _variants_markdown(results_dir),
         "methods": lambda: grid_methods_markdown(rows()),
         "run_times": lambda: run_times_markdown(results_dir),
     }
+
+
+def _variants_markdown(results_dir: str) -> str:
+    """The protocol variants of the report's runs against its study table: by β, then the
+    summary."""
+    from kbetavae.study import variant_tables
+    from kbetavae.study.protocol_variants import read_scores
+
+    models = read_scores(os.path.join(results_dir, VARIANTS_DIR))
+    if not models:
+        return f"No protocol-variant scores yet in {VARIANTS_DIR}/ (`kbetavae variants`).\n"
+    study_table = os.path.join(results_dir, STUDY_TABLE)
+    study = read_study_table(study_table)
+    summary = variant_tables.variant_summary(models, study)
+    return (
+        variant_tables.by_beta_markdown(models, study)
+        + "\n"
+        + variant_tables.summary_markdown(summary, study_table)
+    )
 
 
 def render(report: str, results_dir: str) -> str:

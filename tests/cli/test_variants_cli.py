@@ -18,6 +18,7 @@ from cli.main import app
 from kbetavae.metrics.mig import MIG_VARIANTS
 from kbetavae.metrics.zdiff import ZDIFF_VARIANTS
 from kbetavae.study import protocol_variants as pv
+from kbetavae.study import variant_tables
 
 pytest.importorskip("tensorflow")
 runner = CliRunner()
@@ -64,7 +65,7 @@ def test_every_variant_of_each_run_is_scored_and_the_default_is_what_evaluate_re
         assert [(r["variant"], r["metric"]) for r in mine] == expected
         assert {r["eval_points"] for r in mine} == {"100"}
     assert {r["seed"] for r in scores} == {"0", "1"}  # each run's own seed
-    for name in (pv.SUMMARY_CSV, pv.SUMMARY_MD):
+    for name in (variant_tables.SUMMARY_CSV, variant_tables.SUMMARY_MD):
         assert (out / name).exists()
     # The default variants are the run's own evaluation, as `kbetavae evaluate` records it.
     record = tmp_path / "metrics.json"

@@ -88,83 +88,29 @@ def test_the_variants_answer_as_their_metrics_tests_derive_on_a_clean_code():
     assert rows["signed", "zdiff"] == pytest.approx(1 / 3, abs=0.1)
 
 
-def _model(name, beta, mig, zdiff):
-    scores = [pv.VariantScore("v", "mig", mig), pv.VariantScore("v", "zdiff", zdiff)]
-    return pv.ScoredModel(name, beta, scores)
-
-
-STUDY = {
-    1.0: {"mig": 0.45, "zdiff": 0.36},
-    10.0: {"mig": 0.52, "zdiff": 0.35},
-    50.0: {"mig": 0.0, "zdiff": float("nan")},
-}
-
-
-def test_the_summary_counts_scores_against_the_study_range_at_the_models_betas():
-    # Models at β 1 and 10: the study's MIG range there is 0.45-0.52, Z-diff 0.35-0.36.
-    models = [_model("a", 1.0, 0.50, 0.80), _model("b", 10.0, 0.30, 0.355)]
-    mig_row, zdiff_row = pv.variant_summary(models, STUDY)
-    assert (mig_row["study_low"], mig_row["study_high"]) == (0.45, 0.52)
-    assert (mig_row["inside"], mig_row["below"], mig_row["above"]) == (1, 1, 0)
-    assert mig_row["verdict"] == "partly"
-    assert (zdiff_row["low"], zdiff_row["high"]) == (0.355, 0.80)
-    assert (zdiff_row["inside"], zdiff_row["above"], zdiff_row["verdict"]) == (1, 1, "partly")
-    inside = pv.variant_summary([_model("c", 1.0, 0.45, 0.36)], STUDY)
-    assert [row["verdict"] for row in inside] == ["inside", "inside"]
-    outside = pv.variant_summary([_model("d", 1.0, 0.9, 0.9)], STUDY)
-    assert [row["verdict"] for row in outside] == ["outside", "outside"]
-
-
-def test_the_study_range_skips_nan_and_uses_every_beta_when_none_is_reported():
-    assert pv.study_range(STUDY, "zdiff", [50.0, 1.0]) == (0.36, 0.36)
-    assert pv.study_range(STUDY, "mig", [None, 3.0]) == (0.0, 0.52)
-    with pytest.raises(InputError, match="no zdiff value"):
-        pv.study_range(STUDY, "zdiff", [50.0])
-
-
-def test_the_tables_read_the_committed_study_table_and_say_where_each_variant_lies(tmp_path):
-    models = [_model("beta=1_seed=0", 1.0, 0.2, 0.8), _model("beta=50_seed=0", 50.0, 0.0, 0.2)]
-    scores_csv, summary_csv, summary_md = pv.write_variant_tables(models, str(tmp_path))
-    with open(scores_csv) as f:
-        scores = list(csv.DictReader(f))
-    assert scores[0] == {
-        "model": "beta=1_seed=0",
-        "beta": "1",
-        "seed": "",
-        "archive": "",
-        "eval_points": "",
-        "variant": "v",
-        "metric": "mig",
-        "score": "0.200000",
-    }
-    with open(summary_csv) as f:
-        mig_row, zdiff_row = csv.DictReader(f)
-    # docs/results/study_table.csv: MIG 0.4547 at β 1 and 0.0000 at β 50; Z-diff 0.3570 at
-    # β 1 and nan at β 50.
-    assert (mig_row["study_low"], mig_row["study_high"]) == ("0.000000", "0.454700")
-    assert (mig_row["inside"], mig_row["verdict"]) == ("2", "inside")
-    assert (zdiff_row["study_low"], zdiff_row["study_high"]) == ("0.357000", "0.357000")
-    assert (zdiff_row["below"], zdiff_row["above"], zdiff_row["verdict"]) == ("1", "1", "outside")
-    text = open(summary_md).read()
-    assert "| v | Z-diff | 2 | 0.2000–0.8000 | 0.3570 | 0 | 1 | 1 | outside |" in text
-
-
 def test_the_scores_file_reads_back_as_the_models_written(tmp_path):
     models = [
         pv.ScoredModel("beta=1_seed=0", 1.0, [pv.VariantScore("v", "mig", 0.25)], 0, "ab12", 100),
         pv.ScoredModel("m", None, [pv.VariantScore("v", "zdiff", 0.5)]),
     ]
-    pv.write_variant_tables(models, str(tmp_path))
+    pv.write_scores(models, str(tmp_path))
     assert pv.read_scores(str(tmp_path)) == models
+    with open(tmp_path / pv.SCORES_CSV) as f:
+        first = next(csv.DictReader(f))
+    assert first == {
+        "model": "beta=1_seed=0",
+        "beta": "1",
+        "seed": "0",
+        "archive": "ab12",
+        "eval_points": "100",
+        "variant": "v",
+        "metric": "mig",
+        "score": "0.250000",
+    }
     assert pv.read_scores(str(tmp_path / "none")) == []
     (tmp_path / pv.SCORES_CSV).write_text("model,beta\nx,oops\n")
     with pytest.raises(InputError, match="damaged"):
         pv.read_scores(str(tmp_path))
-
-
-def test_no_models_is_an_input_error():
-    with pytest.raises(InputError, match="at least one scored model"):
-        pv.variant_summary([], STUDY)
 
 
 def test_score_runs_scores_each_runs_archive_on_its_data_with_its_seed(monkeypatch):

@@ -179,3 +179,32 @@ def test_a_grid_report_marks_its_methods_section(tmp_path):
     assert "| beta | beta=4 | 3 |" in report
     assert grid_methods_markdown(read_results(str(tmp_path))) in report
     assert published.stale_tables(str(tmp_path)) == []
+
+
+def test_a_report_marks_its_protocol_variant_tables(tmp_path):
+    """The ``protocol_variants`` table is drawn from ``protocol_variants/``'s scores (as
+    ``kbetavae variants -o`` writes them) against the report's own study table."""
+    from kbetavae.study.protocol_variants import ScoredModel, VariantScore, write_scores
+    from kbetavae.study.study_table import STUDY_TABLE, read_study_table
+    from kbetavae.study.variant_tables import by_beta_markdown
+
+    (tmp_path / "study_table.csv").write_text((RESULTS / STUDY_TABLE).read_text())
+    (tmp_path / "README.md").write_text(
+        "<!-- table:protocol_variants -->\n<!-- /table:protocol_variants -->\n"
+    )
+    assert "No protocol-variant scores yet" in published.render(
+        (tmp_path / "README.md").read_text(), str(tmp_path)
+    )
+    models = [
+        ScoredModel(f"beta=1_seed={s}", 1.0, [VariantScore("L8", "zdiff", 0.3 + s / 100)], s)
+        for s in range(3)
+    ]
+    write_scores(models, str(tmp_path / published.VARIANTS_DIR))
+    published.update_report(str(tmp_path))
+    report = (tmp_path / "README.md").read_text()
+    study = read_study_table(str(tmp_path / "study_table.csv"))
+    assert by_beta_markdown(models, study) in report
+    # 0.30, 0.31, 0.32: mean 0.31, sd 0.01, t half-width 4.303 · 0.01 / √3 = 0.025; the
+    # study's Z-diff at β = 1 (0.3570, study_table.csv) lies above that interval.
+    assert "| L8 | Z-diff | 0.310 [0.285, 0.335] | none |" in report
+    assert published.stale_tables(str(tmp_path)) == []
