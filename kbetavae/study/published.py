@@ -156,11 +156,16 @@ def _trends(rows: Sequence[dict], titles: dict[str, str]) -> str:
     )
 
 
+# Every score the runs have, in the results table's order; short titles (a wide table).
 ORDER_METRICS = {
     "mig": "MIG",
     "zdiff": "Z-diff",
     "modularity": "Modularity",
     "modularity_active": "Modularity (active)",
+    "sap": "SAP",
+    "factorvae": "FactorVAE",
+    "dci_disentanglement": "DCI D",
+    "dci_completeness": "DCI C",
 }
 
 

@@ -126,6 +126,16 @@ def test_the_paired_order_table_removes_what_the_seeds_share():
     assert lines[-1].startswith("3 of 6 comparisons ordered (paired t-test over shared seeds;")
 
 
+def test_the_order_table_has_a_column_for_each_score_the_runs_have():
+    # The six metrics of an 8-seed report: SAP, FactorVAE and DCI's two scores join in.
+    rows = [
+        {**row, "sap": 0.05, "factorvae": 0.6, "dci_disentanglement": 0.3, "dci_completeness": 0.2}
+        for row in _three_betas()
+    ]
+    head = published.order_markdown(rows).splitlines()[0]
+    assert head == "| β pair | MIG | Z-diff | SAP | FactorVAE | DCI D | DCI C |"
+
+
 def _three_betas() -> list[dict]:
     mig = {1.0: [0.10, 0.11, 0.12], 2.5: [0.11, 0.12, 0.13], 10.0: [0.40, 0.41, 0.42]}
     return [
