@@ -114,9 +114,17 @@ def evaluate_encoders(
     )
 
 
-def evaluate_models(models: Sequence, data, plan: SweepPlan, config, progress=None) -> list[dict]:
+def evaluate_models(
+    models: Sequence,
+    data,
+    plan: SweepPlan,
+    config,
+    progress=None,
+    on_record: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
     """The sweep's records of models trained alike but for β (one fused group: one seed,
-    one subset, ``config`` any member's), evaluated together on the same draws."""
+    one subset, ``config`` any member's), evaluated together on the same draws;
+    ``on_record`` as :func:`evaluate_encoders` takes it."""
     encoders = [(graph_encoder(model), graph_decoder(model)) for model in models]
     return evaluate_encoders(
         encoders,
@@ -126,6 +134,7 @@ def evaluate_models(models: Sequence, data, plan: SweepPlan, config, progress=No
         config.seed,
         train_indices(data, config),
         progress=progress,
+        on_record=on_record,
     )
 
 

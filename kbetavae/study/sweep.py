@@ -374,6 +374,8 @@ class _Sweep:
                 return {todo[0]: exc}
         failed: dict[int, InputError] = {}
         for k in todo:
+            if rundir.is_evaluated(results[k].run_dir):  # written before the group failed
+                continue
             try:
                 self._write_records([k], models, configs, results)
             except InputError as exc:
@@ -381,14 +383,21 @@ class _Sweep:
         return failed
 
     def _write_records(self, members: list[int], models: dict, configs: list, results: dict):
+        # Each member is written as soon as its metrics are (minutes each at the full
+        # protocol): a sweep stopped during a group's evaluation resumes after them.
+        def keep(index: int, record: dict) -> None:
+            rundir.write_metrics(results[members[index]].run_dir, record)
+
         records = evaluate_models(
             [models[k] for k in members],
             self.data,
             self.plan,
             configs[members[0]],
             progress=self.progress.evaluation,
+            on_record=keep,
         )
         for k, record in zip(members, records, strict=True):
+            # Again with the group's final timing (each member's share of the whole group).
             rundir.write_metrics(results[k].run_dir, record)
 
     def _export(self, config, result, failed: InputError | None) -> dict:

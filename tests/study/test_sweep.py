@@ -196,3 +196,34 @@ def test_runs_trained_one_by_one_report_their_own_epochs(tmp_path):
     progress = _Labels()
     run_sweep(plan, tmp_path / "runs", tmp_path / "sm", progress=progress, fuse=False)
     assert progress.epochs == ["[1/2] beta=1_seed=0", "[2/2] beta=4_seed=0"]
+
+
+def test_a_sweep_stopped_in_a_groups_evaluation_keeps_the_members_evaluated(tmp_path, monkeypatch):
+    """Ctrl-C while the second member's metrics are computed: the first member's
+    metrics.json is written already, and the resumed sweep evaluates the second only."""
+    import importlib
+
+    # The package exports the function `evaluate`, which hides the module of that name.
+    evaluate_module = importlib.import_module("kbetavae.metrics.evaluate")
+    evaluate_with = evaluate_module._evaluate_with
+    calls, stop_at = [], [2]
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == stop_at[0]:
+            raise KeyboardInterrupt
+        return evaluate_with(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "_evaluate_with", counted)
+    plan = SweepPlan.of(name="e", betas=(1.0, 4.0), epochs=1, subset=256, eval_points=100)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(plan, tmp_path / "runs", tmp_path / "sm")
+    first, second = (tmp_path / "runs" / "e" / name for name in ("beta=1_seed=0", "beta=4_seed=0"))
+    assert rundir.is_evaluated(str(first)) and not rundir.is_evaluated(str(second))
+    kept = (first / rundir.METRICS_FILE).read_bytes()
+    calls.clear()
+    stop_at[0] = 0  # the stop has been: no call raises now
+    rows = run_sweep(plan, tmp_path / "runs", tmp_path / "sm")
+    assert len(calls) == 1  # the second member alone was evaluated
+    assert [r["status"] for r in rows] == ["done", "done"]
+    assert (first / rundir.METRICS_FILE).read_bytes() == kept
