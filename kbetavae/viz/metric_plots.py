@@ -44,17 +44,27 @@ def _at_least_min_span(ax: plt.Axes) -> None:
         ax.set_ylim(low, low + MIN_SCORE_SPAN)
 
 
+# Six metrics give nine score columns: one row of nine panels would be 41 inches wide.
+PANELS_PER_ROW = 4
+
+
 def metrics_vs_beta(
     rows: Sequence[Mapping],
     metrics: Sequence[str] = ("mig", "zdiff", "modularity"),
     colors: Mapping[float, tuple] | None = None,
 ) -> plt.Figure:
-    """One panel per metric, β on a log axis; bars only where a β has more than one seed."""
+    """One panel per metric, β on a log axis, at most :data:`PANELS_PER_ROW` to a row;
+    bars only where a β has more than one seed."""
     colors = colors or beta_colors(float(r["beta"]) for r in rows)
     summaries = summary_rows(rows, metrics)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4), squeeze=False)
+    ncols = min(len(metrics), PANELS_PER_ROW)
+    nrows = -(-len(metrics) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 4 * nrows), squeeze=False)
+    axes = list(grid.flat)
+    for unused in axes[len(metrics) :]:
+        fig.delaxes(unused)
     counts = []
-    for ax, key in zip(axes[0], metrics, strict=True):
+    for ax, key in zip(axes, metrics, strict=False):
         stats = {s["beta"]: s["stats"][key] for s in summaries if key in s["stats"]}
         betas = sorted(stats)
         counts += [stats[b].n for b in betas]
@@ -89,7 +99,7 @@ def metrics_vs_beta(
     if any(s["beta"] == BASELINE_BETA for s in summaries):
         handles.append(plt.Line2D([], [], label="baseline VAE (β = 1)", **BASELINE_STYLE))
     fig.suptitle(f"Disentanglement against β ({seeds_caption(counts)})", fontsize=11)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.1 / nrows, 1, 1))
     fig.legend(
         handles=handles,
         loc="lower center",

@@ -145,3 +145,22 @@ def test_float_noise_around_a_floor_is_not_magnified_into_a_trend():
     spread = metrics_vs_beta(_rows(1), METRICS)  # scores over [0, 1): left as matplotlib sets them
     assert all(ax.get_ylim()[1] - ax.get_ylim()[0] > 0.1 for ax in spread.axes[:3])
     plt.close(spread)
+
+
+def test_many_metrics_wrap_into_rows_of_four_panels():
+    # All six metrics give nine score columns: three rows, the last with one panel.
+    nine = ("mig", "zdiff", "modularity", "modularity_active", "sap", "factorvae")
+    nine += ("dci_disentanglement", "dci_completeness", "dci_informativeness")
+    rng = np.random.default_rng(1)
+    rows = [
+        {"beta": b, "seed": s, "status": "done", **{m: float(rng.random()) for m in nine}}
+        for b in BETAS
+        for s in range(3)
+    ]
+    fig = metrics_vs_beta(rows, nine)
+    assert len(fig.axes) == 9
+    columns = sorted({round(ax.get_position().x0, 3) for ax in fig.axes})
+    rows_of_panels = sorted({round(ax.get_position().y0, 3) for ax in fig.axes})
+    assert (len(columns), len(rows_of_panels)) == (4, 3)
+    assert fig.get_size_inches()[0] == pytest.approx(4 * 4.6)
+    plt.close(fig)
