@@ -196,7 +196,7 @@ def test_the_result_records_the_solvers_iterations_and_whether_it_hit_the_limit(
     assert 0 < record["iterations"] <= 100
     assert record["converged"] == (record["iterations"] < 100)
     monkeypatch.setattr(
-        zdiff_module, "_make_classifier", lambda name: LogisticRegression(max_iter=2)
+        zdiff_module, "_make_classifier", lambda name, limit=None: LogisticRegression(max_iter=2)
     )
     capped = zdiff(ground_truth, encoder, 1, SMALL)
     assert (capped.iterations, capped.max_iter, capped.converged) == (2, 2, False)
@@ -223,7 +223,7 @@ def test_an_unknown_variant_is_one_input_error_line_listing_the_variants(fakes):
         _score(fakes, fakes.identity_encoder(), 0, "L64")
     assert str(error.value) == (
         "Z-diff variant must be one of disentanglement_lib, six-factors, train-100, L8, L1, "
-        "signed, got 'L64'"
+        "signed, converged, got 'L64'"
     )
 
 
@@ -309,3 +309,18 @@ def test_signed_differences_leave_any_code_at_chance(fakes):
     absolute = _score(fakes, encoder, 0, "disentanglement_lib")
     assert signed.score == pytest.approx(0.2, abs=0.05)
     assert np.all(np.abs(signed.matrix) < 0.1 * absolute.matrix)
+
+
+def test_converged_lets_the_fit_reach_its_optimum_and_equals_the_protocol_where_it_did(fakes):
+    # lbfgs is deterministic: a fit that converges within the default 100 iterations is
+    # the same fit under a 10,000 limit (the rotated code: 63 iterations here). The same
+    # code scaled by 10 (|mu1 - mu2| features 10 times larger, as unscaled VAE codes can
+    # be) needs more: the protocol's fit stops at 100, the variant's converges (162).
+    rotated = fakes.rotated_encoder()
+    plain, converged = (_score(fakes, rotated, 0, v) for v in ("disentanglement_lib", "converged"))
+    assert plain.converged and plain.iterations < 100
+    assert json.dumps({**converged.to_dict(), "max_iter": 100}) == json.dumps(plain.to_dict())
+    scaled = fakes.FakeEncoder(10 * rotated.mixing, 0.1)
+    cut, reached = (_score(fakes, scaled, 0, v) for v in ("disentanglement_lib", "converged"))
+    assert (cut.iterations, cut.max_iter, cut.converged) == (100, 100, False)
+    assert reached.converged and 100 < reached.iterations < reached.max_iter == 10_000
