@@ -158,12 +158,11 @@ def by_beta_markdown(models: Sequence[ScoredModel], study: dict[float, dict[str,
             f"| {variant} | {TITLES.get(metric, metric)} | " + " | ".join(cells) + f" | {where} |"
         )
     counts = sorted({sum(m.beta == b for m in models) for b in betas})
-    seeds = " or ".join(str(c) for c in counts)
     lines += [
         "",
-        f"Ours: mean [95 % Student-t interval of the mean] over the {seeds} models of each β, "
-        "bold where the study's value lies inside; study: its Table 1 (nan where it reports "
-        "none, shown —).",
+        "Ours: mean [95 % Student-t interval of the mean] over each β's models "
+        f"(n = {' or '.join(map(str, counts))}; one model: its score), bold where the study's "
+        "value lies inside; study: its Table 1 (— where it reports none).",
     ]
     return "\n".join(lines) + "\n"
 

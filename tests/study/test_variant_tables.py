@@ -80,6 +80,6 @@ def test_by_beta_gives_each_betas_t_interval_and_bolds_it_where_the_study_lies_i
     assert "| study (Table 1) | MIG | 0.450 | 0.520 | |" in lines
     assert "| v | MIG | **0.440 [0.341, 0.539]** | 0.300 | 1 |" in lines
     assert "| v | Z-diff | 0.800 [0.800, 0.800] | 0.355 | none |" in lines
-    assert "over the 1 or 3 models of each β" in text
+    assert "over each β's models (n = 1 or 3; one model: its score)" in text
     with pytest.raises(InputError, match="models with a β"):
         vt.by_beta_markdown([_model("x", None, 0.1, 0.2)], STUDY)
