@@ -36,7 +36,13 @@ from kbetavae.errors import DamagedFile, InputError
 from kbetavae.metrics.inputs import EvaluationInputs
 from kbetavae.metrics.mig import MIG_VARIANTS, mig_from_mutual_info
 from kbetavae.metrics.protocol import FULL_PROTOCOL, Protocol
-from kbetavae.metrics.representation import ENCODE_BATCH_SIZE, CodeTable, GroundTruth
+from kbetavae.metrics.representation import (
+    ENCODE_BATCH_SIZE,
+    CodeTable,
+    GroundTruth,
+    as_encode_fn,
+    each_encoder,
+)
 from kbetavae.metrics.zdiff import ZDIFF_VARIANTS, zdiff
 from kbetavae.study.formatting import format_fixed
 
@@ -90,6 +96,13 @@ def score_variants(
         >>> score_variants(load_encoder(run).encode, open_source("replica"))  # doctest: +SKIP
     """
     table = CodeTable(ground_truth, encode, batch_size=batch_size)
+    return score_table(table, ground_truth, seed, protocol, batch_size)
+
+
+def score_table(
+    table: CodeTable, ground_truth: GroundTruth, seed: int, protocol: Protocol, batch_size: int
+) -> list[VariantScore]:
+    """:func:`score_variants` of the encoder behind ``table`` (alone or one of a group)."""
     inputs = EvaluationInputs(ground_truth, table, protocol, seed, batch_size)
     mi, entropies = inputs.mutual_info, inputs.factor_entropies
     rows = [
@@ -114,15 +127,19 @@ def score_runs(
     seed: int | None = None,
     scored: Sequence[ScoredModel] = (),
     on_model: Callable[[list[ScoredModel], str], None] | None = None,
+    batch_size: int = ENCODE_BATCH_SIZE,
 ) -> list[ScoredModel]:
     """:func:`score_variants` of each published run's encoder archive (``encoder.npz``) on
     the data of its config.json, seeded by its own seed (or ``seed``), as
     ``kbetavae evaluate`` scores a run; in the order of ``run_dirs``.
 
-    A model of ``scored`` (:func:`read_scores`) with the run's name, seed, archive digest
-    and points, and every variant, is kept, not scored again. ``on_model(models, line)``
-    hears, after each run, the models known so far (kept or scored) and a line saying
-    which run was kept or scored, so a caller can write them before the next run.
+    Runs drawn alike (one seed, one dataset: a seed's βs) are scored together, each image
+    rendered once and handed to every encoder (:meth:`CodeTable.group`, as
+    ``evaluate_many``); the scores are those of each run alone. A model of ``scored``
+    (:func:`read_scores`) with the run's name, seed, archive digest and points, and every
+    variant, is kept, not scored again. ``on_model(models, line)`` hears, after each run,
+    the models known so far (kept or scored) and a line saying which run was kept or
+    scored, so a caller can write them before the next run.
     """
     from kbetavae.trained.archive import read_encoder
     from kbetavae.training import rundir
@@ -134,28 +151,38 @@ def score_runs(
             raise InputError(f"{run_dir} has no config.json: not a run directory")
         configs.append(config)
     known = {model.key(): model for model in scored if model.complete()}
-    found: list[ScoredModel | None] = [None] * len(run_dirs)
-    opened: dict[tuple, GroundTruth] = {}
+    found: dict[int, ScoredModel] = {}
+    groups: dict[tuple, list[tuple[int, tuple]]] = {}
     for index, (run_dir, config) in enumerate(zip(run_dirs, configs, strict=True)):
         name = os.path.basename(os.path.normpath(run_dir))
         draws = config.seed if seed is None else seed
-        digest = archive_digest(rundir.archive_path(run_dir))
-        key = (name, draws, digest, protocol.num_points)
+        key = (name, draws, archive_digest(rundir.archive_path(run_dir)), protocol.num_points)
         if key in known:
             found[index] = known[key]
-            line = f"{name}: scored already, kept"
         else:
-            data_key = (config.source, config.data, config.painting)
-            if data_key not in opened:
-                opened[data_key] = config.open_data()
-            scores = score_variants(
-                read_encoder(run_dir), opened[data_key], draws, protocol=protocol
-            )
-            found[index] = ScoredModel(name, config.beta, scores, *key[1:])
-            line = f"{name}: scored"
+            data = (config.source, config.data, config.painting)
+            groups.setdefault((data, draws), []).append((index, key))
+
+    def heard(line: str) -> None:
         if on_model is not None:
-            on_model([model for model in found if model is not None], line)
-    return [model for model in found if model is not None]
+            on_model([found[k] for k in sorted(found)], line)
+
+    for index in sorted(found):
+        heard(f"{found[index].name}: scored already, kept")
+    opened: dict[tuple, GroundTruth] = {}
+    for (data, draws), members in groups.items():
+        if data not in opened:
+            opened[data] = configs[members[0][0]].open_data()
+        ground_truth = opened[data]
+        encoders = [as_encode_fn(read_encoder(run_dirs[index])) for index, _ in members]
+        tables = CodeTable.group(
+            ground_truth, each_encoder(encoders), len(encoders), batch_size=batch_size
+        )
+        for (index, key), table in zip(members, tables, strict=True):
+            scores = score_table(table, ground_truth, draws, protocol, batch_size)
+            found[index] = ScoredModel(key[0], configs[index].beta, scores, *key[1:])
+            heard(f"{key[0]}: scored")
+    return [found[k] for k in sorted(found)]
 
 
 def read_scores(directory: str) -> list[ScoredModel]:

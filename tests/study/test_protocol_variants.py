@@ -113,6 +113,70 @@ def test_the_scores_file_reads_back_as_the_models_written(tmp_path):
         pv.read_scores(str(tmp_path))
 
 
+class MixedCodes(FactorCodes):
+    """Latent 0 mixes factors a and b: a code that scores below the clean one."""
+
+    def __call__(self, images):
+        mu, logvar = super().__call__(images)
+        mu = mu.copy()
+        mu[:, 0] += mu[:, 1]
+        return mu, logvar
+
+
+class CountingGrid(TinyGrid):
+    images_rendered = 0
+
+    def images_at(self, index):
+        CountingGrid.images_rendered += len(np.asarray(index))
+        return super().images_at(index)
+
+
+def test_score_runs_scores_a_seeds_runs_together_each_as_alone(monkeypatch):
+    """Three runs: two of seed 2 (one group: each image rendered once for both encoders)
+    and one of seed 3, kept from an earlier scoring. Each run's rows are score_variants'
+    of its encoder alone with its seed; the kept model comes back as it was."""
+    from types import SimpleNamespace
+
+    from kbetavae.trained import archive
+    from kbetavae.training import rundir
+
+    def config(beta, seed):
+        return SimpleNamespace(
+            beta=beta, seed=seed, source="s", data="d", painting=None, open_data=CountingGrid
+        )
+
+    configs = {"a/beta=1_seed=2": config(1.0, 2), "a/beta=4_seed=2": config(4.0, 2)}
+    configs["a/beta=1_seed=3"] = config(1.0, 3)
+    encoders = {"a/beta=1_seed=2": FactorCodes, "a/beta=4_seed=2": MixedCodes}
+    monkeypatch.setattr(rundir, "read_config", configs.get)
+    monkeypatch.setattr(archive, "read_encoder", lambda run_dir: encoders[run_dir]())
+    monkeypatch.setattr(pv, "archive_digest", lambda path: "d1")
+    kept = pv.ScoredModel(
+        "beta=1_seed=3",
+        1.0,
+        pv.score_variants(FactorCodes(), TinyGrid(), 3, protocol=TINY),
+        3,
+        "d1",
+        TINY.num_points,
+    )
+    lines = []
+    CountingGrid.images_rendered = 0
+    models = pv.score_runs(
+        list(configs), protocol=TINY, scored=[kept], on_model=lambda found, line: lines.append(line)
+    )
+    assert [m.name for m in models] == ["beta=1_seed=2", "beta=4_seed=2", "beta=1_seed=3"]
+    assert models[2] is kept
+    assert models[0].scores == pv.score_variants(FactorCodes(), TinyGrid(), 2, protocol=TINY)
+    assert models[1].scores == pv.score_variants(MixedCodes(), TinyGrid(), 2, protocol=TINY)
+    assert models[0].scores != models[1].scores  # each table holds its own encoder's codes
+    assert 0 < CountingGrid.images_rendered <= TinyGrid.num_images  # once for the group
+    assert lines == [
+        "beta=1_seed=3: scored already, kept",
+        "beta=1_seed=2: scored",
+        "beta=4_seed=2: scored",
+    ]
+
+
 def test_score_runs_scores_each_runs_archive_on_its_data_with_its_seed(monkeypatch):
     """The wiring only (no archive exists yet): each run's config gives its β, seed and
     data, the archive its encoder; the rows are score_variants' with that seed."""
