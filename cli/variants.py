@@ -28,6 +28,7 @@ def variants(
     The files are written after each run; run again, it keeps the runs scored already
     (same archive, seed and points) and scores the rest."""
     from kbetavae.errors import InputError
+    from kbetavae.io import check_reachable, is_dir
     from kbetavae.metrics.protocol import FULL_PROTOCOL, Protocol
     from kbetavae.study import protocol_variants as pv
     from kbetavae.study import variant_tables
@@ -35,7 +36,15 @@ def variants(
     from kbetavae.training import rundir
 
     for run in runs:  # every run checked before minutes of scoring start
+        check_reachable(run, "run directory")
+        if not is_dir(run):
+            raise InputError(f"{run} does not exist or is not a directory")
         rundir.check_run(run, need_model=False)
+        if rundir.read_config(run) is None:
+            raise InputError(
+                f"{run} has no {rundir.CONFIG_FILE}: not a run directory (give a published "
+                "report's runs/<run>)"
+            )
         if not rundir.has_archive(run):
             raise InputError(
                 f"{run} has no {rundir.ARCHIVE_FILE}: publish its sweep (kbetavae publish) to "

@@ -71,6 +71,16 @@ def run_without_model(command: str):
     return args
 
 
+def variants_of(path: str):
+    """``kbetavae variants`` of ``path`` in the copied synthetic sweep (no archives)."""
+
+    def args(workspace: Path, here: Path) -> list[str]:
+        sweep_copy(workspace, here)
+        return ["variants", path, "-o", "out"]
+
+    return args
+
+
 def exported_twice(workspace: Path, here: Path) -> list[str]:
     sweep_copy(workspace, here)
     served = here / "saved_models" / "syn" / RUN / "1"
@@ -211,6 +221,24 @@ CASES = [
         f"saved_models/syn/{RUN}/1 already holds a SavedModel",
     ),
     Case("export nothing", fixed("export", "missing"), 2, "missing does not exist"),
+    Case(
+        "protocol variants of nothing",
+        fixed("variants", "missing", "-o", "out"),
+        2,
+        "missing does not exist or is not a directory",
+    ),
+    Case(
+        "protocol variants of a sweep, not a run",
+        variants_of(SWEEP),
+        2,
+        f"{SWEEP} has no config.json: not a run directory",
+    ),
+    Case(
+        "protocol variants of a run without its encoder archive",
+        variants_of(f"{SWEEP}/{RUN}"),
+        2,
+        f"{SWEEP}/{RUN} has no encoder.npz: publish its sweep",
+    ),
     Case(
         "traverse to an unknown suffix",
         fixed("traverse", "missing", "--out", "t.xyz"),
