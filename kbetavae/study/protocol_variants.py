@@ -15,7 +15,8 @@ Protocol of the comparison: every variant scores the same encoder on the draws
 variants' rows are the run's ``metrics.json`` numbers and variants differ by their change
 alone.
 
-Scoring takes minutes an encoder at the full protocol (its own code table), so
+Scoring takes minutes an encoder at the full protocol (a seed's runs share the rendering
+of their images), so
 ``kbetavae variants`` writes the scores after each one and, run again, keeps the models
 its scores file holds for the same archive (a digest of ``encoder.npz``), seed and sample
 size: a stopped run resumes.
