@@ -51,13 +51,20 @@ def rows(directory):
         return list(csv.DictReader(handle))
 
 
-def test_every_variant_of_each_run_is_scored_and_the_default_is_what_evaluate_records(
-    runs, tmp_path
-):
-    out = tmp_path / "variants"
+@pytest.fixture(scope="module")
+def scored(runs, tmp_path_factory):
+    """``(output directory, command output)`` of both runs scored once."""
+    out = tmp_path_factory.mktemp("scored") / "variants"
     result = runner.invoke(app, ["variants", *map(str, runs), "-o", str(out), *SMALL])
     assert result.exit_code == 0, result.output
-    assert f"{RUNS[0]}: scored" in result.output and f"{RUNS[1]}: scored" in result.output
+    return out, result.output
+
+
+def test_every_variant_of_each_run_is_scored_and_the_default_is_what_evaluate_records(
+    runs, scored, tmp_path
+):
+    out, output = scored
+    assert f"{RUNS[0]}: scored" in output and f"{RUNS[1]}: scored" in output
     scores = rows(out)
     expected = [(v, "mig") for v in MIG_VARIANTS] + [(v, "zdiff") for v in ZDIFF_VARIANTS]
     for run in RUNS:
@@ -81,10 +88,12 @@ def test_every_variant_of_each_run_is_scored_and_the_default_is_what_evaluate_re
         assert float(row["score"]) == pytest.approx(record[metric]["score"], abs=5e-7)
 
 
-def test_run_again_it_keeps_what_it_scored_and_scores_a_changed_archive_again(runs, tmp_path):
+def test_run_again_it_keeps_what_it_scored_and_scores_a_changed_archive_again(
+    runs, scored, tmp_path
+):
     first = tmp_path / "first"
+    shutil.copytree(scored[0], first)
     args = ["variants", *map(str, runs), *SMALL]
-    assert runner.invoke(app, [*args, "-o", str(first)]).exit_code == 0
     # A stop after the first run: its scores file holds that run only.
     stopped = tmp_path / "stopped"
     stopped.mkdir()
