@@ -24,6 +24,9 @@ script may have computed (the study we reproduce reports Z-diff 0.32-0.41,
 docs/results/study_table.csv, where our encoders with two or more active latents score
 0.64-0.88), each a ``variant`` of :func:`zdiff`; the default, ``"disentanglement_lib"``,
 is the protocol above.
+
+The module is long because each variant carries its paragraph (what it changes, why a
+script might compute it, what it does to a clean code) beside its parameters.
 """
 
 from __future__ import annotations
