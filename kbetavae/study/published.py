@@ -254,11 +254,7 @@ def _variants_markdown(results_dir: str) -> str:
     study_table = os.path.join(results_dir, STUDY_TABLE)
     study = read_study_table(study_table)
     summary = variant_tables.variant_summary(models, study)
-    return (
-        variant_tables.by_beta_markdown(models, study)
-        + "\n"
-        + variant_tables.summary_markdown(summary, study_table)
-    )
+    return variant_tables.variants_markdown(models, study, summary, study_table)
 
 
 def render(report: str, results_dir: str) -> str:

@@ -167,6 +167,17 @@ def by_beta_markdown(models: Sequence[ScoredModel], study: dict[float, dict[str,
     return "\n".join(lines) + "\n"
 
 
+def variants_markdown(
+    models: Sequence[ScoredModel],
+    study: dict[float, dict[str, float]],
+    summary: Sequence[dict[str, Any]],
+    study_table: str,
+) -> str:
+    """The table by β, then the summary (``variant_summary`` of the same models), as
+    :data:`SUMMARY_MD` and a report's ``protocol_variants`` table show them."""
+    return by_beta_markdown(models, study) + "\n" + summary_markdown(summary, study_table)
+
+
 def write_variant_tables(
     models: Sequence[ScoredModel], directory: str, study_table: str = STUDY_TABLE_PATH
 ) -> list[str]:
@@ -178,6 +189,5 @@ def write_variant_tables(
     kio.makedirs(directory)
     paths = [os.path.join(directory, name) for name in (SUMMARY_CSV, SUMMARY_MD)]
     kio.write_text_atomic(paths[0], csv_text(summary, SUMMARY_COLUMNS))
-    text = by_beta_markdown(models, study) + "\n" + summary_markdown(summary, study_table)
-    kio.write_text_atomic(paths[1], text)
+    kio.write_text_atomic(paths[1], variants_markdown(models, study, summary, study_table))
     return paths
