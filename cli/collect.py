@@ -70,6 +70,7 @@ def publish(
         "with (e.g. all six: mig,zdiff,modularity,sap,factorvae,dci; dci takes minutes a "
         "run); default: the sweep's",
     ),
+    code_cache: options.CodeCache = None,
 ) -> None:
     """Merge a sweep's evidence (run files, table, figures; no models) into a report.
 
@@ -92,7 +93,9 @@ def publish(
     if motion and not kio.exists(measured):
         write_motion_csv(sweep_motion(sweep_dir), measured)
         typer.echo(f"measured the traversals: {measured}")
-    written = publish_runs(sweep_dir, dest, from_archive, typer.echo, options.comma_list(metrics))
+    written = publish_runs(
+        sweep_dir, dest, from_archive, typer.echo, options.comma_list(metrics), code_cache
+    )
     publish_figures(sweep_dir, dest)
     rows = read_results(dest)
     plan = read_plan(dest)

@@ -119,6 +119,15 @@ RunPainting = Annotated[
     str | None,
     typer.Option("--painting", help="scream-dsprites' image (default: the run's, else offline)"),
 ]
+CodeCache = Annotated[
+    str | None,
+    typer.Option(
+        "--code-cache",
+        help="directory where each encoder archive's codes are kept as they are encoded "
+        "(59 MB an archive): run again, or scored by another command, it encodes nothing "
+        "kept there",
+    ),
+]
 ZdiffClassifier = Annotated[
     str,
     typer.Option(

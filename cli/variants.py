@@ -21,6 +21,7 @@ def variants(
     ),
     eval_points: options.EvalPoints = None,
     seed: int = typer.Option(None, "--seed", help="seed of every draw (default: each run's)"),
+    code_cache: options.CodeCache = None,
 ) -> None:
     """Score each run's encoder under every named Z-diff and MIG variant and write
     protocol_variant_scores.csv and, against the study's Table 1, protocol_variants.md (by
@@ -59,7 +60,12 @@ def variants(
         typer.echo(f"{line} ({time.perf_counter() - started:.0f} s)")
 
     models = pv.score_runs(
-        runs, protocol=protocol, seed=seed, scored=pv.read_scores(output), on_model=keep
+        runs,
+        protocol=protocol,
+        seed=seed,
+        scored=pv.read_scores(output),
+        on_model=keep,
+        code_cache=code_cache,
     )
     study = read_study_table(STUDY_TABLE_PATH)
     summary = variant_tables.variant_summary(models, study)

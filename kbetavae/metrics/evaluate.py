@@ -30,6 +30,7 @@ from kbetavae.metrics.progress import EncodeCounter, Progress, expected_encodes
 from kbetavae.metrics.protocol import FULL_PROTOCOL, Protocol
 from kbetavae.metrics.representation import (
     ENCODE_BATCH_SIZE,
+    CodeStore,
     CodeTable,
     GroundTruth,
     as_encode_fn,
@@ -101,6 +102,7 @@ def evaluate_many(
     code_table: str = "lazy",
     progress: Progress | None = None,
     on_report: Callable[[int, dict[str, Any]], None] | None = None,
+    code_store: CodeStore | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`evaluate` for K encoders on the same draws, each image rendered and encoded
     once for the whole group.
@@ -120,6 +122,9 @@ def evaluate_many(
             at the full protocol) are computed. Its ``total_seconds`` is then the group's
             seconds so far over the k + 1 members reported; the returned report is the
             same dict with the final 1/K share.
+        code_store: where the group's code tables keep their codes between processes
+            (:meth:`CodeTable.group`): a stopped evaluation run again starts from the codes
+            kept, and each report's ``timing`` says how many (``codes_loaded``).
         The other arguments are ``evaluate``'s.
 
     Example:
@@ -131,6 +136,8 @@ def evaluate_many(
         raise InputError(f"code_table must be one of {CODE_TABLE_MODES}, got {code_table!r}")
     if not isinstance(protocol, Protocol):
         raise InputError(f"protocol must be a Protocol, got {type(protocol).__name__}")
+    if code_store is not None and code_table == "none":
+        raise InputError('a code_store keeps a code table\'s codes: code_table="none" has none')
     batch_size = check_int("batch_size", batch_size, minimum=1)
     members = list(models_or_encode_fns)
     if not members:
@@ -147,12 +154,17 @@ def evaluate_many(
         # Each image is rendered once and handed to every member's encoder in turn.
         encode_many = each_encoder([as_encode_fn(member) for member in members])
         encode_many = counter.wrap(encode_many) if counter else encode_many
-        encoders = CodeTable.group(ground_truth, encode_many, len(members), batch_size=batch_size)
+        encoders = CodeTable.group(
+            ground_truth, encode_many, len(members), batch_size=batch_size, store=code_store
+        )
         if code_table == "grid":
             encoders[0].fill()
     reports = []
     for k, encoder in enumerate(encoders):
         report = jsonable(_evaluate_with(encoder, ground_truth, names, seed, protocol, batch_size))
+        if code_store is not None:
+            encoder.flush()
+            report["timing"]["codes_loaded"] = encoder.codes_loaded
         reports.append(report)
         if on_report is not None:
             report["timing"]["total_seconds"] = (time.perf_counter() - started) / (k + 1)

@@ -18,6 +18,8 @@ encoding each image at most once and indexing into a (737280, z) float32 table (
 z = 10) gives the same numbers for far less work. A table fills itself lazily (only the
 images some metric asks for are encoded) or can be filled for the whole grid at once.
 Metrics never see the difference: both paths hand them codes for factor vectors.
+A group of tables may keep its codes between processes in a :class:`CodeStore`
+(:mod:`kbetavae.trained.code_cache`), so a stopped evaluation starts again from them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ from kbetavae.metrics.checks import check_codes
 from kbetavae.validation import RngLike, as_rng, check_int
 
 ENCODE_BATCH_SIZE = 1024
+# Missing images are encoded this many batches at a time, each chunk stored (and offered to
+# a CodeStore) as it is done. Chunks start at multiples of the batch size, so the batches,
+# and with them the codes' last bits, are those of encoding all at once.
+CHUNK_BATCHES = 64
+SAVE_EVERY_SECONDS = 120.0
 
 
 class GroundTruth(Protocol):
@@ -51,6 +58,22 @@ class GroundTruth(Protocol):
     def images_at(self, index: np.ndarray) -> np.ndarray: ...
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+
+StoredCodes = tuple[np.ndarray, np.ndarray | None, np.ndarray]
+
+
+class CodeStore(Protocol):
+    """Where a group of code tables keeps its codes between processes (e.g.
+    :mod:`kbetavae.trained.code_cache`), so a stopped evaluation need not encode again."""
+
+    def load(self, num_models: int) -> list[StoredCodes | None]:
+        """Each member's ``(mu, logvar or None, filled mask)`` kept before, or None."""
+        ...
+
+    def save(self, codes: list[tuple[np.ndarray, np.ndarray | None]], filled: np.ndarray) -> None:
+        """Keep each member's ``(mu, logvar)`` (rows where ``filled`` is True are codes)."""
+        ...
 
 
 def split_encoding(output: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -200,6 +223,10 @@ class CodeTable:
         self._encode_many: Callable[[np.ndarray], Sequence[Any]] | None = (
             None if encode_fn is None else each_encoder([as_encode_fn(encode_fn)])
         )
+        self._store: CodeStore | None = None
+        self._unsaved = False
+        self._saved_at = time.monotonic()
+        self.codes_loaded = 0
 
     @classmethod
     def group(
@@ -209,11 +236,16 @@ class CodeTable:
         num_models: int,
         *,
         batch_size: int = ENCODE_BATCH_SIZE,
+        store: CodeStore | None = None,
     ) -> list[CodeTable]:
         """``num_models`` tables filled together: when any of them lacks images, those
         are rendered once and ``encode_many(images) -> [output_1, ..., output_K]`` (each
         output as an encoder's) fills every table. Each table's ``encode_seconds`` is its
         1/K share of the group's encoding time.
+
+        With a ``store`` the tables start from the codes it kept (the images every member
+        has; ``codes_loaded`` counts them) and hand it their codes every
+        :data:`SAVE_EVERY_SECONDS` of encoding and at :meth:`flush`.
 
         Example:
             >>> tables = CodeTable.group(data, ManyEncoder(models), len(models))  # doctest: +SKIP
@@ -226,6 +258,9 @@ class CodeTable:
             table._group = tables
             table._encode_many = encode_many
             table._filled = tables[0]._filled  # one mask: the tables fill in lockstep
+            table._store = store
+        if store is not None:
+            _load(tables, store.load(num_models))
         return tables
 
     @classmethod
@@ -257,23 +292,37 @@ class CodeTable:
         self._ensure(np.arange(self.ground_truth.num_images))
         return self
 
+    def flush(self) -> None:
+        """Hand the group's codes encoded since the last save to its store (if any)."""
+        if self._store is not None and self._unsaved:
+            self._store.save([(t._mu, t._logvar) for t in self._group], self._filled)
+            for table in self._group:
+                table._unsaved = False
+                table._saved_at = time.monotonic()
+
     def _ensure(self, index: np.ndarray) -> None:
         missing = np.unique(index[~self._filled[index]])
         if missing.size == 0:
             return
-        start = time.perf_counter()
         if self._encode_many is None:
             raise InputError("this code table has no encoder and lacks the images asked for")
-        encoded = _encode_index_many(
-            self.ground_truth, self._encode_many, len(self._group), missing, self.batch_size
-        )
-        seconds = (time.perf_counter() - start) / len(self._group)
-        for table, (mu, logvar) in zip(self._group, encoded, strict=True):
-            table._store(missing, mu, logvar)
-            table.encode_seconds += seconds
-        self._filled[missing] = True
+        chunk = CHUNK_BATCHES * self.batch_size
+        for begin in range(0, missing.size, chunk):
+            part = missing[begin : begin + chunk]
+            start = time.perf_counter()
+            encoded = _encode_index_many(
+                self.ground_truth, self._encode_many, len(self._group), part, self.batch_size
+            )
+            seconds = (time.perf_counter() - start) / len(self._group)
+            for table, (mu, logvar) in zip(self._group, encoded, strict=True):
+                table._keep(part, mu, logvar)
+                table.encode_seconds += seconds
+                table._unsaved = True
+            self._filled[part] = True
+            if time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
+                self.flush()
 
-    def _store(self, missing: np.ndarray, mu: np.ndarray, logvar: np.ndarray | None) -> None:
+    def _keep(self, missing: np.ndarray, mu: np.ndarray, logvar: np.ndarray | None) -> None:
         check_codes(mu, "encoder means")
         if self._mu is None:
             self._mu = np.zeros((self.ground_truth.num_images, mu.shape[1]), dtype=np.float32)
@@ -301,6 +350,24 @@ class CodeTable:
     def codes(self, factors: np.ndarray) -> np.ndarray:
         """Encoder means (N, z) of the images with factor vectors (N, K)."""
         return self.codes_at(self.ground_truth.index(factors))
+
+
+def _load(tables: list[CodeTable], stored: list[StoredCodes | None]) -> None:
+    """Start a group's tables from a store's codes: the images every member has kept."""
+    if len(stored) != len(tables) or any(item is None for item in stored):
+        return
+    filled = np.logical_and.reduce([np.asarray(item[2], dtype=bool) for item in stored])
+    num_images = tables[0].ground_truth.num_images
+    if filled.shape != (num_images,) or not filled.any():
+        return
+    if any(mu.ndim != 2 or mu.shape[0] != num_images for mu, _, _ in stored):
+        return
+    for table, (mu, logvar, _) in zip(tables, stored, strict=True):
+        table._mu = np.array(mu, dtype=np.float32)
+        table.has_logvar = logvar is not None
+        table._logvar = None if logvar is None else np.array(logvar, dtype=np.float32)
+        table.codes_loaded = int(filled.sum())
+    tables[0]._filled[:] = filled
 
 
 Representation = Callable[[np.ndarray], Any] | CodeTable

@@ -76,6 +76,7 @@ def evaluate_encoders(
     batch_size: int = ENCODE_BATCH_SIZE,
     code_table: str = "lazy",
     on_record: Callable[[int, dict], None] | None = None,
+    code_store=None,
 ) -> list[dict]:
     """The ``metrics.json`` records of K ``(encode, decode)`` pairs on shared draws.
 
@@ -84,7 +85,7 @@ def evaluate_encoders(
     ``heldout_images``, seeded by ``seed``) under ``"heldout"``, unless its ``decode`` is
     None. ``progress`` as :func:`kbetavae.metrics.evaluate` takes it; ``on_record(k,
     record)`` hears each record as soon as it is complete (``evaluate_many``'s
-    ``on_report``).
+    ``on_report``); ``code_store`` keeps the codes between processes (``evaluate_many``'s).
     """
     from kbetavae.metrics import evaluate_many
     from kbetavae.metrics.heldout import heldout_elbo
@@ -111,6 +112,7 @@ def evaluate_encoders(
         batch_size=batch_size,
         code_table=code_table,
         on_report=complete,
+        code_store=code_store,
     )
 
 
@@ -154,6 +156,7 @@ def evaluate_archives(
     code_table: str = "lazy",
     progress=None,
     on_result: Callable[[int, dict, str], None] | None = None,
+    code_cache: str | None = None,
 ) -> list[tuple[dict, str]]:
     """The records of published runs from their encoder archives, each with one line saying
     which entries it could not recompute and whether they were kept.
@@ -166,9 +169,12 @@ def evaluate_archives(
     seeds) are copied from each run's metrics.json where it has them, so evaluating drops
     nothing. ``encoder`` says where the codes came from. ``on_result(k, record, line)``
     hears run ``k``'s result as soon as it is complete, so a caller can write it before
-    the next run's metrics are computed.
+    the next run's metrics are computed. With ``code_cache`` (a directory) the archives'
+    codes are kept there as they are encoded and read back when evaluated again
+    (:mod:`kbetavae.trained.code_cache`).
     """
     from kbetavae.trained.archive import read_encoder
+    from kbetavae.trained.code_cache import archive_code_cache
 
     notes: dict[int, str] = {}
 
@@ -178,8 +184,12 @@ def evaluate_archives(
         if on_result is not None:
             on_result(k, record, notes[k])
 
+    encoders = [read_encoder(run_dir) for run_dir in run_dirs]
+    store = None
+    if code_cache is not None:
+        store = archive_code_cache(code_cache, run_dirs, encoders, batch_size)
     records = evaluate_encoders(
-        [(read_encoder(run_dir), None) for run_dir in run_dirs],
+        [(encoder, None) for encoder in encoders],
         data,
         metrics,
         protocol,
@@ -188,6 +198,7 @@ def evaluate_archives(
         batch_size=batch_size,
         code_table=code_table,
         on_record=complete,
+        code_store=store,
     )
     return [(record, notes[k]) for k, record in enumerate(records)]
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import os
 from collections.abc import Callable, Sequence
@@ -46,6 +45,7 @@ from kbetavae.metrics.representation import (
 )
 from kbetavae.metrics.zdiff import ZDIFF_VARIANTS, zdiff
 from kbetavae.study.formatting import format_fixed
+from kbetavae.trained.archive import archive_digest
 
 SCORES_CSV = "protocol_variant_scores.csv"
 SCORE_COLUMNS = ("model", "beta", "seed", "archive", "eval_points", "variant", "metric", "score")
@@ -116,11 +116,6 @@ def score_table(
     return rows
 
 
-def archive_digest(path: str) -> str:
-    """The first 12 hex digits of the SHA-256 of an encoder archive's bytes."""
-    return hashlib.sha256(kio.read_bytes(path)).hexdigest()[:12]
-
-
 def score_runs(
     run_dirs: Sequence[str],
     *,
@@ -129,6 +124,7 @@ def score_runs(
     scored: Sequence[ScoredModel] = (),
     on_model: Callable[[list[ScoredModel], str], None] | None = None,
     batch_size: int = ENCODE_BATCH_SIZE,
+    code_cache: str | None = None,
 ) -> list[ScoredModel]:
     """:func:`score_variants` of each published run's encoder archive (``encoder.npz``) on
     the data of its config.json, seeded by its own seed (or ``seed``), as
@@ -140,9 +136,13 @@ def score_runs(
     (:func:`read_scores`) with the run's name, seed, archive digest and points, and every
     variant, is kept, not scored again. ``on_model(models, line)`` hears, after each run,
     the models known so far (kept or scored) and a line saying which run was kept or
-    scored, so a caller can write them before the next run.
+    scored, so a caller can write them before the next run. With ``code_cache`` (a
+    directory) the archives' codes are read from it (those ``kbetavae publish
+    --from-archive`` kept there, or this function on an earlier try) and kept in it
+    (:mod:`kbetavae.trained.code_cache`).
     """
     from kbetavae.trained.archive import read_encoder
+    from kbetavae.trained.code_cache import archive_code_cache
     from kbetavae.training import rundir
 
     configs = []
@@ -176,11 +176,16 @@ def score_runs(
             opened[data] = configs[members[0][0]].open_data()
         ground_truth = opened[data]
         encoders = [as_encode_fn(read_encoder(run_dirs[index])) for index, _ in members]
+        store = None
+        if code_cache is not None:
+            dirs = [run_dirs[index] for index, _ in members]
+            store = archive_code_cache(code_cache, dirs, encoders, batch_size)
         tables = CodeTable.group(
-            ground_truth, each_encoder(encoders), len(encoders), batch_size=batch_size
+            ground_truth, each_encoder(encoders), len(encoders), batch_size=batch_size, store=store
         )
         for (index, key), table in zip(members, tables, strict=True):
             scores = score_table(table, ground_truth, draws, protocol, batch_size)
+            table.flush()
             found[index] = ScoredModel(key[0], configs[index].beta, scores, *key[1:])
             heard(f"{key[0]}: scored")
     return [found[k] for k in sorted(found)]

@@ -84,13 +84,15 @@ def publish(
     from_archive: bool = False,
     say: Callable[[str], None] | None = None,
     metrics: Sequence[str] | None = None,
+    code_cache: str | None = None,
 ) -> list[str]:
     """Merge ``sweep_dir``'s evidence into ``dest`` (see the module docstring); return the
     paths written. Each run whose model.keras the sweep has gets its encoder archive (a
     report's run brings its own), and with ``from_archive`` its metrics.json from that
     archive (``say`` hears one line per seed's runs before they are evaluated: minutes at
     the full protocol), computing ``metrics`` if given (e.g. all six, where the sweep
-    computed fewer), else the sweep's. InputError
+    computed fewer), else the sweep's, and keeping the archives' codes in ``code_cache``
+    (a directory, :mod:`kbetavae.trained.code_cache`) if given. InputError
     if ``sweep_dir`` is not a tabulated sweep, its runs belong to another study than those
     already in ``dest``, or ``metrics`` would leave runs of ``dest`` evaluated otherwise.
     The figures are :func:`kbetavae.viz.report.publish_figures`' (the CLI draws them
@@ -116,7 +118,9 @@ def publish(
     # Every model is read before anything is written: one that cannot be read stops here.
     archives = {d: _archive_of(d) for d in run_dirs if rundir.has_model(d)}
     written = []
-    evaluate = _ArchiveEvaluator(sweep_dir, say, metrics) if from_archive else None
+    if code_cache is not None and not from_archive:
+        raise InputError("`code_cache` needs `from_archive`: it keeps the archives' codes")
+    evaluate = _ArchiveEvaluator(sweep_dir, say, metrics, code_cache) if from_archive else None
     pending = []  # published runs to evaluate from their archives
     for run_dir in run_dirs:
         target = os.path.join(runs_dir, dir_name(run_dir))
@@ -211,14 +215,20 @@ def _check_metrics(metrics: Sequence[str], from_archive: bool, kept, incoming) -
 class _ArchiveEvaluator:
     """Evaluates published runs from their archives: under the sweep's protocol, with
     ``metrics`` (else each run's sweep's), the float32 model's record kept in
-    metrics_float32.json; ``say`` hears a line per group of runs evaluated together."""
+    metrics_float32.json, the codes in ``code_cache`` if given; ``say`` hears a line per
+    group of runs evaluated together."""
 
     def __init__(
-        self, sweep_dir: str, say: Callable[[str], None] | None, metrics: Sequence[str] | None
+        self,
+        sweep_dir: str,
+        say: Callable[[str], None] | None,
+        metrics: Sequence[str] | None,
+        code_cache: str | None = None,
     ) -> None:
         self.plan = read_plan(sweep_dir)
         self.say = say or (lambda line: None)
         self.metrics = list(metrics) if metrics is not None else None
+        self.code_cache = code_cache
 
     def names(self, swept: dict) -> list[str]:
         return self.metrics or list(swept.get("metrics") or self.plan.metrics)
@@ -285,7 +295,13 @@ class _ArchiveEvaluator:
 
             run_dirs = [run_dir for run_dir, _ in members]
             results = evaluate_archives(
-                run_dirs, data, list(names), self.plan.protocol, seed, on_result=keep
+                run_dirs,
+                data,
+                list(names),
+                self.plan.protocol,
+                seed,
+                on_result=keep,
+                code_cache=self.code_cache,
             )
             # Again with the group's final timing (each run's share of the whole group).
             for (run_dir, _), (record, _) in zip(members, results, strict=True):

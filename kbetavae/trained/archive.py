@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import io as _io
 import os
 import zipfile
@@ -99,6 +100,11 @@ def read_weights(path: str) -> list[np.ndarray]:
     if not weights or any(w.dtype != np.float16 for w in weights):
         raise rundir.damaged_archive(run_dir, "no float16 weights")
     return weights
+
+
+def archive_digest(path: str, digits: int = 12) -> str:
+    """The first ``digits`` hex digits of the SHA-256 of an encoder archive's bytes."""
+    return hashlib.sha256(kio.read_bytes(path)).hexdigest()[:digits]
 
 
 def read_encoder(run_dir: str):

@@ -132,3 +132,24 @@ def test_a_run_without_its_archive_is_one_line_before_any_scoring(runs, tmp_path
     assert result.exit_code == 2
     assert "has no encoder.npz: publish its sweep" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_with_a_code_cache_a_second_scoring_encodes_nothing_and_scores_alike(
+    runs, scored, tmp_path, monkeypatch
+):
+    from kbetavae.metrics import representation
+
+    cache = tmp_path / "codes"
+    args = ["variants", *map(str, runs), *SMALL, "--code-cache", str(cache)]
+    first = runner.invoke(app, [*args, "-o", str(tmp_path / "first")])
+    assert first.exit_code == 0, first.output
+    # Both runs keep the same archive (the synthetic sweep's one model): one file of codes.
+    assert len(list(cache.glob("*.npz"))) == 1
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("encoded images the cache holds")
+
+    monkeypatch.setattr(representation, "_encode_index_many", no_encoding)
+    second = runner.invoke(app, [*args, "-o", str(tmp_path / "second")])
+    assert second.exit_code == 0, second.output
+    assert rows(tmp_path / "second") == rows(tmp_path / "first") == rows(scored[0])

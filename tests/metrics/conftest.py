@@ -261,3 +261,22 @@ def udr_reference():
         if aliased:
             del sys.modules["gin.tf"]
     return module
+
+
+class MemoryStore:
+    """A code store in memory (kbetavae.trained.code_cache keeps files): what it was handed
+    last, and how many times."""
+
+    def __init__(self) -> None:
+        self.kept = None
+        self.saves = 0
+
+    def load(self, num_models):
+        return list(self.kept) if self.kept is not None else [None] * num_models
+
+    def save(self, codes, filled):
+        self.saves += 1
+        self.kept = [
+            (mu.copy(), None if logvar is None else logvar.copy(), filled.copy())
+            for mu, logvar in codes
+        ]

@@ -230,3 +230,29 @@ def test_evaluate_many_with_grid_tables_equals_lazy_ones(fakes):
 def test_evaluate_many_rejects_bad_arguments_naming_them(fakes, members, kwargs, message):
     with pytest.raises(InputError, match=message):
         evaluate_many(members, fakes.FactorImages(), **kwargs)
+
+
+def test_evaluate_many_with_a_code_store_evaluates_again_without_encoding(fakes):
+    # The codes are handed to the store as each report is complete; a second evaluation
+    # (a stopped publish run again) starts from them and gives the same numbers.
+    small = SMALL.replace(num_train=50, num_eval=30)
+    encoders = [fakes.identity_encoder(), fakes.rotated_encoder()]
+    store = fakes.MemoryStore()
+    first = evaluate_many(encoders, fakes.FactorImages(), seed=3, protocol=small, code_store=store)
+    assert store.saves >= 1
+    assert [r["timing"]["codes_loaded"] for r in first] == [0, 0]
+    seen = [encoder.images_seen for encoder in encoders]
+    again = evaluate_many(encoders, fakes.FactorImages(), seed=3, protocol=small, code_store=store)
+    assert [encoder.images_seen for encoder in encoders] == seen  # nothing encoded
+    assert [numbers(r) for r in again] == [numbers(r) for r in first]
+    assert again[0]["timing"]["codes_loaded"] == first[0]["images_encoded"]
+
+
+def test_a_code_store_needs_a_code_table(fakes):
+    with pytest.raises(InputError, match='code_table="none" has none'):
+        evaluate_many(
+            [fakes.identity_encoder()],
+            fakes.FactorImages(),
+            code_table="none",
+            code_store=fakes.MemoryStore(),
+        )

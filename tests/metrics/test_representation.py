@@ -157,3 +157,83 @@ def test_uint8_images_reach_only_encoders_that_accept_them():
     for encode in (plain, casting):
         CodeTable(Uint8Images(), encode).codes(np.array([[1], [3]]))
     assert seen == [np.float32, np.uint8]
+
+
+def batch_dependent(calls_before_stop=None):
+    """An encoder whose codes depend, in small digits, on the batch they are encoded in (as
+    the XLA formulations' do in the last bits); KeyboardInterrupt on call ``calls_before_stop
+    + 1`` if given."""
+    calls = []
+
+    def encode(images):
+        if calls_before_stop is not None and len(calls) == calls_before_stop:
+            raise KeyboardInterrupt
+        calls.append(len(images))
+        mu = images[:, :2] + 1e-3 * images.mean()
+        return mu.astype(np.float32), np.zeros((len(images), 2), np.float32)
+
+    encode.calls = calls
+    return encode
+
+
+def test_a_group_resumed_from_its_store_gives_the_uninterrupted_codes_bit_for_bit(
+    fakes, monkeypatch
+):
+    # Codes are stored chunk by chunk, each chunk starting at a multiple of the batch size:
+    # a stopped table resumed from its store encodes the rest in the very batches it would
+    # have used, so even batch-dependent codes come out equal.
+    from kbetavae.metrics import representation
+
+    monkeypatch.setattr(representation, "CHUNK_BATCHES", 2)
+    monkeypatch.setattr(representation, "SAVE_EVERY_SECONDS", 0.0)
+    ground_truth = fakes.FactorImages()
+    factors = ground_truth.sample_factors(2_000, np.random.default_rng(0))
+    distinct = len(np.unique(ground_truth.index(factors)))
+
+    def group(encode, store=None):
+        return CodeTable.group(
+            ground_truth, lambda images: [encode(images)], 1, batch_size=150, store=store
+        )
+
+    (whole,) = group(batch_dependent())
+    expected = whole.codes(factors)
+    store = fakes.MemoryStore()
+    (stopped,) = group(batch_dependent(calls_before_stop=5), store)
+    with pytest.raises(KeyboardInterrupt):
+        stopped.codes(factors)
+    # Two chunks of two batches were stored; the fifth batch was lost with the stop.
+    assert store.kept[0][2].sum() == 4 * 150
+    encode = batch_dependent()
+    (resumed,) = group(encode, store)
+    assert resumed.codes_loaded == 600
+    np.testing.assert_array_equal(resumed.codes(factors), expected)
+    assert sum(encode.calls) == distinct - 600
+    # Chunks that do not start at multiples of the batch size would change the codes.
+    offset = CodeTable(ground_truth, batch_dependent(), batch_size=150)
+    offset.codes(factors[:7])
+    assert not np.array_equal(offset.codes(factors), expected)
+
+
+def test_a_group_starts_empty_unless_every_member_has_codes_kept(fakes):
+    ground_truth = fakes.FactorImages()
+    encoders = [fakes.identity_encoder(), fakes.rotated_encoder()]
+    factors = ground_truth.sample_factors(500, np.random.default_rng(1))
+    store = fakes.MemoryStore()
+    tables = CodeTable.group(
+        ground_truth, lambda images: [e(images) for e in encoders], 2, store=store
+    )
+    codes = [table.codes(factors) for table in tables]
+    assert store.saves == 0  # saved every SAVE_EVERY_SECONDS or at flush()
+    tables[1].flush()
+    tables[0].flush()  # nothing new since: no second save
+    assert store.saves == 1
+    again = CodeTable.group(ground_truth, lambda images: 1 / 0, 2, store=store)
+    for table, expected in zip(again, codes, strict=True):
+        np.testing.assert_array_equal(table.codes(factors), expected)  # nothing encoded
+        assert table.codes_loaded == len(np.unique(ground_truth.index(factors)))
+    store.kept[1] = None  # one member's file lost
+    fresh = CodeTable.group(
+        ground_truth, lambda images: [e(images) for e in encoders], 2, store=store
+    )
+    assert [table.codes_loaded for table in fresh] == [0, 0]
+    np.testing.assert_array_equal(fresh[1].codes(factors), codes[1])

@@ -226,16 +226,11 @@ def test_publishing_again_keeps_the_runs_evaluated_already_and_resumes_the_rest(
     assert f"evaluating {', '.join(RUNS)} from their encoder archives" in again.output
 
 
-def test_a_publish_stopped_inside_a_group_keeps_the_runs_it_finished(
-    sweep, published, tmp_path, monkeypatch
-):
-    # Both runs are one group (seed 0). A stop (Ctrl-C) while the second run's metrics are
-    # computed must not lose the first's: at the full protocol each run takes minutes.
-    from kbetavae.study.publish import publish
-
+def stop_in_the_second_run(monkeypatch):
+    """Make the second run's metrics raise KeyboardInterrupt (a Ctrl-C); a function that
+    undoes it."""
     # The package exports the function `evaluate`, which hides the module of that name.
     evaluate_module = importlib.import_module("kbetavae.metrics.evaluate")
-
     evaluate_with = evaluate_module._evaluate_with
     calls = []
 
@@ -246,10 +241,21 @@ def test_a_publish_stopped_inside_a_group_keeps_the_runs_it_finished(
         return evaluate_with(*args, **kwargs)
 
     monkeypatch.setattr(evaluate_module, "_evaluate_with", stop_at_the_second)
+    return lambda: monkeypatch.setattr(evaluate_module, "_evaluate_with", evaluate_with)
+
+
+def test_a_publish_stopped_inside_a_group_keeps_the_runs_it_finished(
+    sweep, published, tmp_path, monkeypatch
+):
+    # Both runs are one group (seed 0). A stop (Ctrl-C) while the second run's metrics are
+    # computed must not lose the first's: at the full protocol each run takes minutes.
+    from kbetavae.study.publish import publish
+
+    resume = stop_in_the_second_run(monkeypatch)
     dest = tmp_path / "results"
     with pytest.raises(KeyboardInterrupt):
         publish(str(sweep), str(dest), from_archive=True)
-    monkeypatch.setattr(evaluate_module, "_evaluate_with", evaluate_with)
+    resume()
     kept, stopped = (json.loads((dest / "runs" / r / "metrics.json").read_text()) for r in RUNS)
     first = json.loads((published[0] / "runs" / RUNS[0] / "metrics.json").read_text())
     assert compared(kept) == compared(first)
@@ -264,6 +270,42 @@ def test_a_publish_stopped_inside_a_group_keeps_the_runs_it_finished(
         assert compared(again) == compared(
             json.loads((published[0] / "runs" / run / "metrics.json").read_text())
         )
+
+
+def test_a_publish_stopped_with_a_code_cache_resumes_without_encoding_again(
+    sweep, published, tmp_path, monkeypatch
+):
+    # At the full protocol a seed's group spends most of an hour encoding before its first
+    # run is done; with --code-cache a stop loses none of that: the codes were kept.
+    from kbetavae.metrics import representation
+    from kbetavae.study.publish import publish
+
+    resume = stop_in_the_second_run(monkeypatch)
+    dest, cache = tmp_path / "results", tmp_path / "codes"
+    with pytest.raises(KeyboardInterrupt):
+        publish(str(sweep), str(dest), from_archive=True, code_cache=str(cache))
+    resume()
+    assert len(list(cache.glob("*.npz"))) == len(RUNS)  # one file per archive
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("encoded images the cache holds")
+
+    monkeypatch.setattr(representation, "_encode_index_many", no_encoding)
+    publish(str(sweep), str(dest), from_archive=True, code_cache=str(cache))
+    loaded = []
+    for run in RUNS:
+        again = json.loads((dest / "runs" / run / "metrics.json").read_text())
+        first = json.loads((published[0] / "runs" / run / "metrics.json").read_text())
+        assert compared(again) == compared(first)  # bit for bit: the same codes
+        loaded.append(again["timing"]["codes_loaded"] == again["images_encoded"])
+    assert loaded == [False, True]  # the first run was kept; the second read every code
+
+
+def test_a_code_cache_without_from_archive_is_one_line_and_exit_2(sweep, tmp_path):
+    args = ["publish", str(sweep), str(tmp_path / "r"), "--no-motion", "--code-cache", "c"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "error: --code-cache needs --from-archive" in result.output
 
 
 def test_a_reports_runs_are_evaluated_from_their_own_archives(sweep, published, tmp_path):
