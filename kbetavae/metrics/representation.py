@@ -71,7 +71,7 @@ class CodeStore(Protocol):
         """Each member's ``(mu, logvar or None, filled mask)`` kept before, or None."""
         ...
 
-    def save(self, codes: list[tuple[np.ndarray, np.ndarray | None]], filled: np.ndarray) -> None:
+    def keep(self, codes: list[tuple[np.ndarray, np.ndarray | None]], filled: np.ndarray) -> None:
         """Keep each member's ``(mu, logvar)`` (rows where ``filled`` is True are codes)."""
         ...
 
@@ -295,7 +295,7 @@ class CodeTable:
     def flush(self) -> None:
         """Hand the group's codes encoded since the last save to its store (if any)."""
         if self._store is not None and self._unsaved:
-            self._store.save([(t._mu, t._logvar) for t in self._group], self._filled)
+            self._store.keep([(t._mu, t._logvar) for t in self._group], self._filled)
             for table in self._group:
                 table._unsaved = False
                 table._saved_at = time.monotonic()

@@ -55,7 +55,7 @@ class ArchiveCodeCache:
             return [None] * num_models
         return [_read(path, key) for path, key in zip(self.paths, self.keys, strict=True)]
 
-    def save(self, codes: list[tuple[np.ndarray, np.ndarray | None]], filled: np.ndarray) -> None:
+    def keep(self, codes: list[tuple[np.ndarray, np.ndarray | None]], filled: np.ndarray) -> None:
         """Write each member's codes and the mask of rows they fill (atomically, each)."""
         kio.makedirs(self.directory)
         for path, key, (mu, logvar) in zip(self.paths, self.keys, codes, strict=True):

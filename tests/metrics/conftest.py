@@ -274,7 +274,7 @@ class MemoryStore:
     def load(self, num_models):
         return list(self.kept) if self.kept is not None else [None] * num_models
 
-    def save(self, codes, filled):
+    def keep(self, codes, filled):
         self.saves += 1
         self.kept = [
             (mu.copy(), None if logvar is None else logvar.copy(), filled.copy())

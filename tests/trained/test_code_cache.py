@@ -42,7 +42,7 @@ def test_codes_read_back_as_saved_one_file_per_member(tmp_path):
     cache = ArchiveCodeCache(str(tmp_path), [KEY, {**KEY, "batch_size": 64}])
     assert cache.load(2) == [None, None]
     (mu0, logvar0, filled), (mu1, _, _) = codes(0), codes(1)
-    cache.save([(mu0, logvar0), (mu1, None)], filled)
+    cache.keep([(mu0, logvar0), (mu1, None)], filled)
     assert len(list(tmp_path.glob("*.npz"))) == 2
     (got0, got_logvar0, got_filled), (got1, got_logvar1, _) = cache.load(2)
     np.testing.assert_array_equal(got0, mu0)
@@ -56,7 +56,7 @@ def test_codes_read_back_as_saved_one_file_per_member(tmp_path):
 def test_a_damaged_file_or_one_with_another_key_counts_as_absent(tmp_path):
     cache = ArchiveCodeCache(str(tmp_path), [KEY])
     mu, logvar, filled = codes(0)
-    cache.save([(mu, logvar)], filled)
+    cache.keep([(mu, logvar)], filled)
     (path,) = cache.paths
     with open(path, "rb") as handle:
         whole = handle.read()
