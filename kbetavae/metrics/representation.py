@@ -223,6 +223,8 @@ class CodeTable:
         self._encode_many: Callable[[np.ndarray], Sequence[Any]] | None = (
             None if encode_fn is None else each_encoder([as_encode_fn(encode_fn)])
         )
+        # The group's store and what it has not been handed yet; group() shares them, as
+        # the mask, through the group's first table.
         self._store: CodeStore | None = None
         self._unsaved = False
         self._saved_at = time.monotonic()
@@ -258,7 +260,7 @@ class CodeTable:
             table._group = tables
             table._encode_many = encode_many
             table._filled = tables[0]._filled  # one mask: the tables fill in lockstep
-            table._store = store
+        tables[0]._store = store
         if store is not None:
             _load(tables, store.load(num_models))
         return tables
@@ -294,11 +296,11 @@ class CodeTable:
 
     def flush(self) -> None:
         """Hand the group's codes encoded since the last save to its store (if any)."""
-        if self._store is not None and self._unsaved:
-            self._store.keep([(t._mu, t._logvar) for t in self._group], self._filled)
-            for table in self._group:
-                table._unsaved = False
-                table._saved_at = time.monotonic()
+        lead = self._group[0]
+        if lead._store is not None and lead._unsaved:
+            lead._store.keep([(t._mu, t._logvar) for t in self._group], self._filled)
+            lead._unsaved = False
+            lead._saved_at = time.monotonic()
 
     def _ensure(self, index: np.ndarray) -> None:
         missing = np.unique(index[~self._filled[index]])
@@ -317,9 +319,9 @@ class CodeTable:
             for table, (mu, logvar) in zip(self._group, encoded, strict=True):
                 table._keep(part, mu, logvar)
                 table.encode_seconds += seconds
-                table._unsaved = True
             self._filled[part] = True
-            if time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
+            self._group[0]._unsaved = True
+            if time.monotonic() - self._group[0]._saved_at >= SAVE_EVERY_SECONDS:
                 self.flush()
 
     def _keep(self, missing: np.ndarray, mu: np.ndarray, logvar: np.ndarray | None) -> None:

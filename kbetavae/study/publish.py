@@ -97,6 +97,8 @@ def publish(
     already in ``dest``, or ``metrics`` would leave runs of ``dest`` evaluated otherwise.
     The figures are :func:`kbetavae.viz.report.publish_figures`' (the CLI draws them
     after, as after ``collect``)."""
+    if code_cache is not None and not from_archive:
+        raise InputError("`code_cache` needs `from_archive`: it keeps the archives' codes")
     if not kio.exists(os.path.join(sweep_dir, RESULTS_CSV)):
         raise InputError(f"{sweep_dir} has no results.csv: not a tabulated sweep")
     runs_dir = os.path.join(dest, RUNS_DIR)
@@ -118,8 +120,6 @@ def publish(
     # Every model is read before anything is written: one that cannot be read stops here.
     archives = {d: _archive_of(d) for d in run_dirs if rundir.has_model(d)}
     written = []
-    if code_cache is not None and not from_archive:
-        raise InputError("`code_cache` needs `from_archive`: it keeps the archives' codes")
     evaluate = _ArchiveEvaluator(sweep_dir, say, metrics, code_cache) if from_archive else None
     pending = []  # published runs to evaluate from their archives
     for run_dir in run_dirs:

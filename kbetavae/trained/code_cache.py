@@ -47,19 +47,24 @@ class ArchiveCodeCache:
     def __init__(self, directory: str, keys: Sequence[dict[str, Any]]) -> None:
         self.directory = directory
         self.keys = [dict(key) for key in keys]
-        self.paths = [os.path.join(directory, f"{_digest(key)}.npz") for key in self.keys]
+        # One canonical text per key: stored in its file, hashed into its name, compared.
+        self.texts = [json.dumps(key, sort_keys=True) for key in self.keys]
+        self.paths = [
+            os.path.join(directory, f"{hashlib.sha256(text.encode()).hexdigest()[:24]}.npz")
+            for text in self.texts
+        ]
 
     def load(self, num_models: int) -> list[StoredCodes | None]:
         """Each member's kept ``(mu, logvar, filled)``, None where none can be read."""
         if num_models != len(self.paths):
             return [None] * num_models
-        return [_read(path, key) for path, key in zip(self.paths, self.keys, strict=True)]
+        return [_read(path, text) for path, text in zip(self.paths, self.texts, strict=True)]
 
     def keep(self, codes: list[tuple[np.ndarray, np.ndarray | None]], filled: np.ndarray) -> None:
         """Write each member's codes and the mask of rows they fill (atomically, each)."""
         kio.makedirs(self.directory)
-        for path, key, (mu, logvar) in zip(self.paths, self.keys, codes, strict=True):
-            arrays = {"mu": mu, "filled": filled, "key": np.array(json.dumps(key, sort_keys=True))}
+        for path, text, (mu, logvar) in zip(self.paths, self.texts, codes, strict=True):
+            arrays = {"mu": mu, "filled": filled, "key": np.array(text)}
             if logvar is not None:
                 arrays["logvar"] = logvar
             kio.write_stream_atomic(path, lambda stream, arrays=arrays: np.savez(stream, **arrays))
@@ -88,16 +93,12 @@ def archive_code_cache(
     return ArchiveCodeCache(directory, keys)
 
 
-def _digest(key: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def _read(path: str, key: dict[str, Any]) -> StoredCodes | None:
+def _read(path: str, key_text: str) -> StoredCodes | None:
     if not kio.exists(path):
         return None
     try:
         with np.load(io.BytesIO(kio.read_bytes(path)), allow_pickle=False) as stored:
-            if json.loads(str(stored["key"])) != json.loads(json.dumps(key, sort_keys=True)):
+            if str(stored["key"]) != key_text:
                 return None
             logvar = stored["logvar"] if "logvar" in stored.files else None
             return stored["mu"], logvar, stored["filled"]
