@@ -151,7 +151,7 @@ def _job_worker(betas, indices, threads, repeats, barrier, results) -> None:
     the replica images at ``indices`` in step with the other jobs (``barrier``)."""
     from kbetavae.data import open_source
     from kbetavae.data.ground_truth import load_images
-    from kbetavae.study.jobs import limit_threads
+    from kbetavae.study.workers import limit_threads
 
     limit_threads(threads)
     images = load_images(open_source("replica"), indices).astype("float32")

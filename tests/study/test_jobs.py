@@ -1,4 +1,4 @@
-"""``--jobs N`` in the library: cores per job, groups per job, input checks, worker failures."""
+"""``--jobs N`` in the library: cores per job, groups per job, input checks, the report."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from kbetavae.errors import InputError
-from kbetavae.study.jobs import _Workers, check_jobs, run_sweep_jobs, threads_per_job
+from kbetavae.study.jobs import check_jobs, run_sweep_jobs, threads_per_job
 from kbetavae.study.plan import SweepPlan, max_group_for_jobs, run_groups
 from kbetavae.study.sweep import Progress
 
@@ -81,24 +81,3 @@ def test_the_sweep_draws_its_report_unless_asked_not_to(monkeypatch, tmp_path):
     assert len(drawn) == 1
     with pytest.raises(InputError, match="traverse_beta 5 is not one of the swept βs"):
         run_sweep_jobs(plan, tmp_path, traverse_beta=5.0)  # before anything runs
-
-
-class _Lines(Progress):
-    def __init__(self):
-        self.lines: list[tuple[int, str]] = []
-
-    def job_line(self, job: int, text: str) -> None:
-        self.lines.append((job, text))
-
-
-def test_a_failing_worker_is_reported_in_one_line(tmp_path):
-    # A worker whose sweep cannot start (no plan) fails as any worker error would.
-    progress = _Lines()
-    sweep_args = (None, str(tmp_path / "runs"), str(tmp_path / "sm"), {})
-    with _Workers(2, 1, sweep_args, progress) as workers:
-        workers.wait()
-    assert workers.processes[2].exitcode == 1
-    assert len(progress.lines) == 1
-    job, text = progress.lines[0]
-    assert job == 2 and text.startswith("failed (AttributeError: ")
-    assert text.endswith("; job 1 finishes its runs")
