@@ -43,6 +43,7 @@ REGISTERED: MetricsReader = rundir.read_sweep_metrics
 ARCHIVED: MetricsReader = rundir.read_metrics
 
 SEEDS = (4, 5, 6, 7)
+NOT_TESTABLE = "not testable (fewer than 2 runs in a group)"
 ALPHA = 0.05
 H1_BETAS = (0.5, 10.0)  # (lower, higher) as registered
 BASELINE = 1.0
@@ -63,12 +64,13 @@ class Test:
     def called(self) -> bool:
         """Adjusted p below α with the registered direction (a positive difference)."""
         d = self.difference
-        return (
-            d is not None
-            and self.adjusted_p is not None
-            and self.adjusted_p < ALPHA
-            and d.delta > 0
-        )
+        return d is not None and d.delta > 0 and self.called_either_way()
+
+    def verdict(self) -> str:
+        """The result in words, the registered direction's."""
+        if self.difference is None:
+            return NOT_TESTABLE
+        return "replicates" if self.called() else "does not replicate"
 
     def called_either_way(self) -> bool:
         """Adjusted p below α, whichever the sign (H4 is two-sided)."""
@@ -89,11 +91,9 @@ def _welch(a: dict[int, float], b: dict[int, float]) -> Difference | None:
 
 def _paired(a: dict[int, float], b: dict[int, float]) -> Difference | None:
     shared = sorted(set(a) & set(b))
-    return (
-        paired_difference([a[s] for s in shared], [b[s] for s in shared])
-        if len(shared) >= 2
-        else None
-    )
+    if len(shared) < 2:
+        return None
+    return paired_difference([a[s] for s in shared], [b[s] for s in shared])
 
 
 def scored_rows(results_dir: str, read: MetricsReader = REGISTERED) -> list[dict]:
@@ -190,12 +190,12 @@ def h3(rows: Sequence[dict]) -> dict:
 
 def _cells(test: Test, registered_direction: bool = True) -> list[str]:
     d = test.difference
-    if d is None:
-        return ["—", "—", "—", "not testable (fewer than 2 runs in a group)"]
-    if registered_direction:
-        verdict = "replicates" if test.called() else "does not replicate"
+    if d is None or registered_direction:
+        verdict = test.verdict()
     else:
         verdict = "different" if test.called_either_way() else "not different"
+    if d is None:
+        return ["—", "—", "—", verdict]
     return [d.text(), format_p(d.p), format_p(test.adjusted_p), verdict]
 
 
@@ -256,8 +256,8 @@ def _archived_verdicts(results_dir: str) -> str:
     tests = _confirmatory(results_dir, rows)
     h4_called = [t.label for t in h4(rows) if t.called_either_way()]
     parts = [
-        f"{t.label.split(':')[0]} Holm p {format_p(t.adjusted_p)} "
-        f"({'replicates' if t.called() else 'does not replicate'})"
+        f"{t.label.split(':')[0]} "
+        + (f"Holm p {format_p(t.adjusted_p)} ({t.verdict()})" if t.difference else t.verdict())
         for t in tests
     ]
     return (

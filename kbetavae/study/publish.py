@@ -332,14 +332,18 @@ def _published_runs(runs_dir: str):
 
 
 def _merge_motion(sweep_dir: str, dest: str, names: set[str]) -> str | None:
-    """``<dest>/traversal_motion.csv`` with the sweep's rows replacing its runs' old ones,
-    ordered by β, seed and latent; None when the sweep measured no motion."""
+    """``<dest>/traversal_motion.csv`` with the sweep's rows of the published runs
+    (``names``) replacing their old ones, ordered by β, seed and latent; None when the
+    sweep measured no motion. Rows of runs not published stay out (a sweep published
+    while some of its runs were unfinished copied them, again at every publish)."""
     incoming = os.path.join(sweep_dir, MOTION_CSV)
     if not kio.exists(incoming):
         return None
     target = os.path.join(dest, MOTION_CSV)
     rows = read_motion_csv(target) if kio.exists(target) else []
-    rows = [row for row in rows if row["run"] not in names] + read_motion_csv(incoming)
+    rows = [row for row in rows if row["run"] not in names] + [
+        row for row in read_motion_csv(incoming) if row["run"] in names
+    ]
     rows.sort(key=lambda r: (float(r["beta"]), int(r["seed"]), int(r["latent"])))
     write_motion_csv(rows, target)
     return target

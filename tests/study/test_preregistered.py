@@ -188,6 +188,20 @@ def test_the_registered_scores_are_the_sweeps_own_where_an_archive_was_re_evalua
     assert beside.count("does not replicate") == 1 and "(replicates)" in beside
 
 
+def test_the_line_beside_says_which_archived_test_is_not_testable(tmp_path):
+    """One aligned run (H2 not testable, as while seeds 4–7 are published seed by seed),
+    every run re-evaluated from its archive: the line beside says so for H2 (it raised)."""
+    directory = _report(tmp_path, with_old_seeds=False, aligned=(4,))
+    for run in (tmp_path / "runs").iterdir():
+        (run / "metrics_float32.json").write_text((run / "metrics.json").read_text())
+    beside = next(
+        line
+        for line in preregistered.preregistered_markdown(directory).splitlines()
+        if line.startswith("Beside them")
+    )
+    assert "H1 Holm p" in beside and "H2 not testable (fewer than 2 runs in a group)" in beside
+
+
 def test_without_archive_records_no_line_beside_is_printed(tmp_path):
     text = preregistered.preregistered_markdown(_report(tmp_path))
     assert "(0 of the 16 runs from `metrics_float32.json`" in text

@@ -145,6 +145,22 @@ def test_publishing_a_sweep_again_replaces_its_runs(sweeps, tmp_path):
     assert (dest / MOTION_CSV).read_text() == motion
 
 
+def test_only_the_published_runs_motion_is_merged_however_often_it_is_published(sweeps, tmp_path):
+    """A sweep's motion file with rows of a run that is not published (unfinished, or
+    removed): they stay out, and a second publish leaves the file as the first did."""
+    sweep = tmp_path / "s0"
+    shutil.copytree(sweeps[0], sweep)
+    stray = [{**row, "run": "beta=9_seed=0", "beta": 9.0} for row in motion_rows(0, 30.0)[:2]]
+    write_motion_csv(motion_rows(0, 30.0) + stray, str(sweep / MOTION_CSV))
+    dest = tmp_path / "docs"
+    publish(str(sweep), str(dest))
+    motion = (dest / MOTION_CSV).read_text()
+    runs = [r["run"] for r in csv.DictReader(io.StringIO(motion))]
+    assert runs == [f"beta={b:g}_seed=0" for b in BETAS for _ in (0, 1)]
+    publish(str(sweep), str(dest))
+    assert (dest / MOTION_CSV).read_text() == motion
+
+
 def test_a_run_republished_without_its_model_keeps_its_archive_if_it_is_the_same_training(
     sweeps, tmp_path
 ):
