@@ -254,7 +254,8 @@ def _variants_markdown(results_dir: str) -> str:
     study_table = os.path.join(results_dir, STUDY_TABLE)
     study = read_study_table(study_table)
     summary = variant_tables.variant_summary(models, study)
-    return variant_tables.variants_markdown(models, study, summary, study_table)
+    # Named as the README beside it reaches it, wherever the report lies.
+    return variant_tables.variants_markdown(models, study, summary, study_table, STUDY_TABLE)
 
 
 def render(report: str, results_dir: str) -> str:

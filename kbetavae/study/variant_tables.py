@@ -91,9 +91,12 @@ def variant_summary(
     return rows
 
 
-def summary_markdown(rows: Sequence[dict[str, Any]], study_table: str = STUDY_TABLE_PATH) -> str:
+def summary_markdown(
+    rows: Sequence[dict[str, Any]], study_table: str = STUDY_TABLE_PATH, shown: str | None = None
+) -> str:
     """The summary as a markdown table, one line per (variant, metric), and a line saying
-    what its columns are and which study table gave the range."""
+    what its columns are and which study table gave the range (``shown``, else its path
+    from the repository's root)."""
     head = ["variant", "metric", "models", "ours", "study", "inside", "below", "above", "verdict"]
     lines = table_head(head)
     for row in rows:
@@ -108,8 +111,9 @@ def summary_markdown(rows: Sequence[dict[str, Any]], study_table: str = STUDY_TA
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    shown = Path(study_table).resolve()
-    shown = shown.relative_to(_ROOT) if shown.is_relative_to(_ROOT) else shown
+    if shown is None:
+        path = Path(study_table).resolve()
+        shown = str(path.relative_to(_ROOT) if path.is_relative_to(_ROOT) else path)
     lines.append(
         "ours: min–max over the models; study: min–max of the study's Table 1 at their βs "
         f"({shown}); inside/below/above: how many of our scores lie in that range."
@@ -172,10 +176,13 @@ def variants_markdown(
     study: dict[float, dict[str, float]],
     summary: Sequence[dict[str, Any]],
     study_table: str,
+    shown: str | None = None,
 ) -> str:
     """The table by β, then the summary (``variant_summary`` of the same models), as
-    :data:`SUMMARY_MD` and a report's ``protocol_variants`` table show them."""
-    return by_beta_markdown(models, study) + "\n" + summary_markdown(summary, study_table)
+    :data:`SUMMARY_MD` and a report's ``protocol_variants`` table show them (``shown``:
+    :func:`summary_markdown`'s)."""
+    summary_text = summary_markdown(summary, study_table, shown)
+    return by_beta_markdown(models, study) + "\n" + summary_text
 
 
 def write_variant_tables(

@@ -17,10 +17,11 @@ from kbetavae.training import rundir
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
 # The study's report and every report beside it (the loss-scaling test's loss-mean/).
+# Reports with their runs (previous/ keeps only the first training's table and prose).
 REPORTS = [
     d
     for d in (RESULTS, *sorted(RESULTS.iterdir()))
-    if (d / "README.md").is_file() and (d / "results.csv").is_file()
+    if all((d / name).is_file() for name in ("README.md", "results.csv", "sweep.json"))
 ]
 
 

@@ -38,7 +38,7 @@ def test_at_the_reports_threshold_the_published_counts_and_modularity_come_back(
     ``modularity_active`` as its evaluation wrote them into ``results.csv``."""
     published = {(r["beta"], r["seed"]): r for r in read_results(str(RESULTS))}
     recomputed = sensitivity.activity_rows(str(RESULTS), 0.01)
-    assert len(recomputed) == len(published) == 28
+    assert len(recomputed) == len(published) == 56
     for row in recomputed:
         original = published[(row["beta"], row["seed"])]
         assert row["active_latents"] == original["active_latents"]
