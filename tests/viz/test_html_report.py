@@ -225,10 +225,10 @@ def test_the_first_screen_says_what_the_sweep_found_and_warns_of_untrained_runs(
     html = _published_page(PUBLISHED, tmp_path)
     first_screen = html[: html.index('id="settings"')]
     finding = re.search(r'<p class="finding" id="finding">([^<]*)</p>', first_screen)
-    assert finding and finding.group(1).startswith("β = 0.5 uses 7–9 latents (4 seeds)")
-    # docs/results: β = 50 seed 3 collapsed (0 active latents, 565 nats).
+    assert finding and finding.group(1).startswith("β = 0.5 uses 5–10 latents (8 seeds)")
+    # docs/results: β = 50 seeds 3 and 6 collapsed (0 active latents, 569 and 566 nats).
     warning = re.search(r'<p class="warning" id="untrained">(.*?)</p>', first_screen, re.S)
-    assert warning and "(0 active latents: β = 50 seed 3)" in warning.group(1)
+    assert warning and "(0 active latents: β = 50 seed 3, β = 50 seed 6)" in warning.group(1)
     assert "--betas" in warning.group(1)
 
 
